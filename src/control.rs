@@ -1,0 +1,206 @@
+//! The local control channel: CLI verbs that need the live store reach the running daemon
+//! over a Unix socket (mode 0600, peer uid checked); with no daemon running they open the
+//! store file directly. Either way the same [`handle`] runs the operation.
+//!
+//! Protocol: one JSON [`Request`] per line, answered by one JSON [`Reply`] per line.
+
+use std::io::{BufRead, BufReader, Write};
+use std::net::SocketAddr;
+use std::os::unix::fs::PermissionsExt;
+use std::os::unix::net::UnixStream as StdUnixStream;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader as AsyncBufReader};
+use tokio::net::{UnixListener, UnixStream};
+
+use crate::access::ApplianceOperator;
+use crate::store::Store;
+
+/// Longest request line accepted, so a confused peer cannot make the daemon buffer forever.
+const MAX_LINE: usize = 64 * 1024;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(tag = "op", rename_all = "snake_case")]
+pub enum Request {
+    Status,
+    OrgCreate { name: String },
+    OrgList,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Reply {
+    Ok(serde_json::Value),
+    Error(String),
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ControlError {
+    #[error("cannot create control socket {path}: {source}")]
+    Bind {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("control socket {path}: {source}")]
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error("the daemon sent an unreadable reply: {0}")]
+    Protocol(String),
+}
+
+fn now_unix() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// Runs one operation against an open store. `listen` is the daemon's bound address, when a
+/// daemon is the one answering. Blocking: call it off the async executor.
+pub fn handle(store: &Store, listen: Option<SocketAddr>, request: Request) -> Reply {
+    let operator = ApplianceOperator::local();
+    let result = match request {
+        Request::Status => Ok(serde_json::json!({
+            "version": env!("CARGO_PKG_VERSION"),
+            "schema_version": store.schema_version(),
+            "pid": std::process::id(),
+            "listen": listen.map(|addr| addr.to_string()),
+        })),
+        Request::OrgCreate { name } => crate::org::create(store, &operator, &name, now_unix())
+            .map_err(|err| err.to_string())
+            .and_then(|org| serde_json::to_value(org).map_err(|err| err.to_string())),
+        Request::OrgList => crate::org::list(store, &operator)
+            .map_err(|err| err.to_string())
+            .and_then(|orgs| serde_json::to_value(orgs).map_err(|err| err.to_string())),
+    };
+    match result {
+        Ok(value) => Reply::Ok(value),
+        Err(message) => Reply::Error(message),
+    }
+}
+
+/// Binds the control socket, replacing a stale one left by a killed daemon (the data dir lock
+/// guarantees no live daemon owns it).
+pub fn bind(path: &Path) -> Result<UnixListener, ControlError> {
+    let err = |source| ControlError::Bind {
+        path: path.to_owned(),
+        source,
+    };
+    if let Some(parent) = path.parent() {
+        std::fs::create_dir_all(parent).map_err(err)?;
+    }
+    match std::fs::remove_file(path) {
+        Ok(()) => {}
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+        Err(e) => return Err(err(e)),
+    }
+    let listener = UnixListener::bind(path).map_err(err)?;
+    std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(err)?;
+    Ok(listener)
+}
+
+/// Serves control connections until the listener is dropped.
+pub async fn serve(listener: UnixListener, store: Arc<Store>, listen: SocketAddr) {
+    let own_uid = rustix::process::getuid().as_raw();
+    loop {
+        let Ok((stream, _)) = listener.accept().await else {
+            continue;
+        };
+        let peer_ok = stream.peer_cred().is_ok_and(|cred| cred.uid() == own_uid);
+        if !peer_ok {
+            tracing::warn!("control connection refused: peer is not the daemon's user");
+            continue;
+        }
+        let store = store.clone();
+        tokio::spawn(async move {
+            if let Err(err) = serve_connection(stream, store, listen).await {
+                tracing::debug!(error = %err, "control connection ended");
+            }
+        });
+    }
+}
+
+async fn serve_connection(
+    stream: UnixStream,
+    store: Arc<Store>,
+    listen: SocketAddr,
+) -> std::io::Result<()> {
+    let (read, mut write) = stream.into_split();
+    let mut lines = AsyncBufReader::new(read.take(MAX_LINE as u64 * 64)).lines();
+    while let Some(line) = lines.next_line().await? {
+        let reply = if line.len() > MAX_LINE {
+            Reply::Error("request too long".into())
+        } else {
+            match serde_json::from_str::<Request>(&line) {
+                Ok(request) => {
+                    let store = store.clone();
+                    tokio::task::spawn_blocking(move || handle(&store, Some(listen), request))
+                        .await
+                        .unwrap_or_else(|_| Reply::Error("operation failed".into()))
+                }
+                Err(err) => Reply::Error(format!("malformed request: {err}")),
+            }
+        };
+        let mut out = serde_json::to_vec(&reply).map_err(std::io::Error::other)?;
+        out.push(b'\n');
+        write.write_all(&out).await?;
+    }
+    Ok(())
+}
+
+use tokio::io::AsyncReadExt as _;
+
+/// A client connection to the running daemon.
+pub struct Client {
+    path: PathBuf,
+    reader: BufReader<StdUnixStream>,
+    writer: StdUnixStream,
+}
+
+impl Client {
+    /// Connects when a daemon is listening; `Ok(None)` when none is.
+    pub fn connect(path: &Path) -> Result<Option<Client>, ControlError> {
+        let io = |source| ControlError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let stream = match StdUnixStream::connect(path) {
+            Ok(stream) => stream,
+            Err(err)
+                if matches!(
+                    err.kind(),
+                    std::io::ErrorKind::NotFound | std::io::ErrorKind::ConnectionRefused
+                ) =>
+            {
+                return Ok(None);
+            }
+            Err(err) => return Err(io(err)),
+        };
+        stream
+            .set_read_timeout(Some(Duration::from_secs(60)))
+            .map_err(io)?;
+        let writer = stream.try_clone().map_err(io)?;
+        Ok(Some(Client {
+            path: path.to_owned(),
+            reader: BufReader::new(stream),
+            writer,
+        }))
+    }
+
+    pub fn request(&mut self, request: &Request) -> Result<Reply, ControlError> {
+        let io = |source| ControlError::Io {
+            path: self.path.clone(),
+            source,
+        };
+        let mut line =
+            serde_json::to_vec(request).map_err(|e| ControlError::Protocol(e.to_string()))?;
+        line.push(b'\n');
+        self.writer.write_all(&line).map_err(io)?;
+        let mut answer = String::new();
+        self.reader.read_line(&mut answer).map_err(io)?;
+        serde_json::from_str(&answer).map_err(|e| ControlError::Protocol(e.to_string()))
+    }
+}

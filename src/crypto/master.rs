@@ -1,0 +1,94 @@
+//! The master key file: 32 random bytes, base64 on one line, mode 0600.
+
+use std::io::Write;
+use std::os::unix::fs::{OpenOptionsExt, PermissionsExt};
+use std::path::{Path, PathBuf};
+
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+
+use super::{CryptoError, KEY_LEN, SealingKey, random_bytes};
+
+const HEADER: &str = "rampart-master-key-v1:";
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum MasterKeyError {
+    #[error(
+        "master key file {0} does not exist; run `rampart init` to create one, or set master_key_file to the key you have"
+    )]
+    Missing(PathBuf),
+    #[error("cannot read master key file {path}: {source}")]
+    Read {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(
+        "master key file {0} is not a Rampart master key (expected one line `{HEADER}<base64 of 32 bytes>`)"
+    )]
+    Malformed(PathBuf),
+    #[error("cannot create master key file {path}: {source}")]
+    Create {
+        path: PathBuf,
+        source: std::io::Error,
+    },
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+}
+
+/// The key that wraps every organization's data key.
+#[derive(Debug)]
+pub struct MasterKey(SealingKey);
+
+impl MasterKey {
+    pub fn load(path: &Path) -> Result<MasterKey, MasterKeyError> {
+        let text = std::fs::read_to_string(path).map_err(|source| {
+            if source.kind() == std::io::ErrorKind::NotFound {
+                MasterKeyError::Missing(path.to_owned())
+            } else {
+                MasterKeyError::Read {
+                    path: path.to_owned(),
+                    source,
+                }
+            }
+        })?;
+        let encoded = text
+            .trim()
+            .strip_prefix(HEADER)
+            .ok_or_else(|| MasterKeyError::Malformed(path.to_owned()))?;
+        let raw: [u8; KEY_LEN] = STANDARD
+            .decode(encoded)
+            .ok()
+            .and_then(|bytes| bytes.try_into().ok())
+            .ok_or_else(|| MasterKeyError::Malformed(path.to_owned()))?;
+        Ok(MasterKey(SealingKey::from_bytes(raw)?))
+    }
+
+    /// Writes a new random key to `path`, which must not exist yet.
+    pub fn create(path: &Path) -> Result<MasterKey, MasterKeyError> {
+        let create_err = |source| MasterKeyError::Create {
+            path: path.to_owned(),
+            source,
+        };
+        if let Some(parent) = path.parent().filter(|p| !p.as_os_str().is_empty()) {
+            std::fs::create_dir_all(parent).map_err(create_err)?;
+        }
+        let raw: [u8; KEY_LEN] = random_bytes()?;
+        let mut file = std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)
+            .map_err(create_err)?;
+        // The mode passed to open() is filtered by the umask; set it explicitly.
+        file.set_permissions(std::fs::Permissions::from_mode(0o600))
+            .map_err(create_err)?;
+        writeln!(file, "{HEADER}{}", STANDARD.encode(raw)).map_err(create_err)?;
+        file.sync_all().map_err(create_err)?;
+        Ok(MasterKey(SealingKey::from_bytes(raw)?))
+    }
+
+    pub fn sealing_key(&self) -> &SealingKey {
+        &self.0
+    }
+}

@@ -1,0 +1,17 @@
+//! Rampart: a self-hosted CMMC 2.0 / NIST SP 800-171 compliance appliance.
+//!
+//! The map of the modules is `DESIGN.md`; `main.rs` is only the command line.
+
+#![forbid(unsafe_code)]
+
+pub mod access;
+pub mod config;
+pub mod control;
+pub mod crypto;
+pub mod daemon;
+pub mod doctor;
+pub mod notify;
+pub mod org;
+pub mod store;
+pub mod tls;
+pub mod web;

@@ -1,0 +1,228 @@
+//! The `rampart` command line. Exit status: 0 success, 1 runtime failure, 2 bad usage or input.
+
+use std::io::IsTerminal;
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use rampart::config::{Config, LogFormat};
+use rampart::control::{self, Reply, Request};
+use rampart::daemon::{self, DaemonError};
+use rampart::doctor;
+
+#[derive(Parser)]
+#[command(
+    name = "rampart",
+    version,
+    about = "Rampart: CMMC 2.0 / NIST SP 800-171 compliance on your own hardware"
+)]
+struct Cli {
+    /// Config file (default: $RAMPART_CONFIG, else /etc/rampart/rampart.toml when present, else built-in defaults).
+    #[arg(long, global = true, value_name = "PATH")]
+    config: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Run the appliance: HTTPS web UI and API, control socket.
+    Serve,
+    /// Create the data dir, master key, certificate and store without serving.
+    Init,
+    /// Inspect the configuration.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+    /// Check the installation and print one line per check.
+    Doctor,
+    /// Print the version and the store schema version it supports.
+    Version,
+    /// Appliance administration (through the running daemon, or the store when none runs).
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ConfigCommand {
+    /// Validate the configuration and print the effective values, secrets redacted.
+    Check,
+}
+
+#[derive(Subcommand)]
+enum AdminCommand {
+    /// Organizations (tenants).
+    Org {
+        #[command(subcommand)]
+        command: OrgCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum OrgCommand {
+    /// Create an organization with its own data key.
+    Create {
+        /// Display name.
+        name: String,
+    },
+    /// List organizations as JSON.
+    List,
+}
+
+/// Why a command failed, and so which exit status it gets.
+enum Failure {
+    /// Bad usage or input: exit 2.
+    Input(String),
+    /// The command was fine but could not be carried out: exit 1.
+    Runtime(String),
+}
+
+impl From<DaemonError> for Failure {
+    fn from(err: DaemonError) -> Self {
+        Failure::Runtime(err.to_string())
+    }
+}
+
+fn load_config(explicit: Option<PathBuf>) -> Result<Config, Failure> {
+    let explicit = explicit.or_else(|| std::env::var_os("RAMPART_CONFIG").map(PathBuf::from));
+    let path = Config::locate(explicit.as_deref());
+    let (config, warnings) = Config::load(path.as_deref(), std::env::vars())
+        .map_err(|err| Failure::Input(err.to_string()))?;
+    config
+        .validate()
+        .map_err(|err| Failure::Input(err.to_string()))?;
+    for warning in warnings {
+        eprintln!("rampart: warning: {warning}");
+    }
+    Ok(config)
+}
+
+fn init_logging(config: &Config) {
+    let filter = tracing_subscriber::filter::LevelFilter::from_level(config.log_level.0);
+    let builder = tracing_subscriber::fmt()
+        .with_max_level(filter)
+        .with_writer(std::io::stderr)
+        .with_target(false)
+        .with_ansi(std::io::stderr().is_terminal());
+    let _ = match config.log_format {
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+        LogFormat::Text => builder.try_init(),
+    };
+}
+
+/// Runs a control operation through the daemon when it runs, else against the store file.
+fn operate(config: &Config, request: Request) -> Result<serde_json::Value, Failure> {
+    let socket = config.control_socket_path();
+    let reply =
+        match control::Client::connect(&socket).map_err(|e| Failure::Runtime(e.to_string()))? {
+            Some(mut client) => client
+                .request(&request)
+                .map_err(|e| Failure::Runtime(e.to_string()))?,
+            None => {
+                let (_lock, store) = daemon::open_offline(config)?;
+                control::handle(&store, None, request)
+            }
+        };
+    match reply {
+        Reply::Ok(value) => Ok(value),
+        Reply::Error(message) => Err(Failure::Input(message)),
+    }
+}
+
+fn print_json(value: &serde_json::Value) -> Result<(), Failure> {
+    let text = serde_json::to_string_pretty(value).map_err(|e| Failure::Runtime(e.to_string()))?;
+    println!("{text}");
+    Ok(())
+}
+
+fn run(cli: Cli) -> Result<(), Failure> {
+    match cli.command {
+        Command::Version => {
+            println!("rampart {}", env!("CARGO_PKG_VERSION"));
+            println!("store schema {}", rampart::store::SCHEMA_VERSION);
+            Ok(())
+        }
+        Command::Config {
+            command: ConfigCommand::Check,
+        } => {
+            let config = load_config(cli.config)?;
+            println!("# effective configuration; every value is valid");
+            for (key, value) in config.effective() {
+                println!("{key} = {value}    # {}", config.origin(key));
+            }
+            Ok(())
+        }
+        Command::Serve => {
+            let config = load_config(cli.config)?;
+            init_logging(&config);
+            daemon::serve(config)?;
+            Ok(())
+        }
+        Command::Init => {
+            let config = load_config(cli.config)?;
+            init_logging(&config);
+            let (prepared, schema) = daemon::init(&config)?;
+            let made = |yes: bool| if yes { "created" } else { "present" };
+            println!(
+                "data dir    {} ({})",
+                config.data_dir.display(),
+                made(prepared.created_data_dir)
+            );
+            println!(
+                "master key  {} ({})",
+                config.master_key_path().display(),
+                made(prepared.created_master_key)
+            );
+            println!(
+                "certificate {} ({})",
+                config.tls_paths().0.display(),
+                made(prepared.created_certificate)
+            );
+            println!(
+                "store       {} (schema {schema})",
+                config.store_path().display()
+            );
+            Ok(())
+        }
+        Command::Doctor => {
+            let config = load_config(cli.config)?;
+            let checks = doctor::run(&config);
+            for check in &checks {
+                println!("{check}");
+            }
+            if checks.iter().any(|c| c.level == doctor::Level::Fail) {
+                return Err(Failure::Runtime("doctor found problems".into()));
+            }
+            Ok(())
+        }
+        Command::Admin {
+            command: AdminCommand::Org { command },
+        } => {
+            let config = load_config(cli.config)?;
+            let request = match command {
+                OrgCommand::Create { name } => Request::OrgCreate { name },
+                OrgCommand::List => Request::OrgList,
+            };
+            print_json(&operate(&config, request)?)
+        }
+    }
+}
+
+fn main() -> ExitCode {
+    // clap exits 2 on bad usage and 0 for --help/--version by itself.
+    let cli = Cli::parse();
+    match run(cli) {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(Failure::Input(message)) => {
+            eprintln!("rampart: error: {message}");
+            ExitCode::from(2)
+        }
+        Err(Failure::Runtime(message)) => {
+            eprintln!("rampart: error: {message}");
+            ExitCode::from(1)
+        }
+    }
+}

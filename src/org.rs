@@ -1,0 +1,70 @@
+//! Organizations: the tenants. Each has its own data key; its profile is a tenant record.
+
+use serde::{Deserialize, Serialize};
+
+use crate::access::ApplianceOperator;
+use crate::store::{OrgId, Store, StoreError, TenantTable};
+
+const PROFILE: TenantTable = TenantTable::new("t.org_profile");
+const PROFILE_KEY: &[u8] = b"profile";
+const NAME_MAX_CHARS: usize = 200;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum OrgError {
+    #[error(
+        "organization name must be 1 to {NAME_MAX_CHARS} characters without control characters"
+    )]
+    InvalidName,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("organization record is unreadable: {0}")]
+    Decode(#[from] serde_json::Error),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Organization {
+    pub id: OrgId,
+    pub name: String,
+    /// Unix seconds.
+    pub created_at: i64,
+}
+
+fn clean_name(name: &str) -> Result<String, OrgError> {
+    let name = name.trim();
+    let count = name.chars().count();
+    if count == 0 || count > NAME_MAX_CHARS || name.chars().any(char::is_control) {
+        return Err(OrgError::InvalidName);
+    }
+    Ok(name.to_owned())
+}
+
+/// Creates an organization with a fresh data key; durable when this returns.
+pub fn create(
+    store: &Store,
+    operator: &ApplianceOperator,
+    name: &str,
+    now: i64,
+) -> Result<Organization, OrgError> {
+    let org = Organization {
+        id: OrgId::random(),
+        name: clean_name(name)?,
+        created_at: now,
+    };
+    let mut txn = store.write_new_organization(&operator.grant(org.id))?;
+    txn.put(PROFILE, PROFILE_KEY, &serde_json::to_vec(&org)?)?;
+    txn.commit()?;
+    Ok(org)
+}
+
+pub fn list(store: &Store, operator: &ApplianceOperator) -> Result<Vec<Organization>, OrgError> {
+    let mut orgs = Vec::new();
+    for id in store.organizations()? {
+        let read = store.read(&operator.grant(id))?;
+        if let Some(bytes) = read.get(PROFILE, PROFILE_KEY)? {
+            orgs.push(serde_json::from_slice(&bytes)?);
+        }
+    }
+    orgs.sort_by(|a: &Organization, b| a.created_at.cmp(&b.created_at).then(a.name.cmp(&b.name)));
+    Ok(orgs)
+}

@@ -1,0 +1,83 @@
+//! The JSON API under `/api/v1`. Every route is listed once in [`ROUTES`]; the app registers
+//! them from that list, and a test checks each one appears in the OpenAPI document.
+
+use actix_web::{HttpResponse, Route, web};
+use serde::Serialize;
+use utoipa::{OpenApi, ToSchema};
+
+use super::AppState;
+
+/// One API route: how it is registered and what the OpenAPI document must list.
+pub struct ApiRoute {
+    /// Lower-case HTTP method, as OpenAPI spells it.
+    pub method: &'static str,
+    pub path: &'static str,
+    route: fn() -> Route,
+}
+
+pub static ROUTES: &[ApiRoute] = &[
+    ApiRoute {
+        method: "get",
+        path: "/api/v1/version",
+        route: || web::get().to(version),
+    },
+    ApiRoute {
+        method: "get",
+        path: "/api/v1/openapi.json",
+        route: || web::get().to(openapi_json),
+    },
+];
+
+/// Registers one resource per path holding all of its methods, so a wrong method gets 405.
+pub fn configure(cfg: &mut web::ServiceConfig) {
+    let mut paths: Vec<&str> = ROUTES.iter().map(|r| r.path).collect();
+    paths.dedup();
+    for path in paths {
+        let resource = ROUTES
+            .iter()
+            .filter(|r| r.path == path)
+            .fold(web::resource(path), |resource, r| {
+                resource.route((r.route)())
+            });
+        cfg.service(resource);
+    }
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct VersionInfo {
+    /// Always "rampart".
+    name: &'static str,
+    /// The release, such as "0.1.0".
+    version: &'static str,
+    /// The store schema version this server runs.
+    schema_version: u64,
+}
+
+/// The running release and schema version.
+#[utoipa::path(get, path = "/api/v1/version", tag = "system",
+    responses((status = 200, description = "Release and schema version", body = VersionInfo)))]
+async fn version(state: web::Data<AppState>) -> HttpResponse {
+    HttpResponse::Ok().json(VersionInfo {
+        name: "rampart",
+        version: env!("CARGO_PKG_VERSION"),
+        schema_version: state.store.schema_version(),
+    })
+}
+
+/// This document.
+#[utoipa::path(get, path = "/api/v1/openapi.json", tag = "system",
+    responses((status = 200, description = "The OpenAPI 3.1 description of this API")))]
+async fn openapi_json() -> HttpResponse {
+    HttpResponse::Ok().json(ApiDoc::openapi())
+}
+
+#[derive(OpenApi)]
+#[openapi(
+    info(
+        title = "Rampart API",
+        description = "CMMC 2.0 / NIST SP 800-171 compliance appliance"
+    ),
+    paths(version, openapi_json),
+    components(schemas(VersionInfo))
+)]
+pub struct ApiDoc;

@@ -1,0 +1,133 @@
+//! The edge every request passes: request id, early refusal of oversized bodies, uniform
+//! error bodies, security headers, and one access-log line (path only: a query string may
+//! carry a token).
+
+use std::time::Instant;
+
+use actix_web::body::{BoxBody, MessageBody};
+use actix_web::dev::{ServiceRequest, ServiceResponse};
+use actix_web::http::StatusCode;
+use actix_web::http::header::{self, HeaderName, HeaderValue};
+use actix_web::middleware::Next;
+use actix_web::web;
+
+use super::AppState;
+use super::error::render_error;
+
+const SECURITY_HEADERS: &[(&str, &str)] = &[
+    (
+        "content-security-policy",
+        "default-src 'self'; script-src 'self'; style-src 'self'; img-src 'self' data:; object-src 'none'; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
+    ),
+    ("strict-transport-security", "max-age=31536000"),
+    ("x-content-type-options", "nosniff"),
+    ("referrer-policy", "no-referrer"),
+    (
+        "permissions-policy",
+        "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()",
+    ),
+    ("cross-origin-opener-policy", "same-origin"),
+    ("cross-origin-resource-policy", "same-origin"),
+    ("x-frame-options", "DENY"),
+];
+
+fn new_request_id() -> String {
+    match crate::crypto::random_bytes::<12>() {
+        Ok(bytes) => bytes.iter().map(|b| format!("{b:02x}")).collect(),
+        Err(_) => "unavailable".to_owned(),
+    }
+}
+
+/// Total size of request headers accepted. The HTTP layer itself stops at 128 KiB; no
+/// legitimate browser or API client comes near this.
+const MAX_HEADER_BYTES: usize = 16 * 1024;
+
+fn header_bytes(req: &ServiceRequest) -> usize {
+    req.headers()
+        .iter()
+        .map(|(name, value)| name.as_str().len() + value.len() + 4)
+        .sum()
+}
+
+fn declared_length(req: &ServiceRequest) -> Option<u64> {
+    req.headers()
+        .get(header::CONTENT_LENGTH)?
+        .to_str()
+        .ok()?
+        .trim()
+        .parse()
+        .ok()
+}
+
+pub async fn edge(
+    req: ServiceRequest,
+    next: Next<impl MessageBody + 'static>,
+) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
+    let started = Instant::now();
+    let request_id = new_request_id();
+    let api = req.path().starts_with("/api/");
+    let method = req.method().clone();
+    let path = req.path().to_owned();
+
+    let limit = req
+        .app_data::<web::Data<AppState>>()
+        .map_or(1_048_576, |state| state.body_limit_bytes);
+    let refusal = if header_bytes(&req) > MAX_HEADER_BYTES {
+        Some((
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("the request headers are larger than the {MAX_HEADER_BYTES} bytes allowed"),
+        ))
+    } else if declared_length(&req).is_some_and(|length| length > limit) {
+        // Refused before a byte of the body is read; the connection is then closed.
+        Some((
+            StatusCode::PAYLOAD_TOO_LARGE,
+            format!("the request body is larger than the {limit} bytes allowed"),
+        ))
+    } else {
+        None
+    };
+    let (mut res, rendered) = match refusal {
+        Some((status, message)) => {
+            let response = render_error(status, &message, &request_id, api);
+            (req.into_response(response), true)
+        }
+        None => (next.call(req).await?.map_into_boxed_body(), false),
+    };
+
+    let status = res.status();
+    if !rendered && (status.is_client_error() || status.is_server_error()) {
+        let message = res
+            .response()
+            .error()
+            .map(ToString::to_string)
+            .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
+        if status.is_server_error() {
+            tracing::error!(request_id = %request_id, status = status.as_u16(), detail = %message, "request failed");
+        }
+        let (http_req, _) = res.into_parts();
+        res = ServiceResponse::new(http_req, render_error(status, &message, &request_id, api));
+    }
+
+    let headers = res.headers_mut();
+    for (name, value) in SECURITY_HEADERS {
+        headers.insert(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        );
+    }
+    if let Ok(value) = HeaderValue::from_str(&request_id) {
+        headers.insert(HeaderName::from_static("x-request-id"), value);
+    }
+    if api && !headers.contains_key(header::CACHE_CONTROL) {
+        headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
+    }
+    tracing::info!(
+        request_id = %request_id,
+        method = %method,
+        path = %path,
+        status = res.status().as_u16(),
+        micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        "request"
+    );
+    Ok(res)
+}

@@ -1,0 +1,122 @@
+//! Errors at the HTTP edge. Handlers return [`WebError`]; the edge middleware turns every
+//! error response (ours, or actix's own such as 404, 405 and 413) into the JSON shape for
+//! `/api/` and an HTML page elsewhere, both carrying the request id.
+
+use actix_web::http::StatusCode;
+use actix_web::{HttpResponse, ResponseError};
+use askama::Template;
+use serde::Serialize;
+
+use super::pages::{Layout, render};
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum WebError {
+    #[error("not found")]
+    NotFound,
+    #[error("the request body is larger than the {limit} bytes allowed")]
+    PayloadTooLarge { limit: u64 },
+    #[error("the service is shutting down")]
+    Unavailable,
+    /// Details go to the log with the request id, never to the client.
+    #[error("internal error; quote the request id to your administrator")]
+    Internal(String),
+}
+
+impl ResponseError for WebError {
+    fn status_code(&self) -> StatusCode {
+        match self {
+            WebError::NotFound => StatusCode::NOT_FOUND,
+            WebError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
+            WebError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+        }
+    }
+}
+
+impl From<crate::store::StoreError> for WebError {
+    fn from(err: crate::store::StoreError) -> Self {
+        WebError::Internal(err.to_string())
+    }
+}
+
+/// A stable, machine-readable code for a status.
+fn code_for(status: StatusCode) -> &'static str {
+    match status.as_u16() {
+        400 => "bad_request",
+        401 => "unauthenticated",
+        403 => "forbidden",
+        404 => "not_found",
+        405 => "method_not_allowed",
+        408 => "request_timeout",
+        409 => "conflict",
+        411 => "length_required",
+        413 => "payload_too_large",
+        415 => "unsupported_media_type",
+        422 => "invalid_input",
+        429 => "rate_limited",
+        431 => "headers_too_large",
+        503 => "unavailable",
+        s if s >= 500 => "internal",
+        _ => "error",
+    }
+}
+
+#[derive(Serialize)]
+struct ErrorBody<'a> {
+    error: ErrorDetail<'a>,
+}
+
+#[derive(Serialize)]
+struct ErrorDetail<'a> {
+    code: &'static str,
+    message: &'a str,
+    request_id: &'a str,
+}
+
+#[derive(Template)]
+#[template(path = "error.html")]
+struct ErrorPage<'a> {
+    layout: Layout,
+    status: u16,
+    message: &'a str,
+    request_id: &'a str,
+}
+
+/// The body for an error response in the form the client asked for.
+pub fn render_error(
+    status: StatusCode,
+    message: &str,
+    request_id: &str,
+    api: bool,
+) -> HttpResponse {
+    let message = if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+        "internal error; quote the request id to your administrator"
+    } else {
+        message
+    };
+    if api {
+        let body = ErrorBody {
+            error: ErrorDetail {
+                code: code_for(status),
+                message,
+                request_id,
+            },
+        };
+        return HttpResponse::build(status).json(body);
+    }
+    let page = ErrorPage {
+        layout: Layout::new(),
+        status: status.as_u16(),
+        message,
+        request_id,
+    };
+    match render(&page) {
+        Ok(html) => HttpResponse::build(status)
+            .content_type("text/html; charset=utf-8")
+            .body(html),
+        Err(_) => HttpResponse::build(status)
+            .content_type("text/plain; charset=utf-8")
+            .body(format!("{status} (request id {request_id})")),
+    }
+}

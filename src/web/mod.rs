@@ -1,0 +1,88 @@
+//! The actix-web application: translates HTTP to calls on the domain modules and back.
+
+pub mod api;
+mod assets;
+mod edge;
+mod error;
+mod pages;
+
+use std::net::TcpListener;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::time::Duration;
+
+use actix_web::dev::Server;
+use actix_web::middleware::from_fn;
+use actix_web::{App, HttpResponse, HttpServer, web};
+use serde_json::json;
+
+use crate::config::Config;
+use crate::store::Store;
+
+pub use error::WebError;
+
+/// How long in-flight requests get to finish after SIGTERM.
+pub const SHUTDOWN_GRACE_SECS: u64 = 10;
+
+/// Shared by every worker.
+pub struct AppState {
+    pub store: Arc<Store>,
+    pub body_limit_bytes: u64,
+    /// False once shutdown begins, so load balancers stop sending traffic.
+    pub ready: Arc<AtomicBool>,
+}
+
+async fn healthz() -> HttpResponse {
+    HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({ "status": "ok" }))
+}
+
+async fn readyz(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+    if !state.ready.load(Ordering::Acquire) {
+        return Err(WebError::Unavailable);
+    }
+    Ok(HttpResponse::Ok()
+        .insert_header(("Cache-Control", "no-store"))
+        .json(json!({ "status": "ready", "schema_version": state.store.schema_version() })))
+}
+
+/// Builds the HTTPS server on an already bound listener. The caller runs and stops it.
+pub fn build_server(
+    config: &Config,
+    listener: TcpListener,
+    tls: rustls::ServerConfig,
+    store: Arc<Store>,
+    ready: Arc<AtomicBool>,
+) -> std::io::Result<Server> {
+    let body_limit = config.body_limit_bytes.get();
+    let body_limit_usize = usize::try_from(body_limit).unwrap_or(usize::MAX);
+    let state = web::Data::new(AppState {
+        store,
+        body_limit_bytes: body_limit,
+        ready,
+    });
+    let workers = usize::try_from(config.workers.get()).unwrap_or(1);
+    let server = HttpServer::new(move || {
+        App::new()
+            .app_data(state.clone())
+            .app_data(web::PayloadConfig::new(body_limit_usize))
+            .app_data(web::JsonConfig::default().limit(body_limit_usize))
+            .app_data(web::FormConfig::default().limit(body_limit_usize))
+            .wrap(from_fn(edge::edge))
+            // Resources (not App::route) so a wrong method gets 405, not 404.
+            .service(web::resource("/").get(pages::index))
+            .service(web::resource("/healthz").get(healthz))
+            .service(web::resource("/readyz").get(readyz))
+            .service(web::resource("/assets/{name}").get(assets::serve))
+            .configure(api::configure)
+    })
+    .workers(workers)
+    .client_request_timeout(Duration::from_secs(config.request_timeout_secs.get()))
+    .client_disconnect_timeout(Duration::from_secs(2))
+    .shutdown_timeout(SHUTDOWN_GRACE_SECS)
+    .disable_signals()
+    .listen_rustls_0_23(listener, tls)?
+    .run();
+    Ok(server)
+}

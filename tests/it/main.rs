@@ -1,0 +1,16 @@
+//! Integration tests: one test binary, so linking happens once. Each module drives the real
+//! `rampart` binary through `harness`.
+#![allow(
+    clippy::unwrap_used,
+    clippy::expect_used,
+    clippy::panic,
+    clippy::indexing_slicing
+)]
+
+mod cli;
+mod crash;
+mod harness;
+mod packaging;
+mod store;
+mod tls;
+mod web;
