@@ -1,5 +1,5 @@
 //! The .deb and the systemd unit. `scripts/test` builds the package and release binary and
-//! names them in RAMPART_TEST_DEB and RAMPART_TEST_RELEASE_BIN.
+//! names them in TEST_RAMPART_DEB and TEST_RAMPART_RELEASE_BIN.
 
 use std::path::PathBuf;
 use std::process::Command;
@@ -20,7 +20,7 @@ fn repo() -> PathBuf {
 
 #[test]
 fn deb_holds_binary_config_unit_and_users() {
-    let deb = from_env("RAMPART_TEST_DEB");
+    let deb = from_env("TEST_RAMPART_DEB");
     let out = Command::new("dpkg-deb")
         .arg("--contents")
         .arg(&deb)
@@ -82,7 +82,7 @@ fn deb_holds_binary_config_unit_and_users() {
 
 #[test]
 fn unit_verifies_and_exposure_is_below_two() {
-    let binary = from_env("RAMPART_TEST_RELEASE_BIN");
+    let binary = from_env("TEST_RAMPART_RELEASE_BIN");
     let out = Command::new(repo().join("scripts/check-unit"))
         .arg(repo().join("systemd/rampart.service"))
         .arg(&binary)
