@@ -36,7 +36,7 @@ pub enum ConfigError {
         key: &'static str,
         origin: Origin,
         found: String,
-        allowed: &'static str,
+        allowed: String,
     },
     #[error("both {var} and {var}_FILE are set; set only one of them")]
     BothSecretSources { var: String },
@@ -84,6 +84,10 @@ pub trait SettingType: Sized {
     const ALLOWED: &'static str;
     /// Secrets are redacted in output and may also be read from `RAMPART_<NAME>_FILE`.
     const SECRET: bool = false;
+    /// [`Self::ALLOWED`], made precise where the type knows more (such as a range).
+    fn allowed() -> String {
+        Self::ALLOWED.to_owned()
+    }
     fn from_text(text: &str) -> Option<Self>;
     fn from_toml(value: &toml::Value) -> Option<Self> {
         value.as_str().and_then(Self::from_text)
@@ -252,7 +256,10 @@ impl<const MIN: u64, const MAX: u64> Bounded<MIN, MAX> {
 }
 
 impl<const MIN: u64, const MAX: u64> SettingType for Bounded<MIN, MAX> {
-    const ALLOWED: &'static str = "a whole number within the documented range";
+    const ALLOWED: &'static str = "a whole number";
+    fn allowed() -> String {
+        format!("a whole number from {MIN} to {MAX}")
+    }
     fn from_text(text: &str) -> Option<Self> {
         text.trim().parse().ok().and_then(Self::checked)
     }
@@ -394,7 +401,7 @@ impl Sources {
             key,
             origin,
             found,
-            allowed: T::ALLOWED,
+            allowed: T::allowed(),
         };
 
         if T::SECRET && self.env.contains_key(&file_var) {
@@ -571,7 +578,7 @@ impl Config {
                 key,
                 origin: self.origin(present),
                 found: "(unset)".to_owned(),
-                allowed: "a path; tls_cert and tls_key must be set together",
+                allowed: "a path; tls_cert and tls_key must be set together".to_owned(),
             });
         }
         Ok(())
@@ -625,7 +632,7 @@ mod tests {
         let text = err.to_string();
         assert!(text.contains("rampart.toml:3"), "{text}");
         assert!(text.contains("`workers`"), "{text}");
-        assert!(text.contains("whole number"), "{text}");
+        assert!(text.contains("a whole number from 1 to 256"), "{text}");
     }
 
     #[test]

@@ -1,6 +1,6 @@
 //! The edge every request passes: request id, early refusal of oversized bodies, uniform
-//! error bodies, security headers, and one access-log line (path only: a query string may
-//! carry a token).
+//! error bodies, security headers, and one access-log line naming the matched route pattern,
+//! never the raw path or query, either of which may carry a token.
 
 use std::time::Instant;
 
@@ -67,7 +67,6 @@ pub async fn edge(
     let request_id = new_request_id();
     let api = req.path().starts_with("/api/");
     let method = req.method().clone();
-    let path = req.path().to_owned();
 
     let limit = req
         .app_data::<web::Data<AppState>>()
@@ -94,6 +93,10 @@ pub async fn edge(
         None => (next.call(req).await?.map_into_boxed_body(), false),
     };
 
+    let route = res
+        .request()
+        .match_pattern()
+        .unwrap_or_else(|| "(unmatched)".to_owned());
     let status = res.status();
     if !rendered && (status.is_client_error() || status.is_server_error()) {
         let message = res
@@ -124,7 +127,7 @@ pub async fn edge(
     tracing::info!(
         request_id = %request_id,
         method = %method,
-        path = %path,
+        route = %route,
         status = res.status().as_u16(),
         micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
         "request"

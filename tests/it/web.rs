@@ -381,3 +381,24 @@ fn unreadable_certificate_exits_one_naming_it() {
         "{failure}"
     );
 }
+
+#[test]
+fn access_log_names_route_pattern_never_raw_path_or_query() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    let token = "tok3n-SHOULD-NOT-BE-LOGGED-7f3a";
+    assert_eq!(server.get(&format!("/assets/{token}")).status(), 404);
+    assert_eq!(server.get(&format!("/healthz?key={token}")).status(), 200);
+    assert_eq!(server.get(&format!("/{token}/x")).status(), 404);
+    let log = server.log();
+    assert!(!log.contains(token), "token in log:\n{log}");
+    let lines: Vec<serde_json::Value> = log
+        .lines()
+        .filter(|l| l.starts_with('{'))
+        .map(|l| serde_json::from_str(l).expect("json log line"))
+        .collect();
+    let routes: Vec<&str> = lines.iter().filter_map(|l| l["route"].as_str()).collect();
+    assert!(routes.contains(&"/assets/{name}"), "{routes:?}");
+    assert!(routes.contains(&"/healthz"), "{routes:?}");
+    assert!(routes.contains(&"(unmatched)"), "{routes:?}");
+}
