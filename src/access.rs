@@ -19,6 +19,19 @@ impl Grant {
     }
 }
 
+/// Permission to open the appliance-wide records: accounts, sessions, the audit log. Only
+/// this module and the modules it names build one.
+#[derive(Debug)]
+pub struct SystemGrant(());
+
+impl SystemGrant {
+    /// For the identity and audit modules, which read accounts and sessions before anyone
+    /// is signed in, and for the local operator.
+    pub(crate) fn internal() -> SystemGrant {
+        SystemGrant(())
+    }
+}
+
 /// The local operator: a process of the daemon's own user on the control socket (peer uid
 /// checked there), or the CLI opening the store directly with the master key.
 #[derive(Debug, Clone, Copy)]

@@ -28,6 +28,8 @@ pub enum Request {
     Status,
     OrgCreate { name: String },
     OrgList,
+    AuditVerify,
+    AuditExport,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -75,6 +77,12 @@ pub fn handle(store: &Store, listen: Option<SocketAddr>, request: Request) -> Re
         Request::OrgList => crate::org::list(store, &operator)
             .map_err(|err| err.to_string())
             .and_then(|orgs| serde_json::to_value(orgs).map_err(|err| err.to_string())),
+        Request::AuditVerify => crate::audit::verify(store)
+            .map_err(|err| err.to_string())
+            .and_then(|report| serde_json::to_value(report).map_err(|err| err.to_string())),
+        Request::AuditExport => crate::audit::entries(store)
+            .map_err(|err| err.to_string())
+            .and_then(|entries| serde_json::to_value(entries).map_err(|err| err.to_string())),
     };
     match result {
         Ok(value) => Reply::Ok(value),

@@ -129,6 +129,9 @@ pub fn serve(config: Config) -> Result<(), DaemonError> {
     }
     let (cert, key, _) = config.tls_paths();
     let tls = tls::server_config(&cert, &key)?;
+    // The first draw seeds the CSPRNG (tens of ms of jitter sampling); pay it before "ready"
+    // rather than on the first client's handshake.
+    crate::crypto::random_bytes::<32>().map_err(MasterKeyError::from)?;
     let store = Arc::new(Store::open(&config.store_path(), master)?);
     let listener = TcpListener::bind(config.listen).map_err(|source| DaemonError::Listen {
         addr: config.listen,

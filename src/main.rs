@@ -1,10 +1,11 @@
 //! The `rampart` command line. Exit status: 0 success, 1 runtime failure, 2 bad usage or input.
 
-use std::io::IsTerminal;
+use std::io::{IsTerminal, Write};
 use std::path::PathBuf;
 use std::process::ExitCode;
 
 use clap::{Parser, Subcommand};
+use rampart::audit::Verification;
 use rampart::config::{Config, LogFormat};
 use rampart::control::{self, Reply, Request};
 use rampart::daemon::{self, DaemonError};
@@ -44,6 +45,19 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// The tamper-evident audit log.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum AuditCommand {
+    /// Check the hash chain; exit 1 naming the first broken link.
+    Verify,
+    /// Write every entry as one JSON object per line to standard output.
+    Export,
 }
 
 #[derive(Subcommand)]
@@ -138,8 +152,46 @@ fn print_json(value: &serde_json::Value) -> Result<(), Failure> {
     Ok(())
 }
 
+fn audit(config: &Config, command: AuditCommand) -> Result<(), Failure> {
+    match command {
+        AuditCommand::Verify => {
+            let report: Verification =
+                serde_json::from_value(operate(config, Request::AuditVerify)?)
+                    .map_err(|e| Failure::Runtime(format!("unreadable reply: {e}")))?;
+            match report.broken {
+                None => {
+                    println!(
+                        "audit log intact: {} entries, head {}",
+                        report.entries, report.head
+                    );
+                    Ok(())
+                }
+                Some(broken) => {
+                    println!(
+                        "audit log BROKEN at entry {}: {}",
+                        broken.seq, broken.reason
+                    );
+                    Err(Failure::Runtime(format!(
+                        "audit chain broken at entry {}",
+                        broken.seq
+                    )))
+                }
+            }
+        }
+        AuditCommand::Export => {
+            let entries = operate(config, Request::AuditExport)?;
+            let mut out = std::io::stdout().lock();
+            for entry in entries.as_array().into_iter().flatten() {
+                writeln!(out, "{entry}").map_err(|e| Failure::Runtime(e.to_string()))?;
+            }
+            Ok(())
+        }
+    }
+}
+
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
+        Command::Audit { command } => audit(&load_config(cli.config)?, command),
         Command::Version => {
             println!("rampart {}", env!("CARGO_PKG_VERSION"));
             println!("store schema {}", rampart::store::SCHEMA_VERSION);

@@ -3,6 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::access::ApplianceOperator;
+use crate::audit::{self, Actor, AuditError, Event, Outcome};
 use crate::store::{OrgId, Store, StoreError, TenantTable};
 
 const PROFILE: TenantTable = TenantTable::new("t.org_profile");
@@ -18,6 +19,8 @@ pub enum OrgError {
     InvalidName,
     #[error(transparent)]
     Store(#[from] StoreError),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
     #[error("organization record is unreadable: {0}")]
     Decode(#[from] serde_json::Error),
 }
@@ -51,17 +54,28 @@ pub fn create(
         name: clean_name(name)?,
         created_at: now,
     };
-    let mut txn = store.write_new_organization(&operator.grant(org.id))?;
-    txn.put(PROFILE, PROFILE_KEY, &serde_json::to_vec(&org)?)?;
+    let txn = store.write()?;
+    txn.create_organization(&operator.grant(org.id))?.put(
+        PROFILE,
+        PROFILE_KEY,
+        &serde_json::to_vec(&org)?,
+    )?;
+    let event = Event::new(Actor::Operator, "org.create", Outcome::Success)
+        .org(org.id)
+        .target(org.id);
+    audit::append(&txn, event, now)?;
     txn.commit()?;
     Ok(org)
 }
 
 pub fn list(store: &Store, operator: &ApplianceOperator) -> Result<Vec<Organization>, OrgError> {
     let mut orgs = Vec::new();
+    let read = store.read()?;
     for id in store.organizations()? {
-        let read = store.read(&operator.grant(id))?;
-        if let Some(bytes) = read.get(PROFILE, PROFILE_KEY)? {
+        if let Some(bytes) = read
+            .tenant(&operator.grant(id))?
+            .get(PROFILE, PROFILE_KEY)?
+        {
             orgs.push(serde_json::from_slice(&bytes)?);
         }
     }

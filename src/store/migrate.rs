@@ -3,11 +3,11 @@
 
 use redb::{ReadableDatabase, WriteTransaction};
 
-use super::{KEY_CHECK, META, ORG_KEYS, SCHEMA_KEY, StoreError};
-use crate::crypto::MasterKey;
+use super::{KEY_CHECK, META, ORG_KEYS, OrgId, SCHEMA_KEY, StoreError, org_key_aad};
+use crate::crypto::{MasterKey, SealingKey};
 
 /// The schema this binary writes.
-pub const SCHEMA_VERSION: u64 = 1;
+pub const SCHEMA_VERSION: u64 = 2;
 
 /// The text sealed under the master key so a wrong key is told apart from damage.
 pub(super) const KEY_CHECK_PLAINTEXT: &[u8] = b"rampart master key check";
@@ -18,10 +18,16 @@ struct Migration {
     apply: fn(&WriteTransaction, &MasterKey) -> Result<(), StoreError>,
 }
 
-const MIGRATIONS: &[Migration] = &[Migration {
-    to: 1,
-    apply: create_base_tables,
-}];
+const MIGRATIONS: &[Migration] = &[
+    Migration {
+        to: 1,
+        apply: create_base_tables,
+    },
+    Migration {
+        to: 2,
+        apply: create_appliance_key,
+    },
+];
 
 fn create_base_tables(txn: &WriteTransaction, master: &MasterKey) -> Result<(), StoreError> {
     txn.open_table(ORG_KEYS)?;
@@ -30,6 +36,17 @@ fn create_base_tables(txn: &WriteTransaction, master: &MasterKey) -> Result<(), 
         .sealing_key()
         .seal(KEY_CHECK_AAD, KEY_CHECK_PLAINTEXT)?;
     meta.insert(KEY_CHECK, check.as_slice())?;
+    Ok(())
+}
+
+/// The data key of the appliance scope (accounts, sessions, audit log), kept beside the
+/// organizations' keys under the nil id.
+fn create_appliance_key(txn: &WriteTransaction, master: &MasterKey) -> Result<(), StoreError> {
+    let id = OrgId::APPLIANCE;
+    let wrapped =
+        SealingKey::generate()?.wrap(master.sealing_key(), &org_key_aad(id.as_bytes()))?;
+    txn.open_table(ORG_KEYS)?
+        .insert(id.as_bytes().as_slice(), wrapped.as_slice())?;
     Ok(())
 }
 

@@ -7,18 +7,20 @@
 
 mod lock;
 mod migrate;
+mod txn;
 
+use std::os::unix::fs::PermissionsExt;
 use std::path::{Path, PathBuf};
 
-use redb::{
-    Database, ReadTransaction, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction,
-};
+use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTransaction};
 
-use crate::access::Grant;
 use crate::crypto::{CryptoError, MasterKey, SealingKey};
 
 pub use lock::{DataDirLock, LockError};
 pub use migrate::SCHEMA_VERSION;
+pub use txn::{
+    ReadTxn, System, SystemRead, SystemTable, Tenant, TenantRead, TenantTable, WriteTxn,
+};
 
 /// Unencrypted bookkeeping: schema version, master key check. Holds no tenant data.
 const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
@@ -26,8 +28,8 @@ const META: TableDefinition<&str, &[u8]> = TableDefinition::new("meta");
 const ORG_KEYS: TableDefinition<&[u8], &[u8]> = TableDefinition::new("org_keys");
 const SCHEMA_KEY: &str = "schema_version";
 const KEY_CHECK: &str = "master_key_check";
-/// Prefix of every tenant table's redb name, so a scan can find them all.
-const TENANT_PREFIX: &str = "t.";
+/// Prefixes of sealed tables' redb names (tenant, appliance), so a scan can find them all.
+const SEALED_PREFIXES: [&str; 2] = ["t.", "s."];
 const ORG_ID_LEN: usize = 16;
 
 #[derive(Debug, thiserror::Error)]
@@ -81,6 +83,10 @@ redb_errors!(
 pub struct OrgId(pub uuid::Uuid);
 
 impl OrgId {
+    /// The scope of appliance-wide records (accounts, sessions, audit log): never an
+    /// organization, since random ids are version-4 UUIDs and this is the nil UUID.
+    pub(crate) const APPLIANCE: OrgId = OrgId(uuid::Uuid::nil());
+
     pub fn random() -> OrgId {
         OrgId(uuid::Uuid::new_v4())
     }
@@ -92,22 +98,6 @@ impl OrgId {
 impl std::fmt::Display for OrgId {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         self.0.fmt(f)
-    }
-}
-
-/// A tenant table, declared by the module that owns it.
-#[derive(Debug, Clone, Copy)]
-pub struct TenantTable {
-    name: &'static str,
-}
-
-impl TenantTable {
-    /// `name` must start with `t.`, the mark of a tenant table.
-    pub const fn new(name: &'static str) -> TenantTable {
-        TenantTable { name }
-    }
-    fn definition(&self) -> TableDefinition<'static, &'static [u8], &'static [u8]> {
-        TableDefinition::new(self.name)
     }
 }
 
@@ -177,6 +167,12 @@ impl Store {
             }
         }
         let db = Database::create(path).map_err(open_err)?;
+        std::fs::set_permissions(path, std::fs::Permissions::from_mode(0o600)).map_err(|err| {
+            StoreError::Open {
+                path: path.to_owned(),
+                detail: format!("cannot restrict its permissions: {err}"),
+            }
+        })?;
         let from = check_existing(&db, &master)?;
         if !checked {
             verify_records(&db, &master)?;
@@ -213,24 +209,12 @@ impl Store {
             let bytes: [u8; ORG_ID_LEN] = org.value().try_into().map_err(|_| {
                 StoreError::Damaged("an organization id has the wrong length".into())
             })?;
-            ids.push(OrgId(uuid::Uuid::from_bytes(bytes)));
+            let id = OrgId(uuid::Uuid::from_bytes(bytes));
+            if id != OrgId::APPLIANCE {
+                ids.push(id);
+            }
         }
         Ok(ids)
-    }
-
-    fn data_key(
-        &self,
-        keys: &impl ReadableTable<&'static [u8], &'static [u8]>,
-        org: OrgId,
-    ) -> Result<SealingKey, StoreError> {
-        let wrapped = keys
-            .get(org.as_bytes().as_slice())?
-            .ok_or(StoreError::UnknownOrganization(org))?;
-        Ok(SealingKey::unwrap_with(
-            self.master.sealing_key(),
-            &org_key_aad(org.as_bytes()),
-            wrapped.value(),
-        )?)
     }
 
     fn begin_write(&self) -> Result<WriteTransaction, StoreError> {
@@ -241,55 +225,14 @@ impl Store {
         Ok(txn)
     }
 
-    /// A write transaction for the organization `grant` names.
-    pub fn write(&self, grant: &Grant) -> Result<TenantWrite, StoreError> {
-        let txn = self.begin_write()?;
-        let key = {
-            let keys = txn.open_table(ORG_KEYS)?;
-            self.data_key(&keys, grant.org())?
-        };
-        Ok(TenantWrite {
-            txn,
-            org: grant.org(),
-            key,
-        })
+    /// A write transaction: every change in it commits together, durably, or not at all.
+    pub fn write(&self) -> Result<WriteTxn<'_>, StoreError> {
+        Ok(WriteTxn::new(self, self.begin_write()?))
     }
 
-    /// A write transaction that first creates the organization `grant` names, with a fresh
-    /// data key; nothing exists until it commits.
-    pub fn write_new_organization(&self, grant: &Grant) -> Result<TenantWrite, StoreError> {
-        let txn = self.begin_write()?;
-        let key = SealingKey::generate()?;
-        {
-            let mut keys = txn.open_table(ORG_KEYS)?;
-            let org = grant.org();
-            if keys.get(org.as_bytes().as_slice())?.is_some() {
-                return Err(StoreError::Redb(format!(
-                    "organization {org} already exists"
-                )));
-            }
-            let wrapped = key.wrap(self.master.sealing_key(), &org_key_aad(org.as_bytes()))?;
-            keys.insert(org.as_bytes().as_slice(), wrapped.as_slice())?;
-        }
-        Ok(TenantWrite {
-            txn,
-            org: grant.org(),
-            key,
-        })
-    }
-
-    /// A consistent read snapshot of the organization `grant` names.
-    pub fn read(&self, grant: &Grant) -> Result<TenantRead, StoreError> {
-        let txn = self.db.begin_read()?;
-        let key = {
-            let keys = txn.open_table(ORG_KEYS)?;
-            self.data_key(&keys, grant.org())?
-        };
-        Ok(TenantRead {
-            txn,
-            org: grant.org(),
-            key,
-        })
+    /// A consistent read snapshot.
+    pub fn read(&self) -> Result<ReadTxn<'_>, StoreError> {
+        Ok(ReadTxn::new(self, self.db.begin_read()?))
     }
 }
 
@@ -349,7 +292,10 @@ fn verify_records(
     let mut records = 0;
     for handle in txn.list_tables()? {
         let name = redb::TableHandle::name(&handle).to_owned();
-        if !name.starts_with(TENANT_PREFIX) {
+        if !SEALED_PREFIXES
+            .iter()
+            .any(|prefix| name.starts_with(prefix))
+        {
             continue;
         }
         let table = txn.open_table(TableDefinition::<&[u8], &[u8]>::new(&name))?;
@@ -371,7 +317,10 @@ fn verify_records(
         }
     }
     Ok(VerifyReport {
-        organizations: org_keys.len(),
+        organizations: org_keys
+            .keys()
+            .filter(|id| id.as_slice() != OrgId::APPLIANCE.as_bytes())
+            .count(),
         records,
     })
 }
@@ -395,121 +344,4 @@ fn check_master_key(db: &impl ReadableDatabase, master: &MasterKey) -> Result<()
 fn has_any_table(db: &impl ReadableDatabase) -> Result<bool, StoreError> {
     let txn = db.begin_read()?;
     Ok(txn.list_tables()?.next().is_some())
-}
-
-/// Reads and writes one organization's records inside one redb write transaction.
-pub struct TenantWrite {
-    txn: WriteTransaction,
-    org: OrgId,
-    key: SealingKey,
-}
-
-impl TenantWrite {
-    pub fn org(&self) -> OrgId {
-        self.org
-    }
-
-    pub fn put(&mut self, table: TenantTable, key: &[u8], value: &[u8]) -> Result<(), StoreError> {
-        let row = row_key(self.org, key);
-        let sealed = self.key.seal(&record_aad(table.name, &row), value)?;
-        let mut t = self.txn.open_table(table.definition())?;
-        t.insert(row.as_slice(), sealed.as_slice())?;
-        Ok(())
-    }
-
-    pub fn get(&self, table: TenantTable, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        let t = self.txn.open_table(table.definition())?;
-        open_row(&t, table, self.org, &self.key, key)
-    }
-
-    pub fn delete(&mut self, table: TenantTable, key: &[u8]) -> Result<bool, StoreError> {
-        let mut t = self.txn.open_table(table.definition())?;
-        let removed = t.remove(row_key(self.org, key).as_slice())?.is_some();
-        Ok(removed)
-    }
-
-    pub fn list(&self, table: TenantTable) -> Result<Rows, StoreError> {
-        let t = self.txn.open_table(table.definition())?;
-        list_rows(&t, table, self.org, &self.key)
-    }
-
-    /// Makes every change durable (fsync) before returning.
-    pub fn commit(self) -> Result<(), StoreError> {
-        self.txn.commit()?;
-        Ok(())
-    }
-}
-
-/// A read snapshot of one organization's records.
-pub struct TenantRead {
-    txn: ReadTransaction,
-    org: OrgId,
-    key: SealingKey,
-}
-
-impl TenantRead {
-    pub fn get(&self, table: TenantTable, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
-        match self.txn.open_table(table.definition()) {
-            Ok(t) => open_row(&t, table, self.org, &self.key, key),
-            Err(redb::TableError::TableDoesNotExist(_)) => Ok(None),
-            Err(err) => Err(err.into()),
-        }
-    }
-
-    pub fn list(&self, table: TenantTable) -> Result<Rows, StoreError> {
-        match self.txn.open_table(table.definition()) {
-            Ok(t) => list_rows(&t, table, self.org, &self.key),
-            Err(redb::TableError::TableDoesNotExist(_)) => Ok(Vec::new()),
-            Err(err) => Err(err.into()),
-        }
-    }
-}
-
-fn open_row(
-    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
-    table: TenantTable,
-    org: OrgId,
-    key: &SealingKey,
-    record_key: &[u8],
-) -> Result<Option<Vec<u8>>, StoreError> {
-    let row = row_key(org, record_key);
-    let Some(sealed) = t.get(row.as_slice())? else {
-        return Ok(None);
-    };
-    let plain = key
-        .open(&record_aad(table.name, &row), sealed.value())
-        .map_err(|_| {
-            StoreError::Damaged(format!(
-                "a record in table {} fails authentication",
-                table.name
-            ))
-        })?;
-    Ok(Some(plain))
-}
-
-fn list_rows(
-    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
-    table: TenantTable,
-    org: OrgId,
-    key: &SealingKey,
-) -> Result<Rows, StoreError> {
-    let start = org.as_bytes().to_vec();
-    let mut rows = Vec::new();
-    for entry in t.range(start.as_slice()..)? {
-        let (row, sealed) = entry?;
-        let row = row.value();
-        let Some(record_key) = row.strip_prefix(start.as_slice()) else {
-            break;
-        };
-        let plain = key
-            .open(&record_aad(table.name, row), sealed.value())
-            .map_err(|_| {
-                StoreError::Damaged(format!(
-                    "a record in table {} fails authentication",
-                    table.name
-                ))
-            })?;
-        rows.push((record_key.to_vec(), plain));
-    }
-    Ok(rows)
 }

@@ -123,7 +123,7 @@ fn init_creates_private_files_and_is_idempotent() {
     assert_eq!(mode(&env.data_dir()), 0o700);
     assert_eq!(mode(&env.data_dir().join("master.key")), 0o600);
     assert_eq!(mode(&env.data_dir().join("tls").join("key.pem")), 0o600);
-    assert!(env.store_path().exists());
+    assert_eq!(mode(&env.store_path()), 0o600);
     let key_before = std::fs::read(env.data_dir().join("master.key")).unwrap();
 
     let again = env.rampart(&["init"]);

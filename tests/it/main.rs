@@ -7,6 +7,7 @@
     clippy::indexing_slicing
 )]
 
+mod audit;
 mod cli;
 mod crash;
 mod harness;

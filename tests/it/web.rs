@@ -212,7 +212,7 @@ fn openapi_lists_every_api_route() {
     }
     let version: serde_json::Value = server.get("/api/v1/version").json().unwrap();
     assert_eq!(version["version"], env!("CARGO_PKG_VERSION"));
-    assert_eq!(version["schema_version"], 1);
+    assert_eq!(version["schema_version"], rampart::store::SCHEMA_VERSION);
 }
 
 #[test]

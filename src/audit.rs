@@ -1,0 +1,403 @@
+//! The audit log: append-only and hash-chained. Each entry commits to the one before it
+//! (`hash = SHA-256(prev_hash || entry JSON)`), and a head record commits to the last, so an
+//! edit, a deletion, an insertion, a reordering or a cut tail is found by [`verify`].
+//!
+//! Entries are appended inside the caller's write transaction, so an event and its record
+//! land together or not at all. Like every appliance record they are sealed at rest.
+
+use serde::{Deserialize, Serialize};
+
+use crate::access::SystemGrant;
+use crate::store::{Store, StoreError, System, SystemTable, WriteTxn};
+
+const ENTRIES: SystemTable = SystemTable::new("s.audit");
+const HEAD: SystemTable = SystemTable::new("s.audit_head");
+const HEAD_KEY: &[u8] = b"head";
+/// The `prev` of the first entry.
+const GENESIS: &str = "0000000000000000000000000000000000000000000000000000000000000000";
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuditError {
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("audit record is unreadable: {0}")]
+    Decode(#[from] serde_json::Error),
+}
+
+/// Who acted.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "kind", content = "id", rename_all = "snake_case")]
+pub enum Actor {
+    /// The local operator on the control socket or CLI.
+    Operator,
+    /// A signed-in account, by id.
+    Account(String),
+    /// Someone not signed in (a failed sign-in, a share link).
+    Anonymous,
+    /// Rampart itself (scheduled jobs).
+    System,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome {
+    Success,
+    Failure,
+    Denied,
+}
+
+/// What happened, before it is numbered and chained.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Event {
+    pub actor: Actor,
+    pub org: Option<String>,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// Dotted verb such as `org.create` or `auth.login`.
+    pub action: String,
+    pub target: Option<String>,
+    pub outcome: Outcome,
+}
+
+impl Event {
+    pub fn new(actor: Actor, action: &str, outcome: Outcome) -> Event {
+        Event {
+            actor,
+            org: None,
+            ip: None,
+            user_agent: None,
+            action: action.to_owned(),
+            target: None,
+            outcome,
+        }
+    }
+
+    pub fn org(mut self, org: impl ToString) -> Event {
+        self.org = Some(org.to_string());
+        self
+    }
+
+    pub fn target(mut self, target: impl ToString) -> Event {
+        self.target = Some(target.to_string());
+        self
+    }
+}
+
+/// One numbered, chained entry as stored and exported.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Entry {
+    pub seq: u64,
+    /// Unix seconds.
+    pub time: i64,
+    #[serde(flatten)]
+    pub event: Event,
+    /// Hash of the previous entry (hex), or zeros for the first.
+    pub prev: String,
+    /// SHA-256 of `prev` and this entry's other fields (hex).
+    pub hash: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Head {
+    seq: u64,
+    hash: String,
+}
+
+/// The fields an entry's hash covers: everything but the hash itself.
+#[derive(Serialize)]
+struct Hashed<'a> {
+    seq: u64,
+    time: i64,
+    event: &'a Event,
+    prev: &'a str,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+fn entry_hash(seq: u64, time: i64, event: &Event, prev: &str) -> Result<String, AuditError> {
+    let body = serde_json::to_vec(&Hashed {
+        seq,
+        time,
+        event,
+        prev,
+    })?;
+    Ok(hex(&crate::crypto::sha256(&body)))
+}
+
+fn read_head(system: &System<'_>) -> Result<Option<Head>, AuditError> {
+    Ok(match system.get(HEAD, HEAD_KEY)? {
+        Some(bytes) => Some(serde_json::from_slice(&bytes)?),
+        None => None,
+    })
+}
+
+/// Appends `event` at `now` within `txn`; it is durable when `txn` commits.
+pub fn append(txn: &WriteTxn<'_>, event: Event, now: i64) -> Result<Entry, AuditError> {
+    let system = txn.system(&SystemGrant::internal())?;
+    let head = read_head(&system)?;
+    let (seq, prev) = match head {
+        Some(head) => (head.seq + 1, head.hash),
+        None => (1, GENESIS.to_owned()),
+    };
+    let hash = entry_hash(seq, now, &event, &prev)?;
+    let entry = Entry {
+        seq,
+        time: now,
+        event,
+        prev,
+        hash: hash.clone(),
+    };
+    system.put(ENTRIES, &seq.to_be_bytes(), &serde_json::to_vec(&entry)?)?;
+    system.put(HEAD, HEAD_KEY, &serde_json::to_vec(&Head { seq, hash })?)?;
+    Ok(entry)
+}
+
+/// Every entry in order.
+pub fn entries(store: &Store) -> Result<Vec<Entry>, AuditError> {
+    let read = store.read()?;
+    let system = read.system(&SystemGrant::internal())?;
+    system
+        .list(ENTRIES)?
+        .into_iter()
+        .map(|(_, bytes)| serde_json::from_slice(&bytes).map_err(AuditError::from))
+        .collect()
+}
+
+/// The outcome of checking the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    pub entries: u64,
+    /// Hash of the last entry: record it elsewhere to detect a rewrite of the whole chain.
+    pub head: String,
+    /// The first broken link, if any.
+    pub broken: Option<BrokenLink>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct BrokenLink {
+    /// Sequence number where the chain first fails.
+    pub seq: u64,
+    pub reason: String,
+}
+
+/// Walks the whole chain and reports the first broken link.
+pub fn verify(store: &Store) -> Result<Verification, AuditError> {
+    let read = store.read()?;
+    let system = read.system(&SystemGrant::internal())?;
+    let head: Option<Head> = match system.get(HEAD, HEAD_KEY)? {
+        Some(bytes) => Some(serde_json::from_slice(&bytes)?),
+        None => None,
+    };
+    let mut expected_seq = 1;
+    let mut prev = GENESIS.to_owned();
+    let broken = |seq: u64, reason: String, count: u64, head: &str| Verification {
+        entries: count,
+        head: head.to_owned(),
+        broken: Some(BrokenLink { seq, reason }),
+    };
+    for (key, bytes) in system.list(ENTRIES)? {
+        let Ok(entry) = serde_json::from_slice::<Entry>(&bytes) else {
+            return Ok(broken(
+                expected_seq,
+                "entry is not readable".into(),
+                expected_seq - 1,
+                &prev,
+            ));
+        };
+        let key_seq = key
+            .as_slice()
+            .try_into()
+            .map(u64::from_be_bytes)
+            .unwrap_or(0);
+        if entry.seq != expected_seq || key_seq != expected_seq {
+            let reason = format!(
+                "expected entry {expected_seq}, found entry {} (an entry was deleted, inserted or moved)",
+                entry.seq
+            );
+            return Ok(broken(expected_seq, reason, expected_seq - 1, &prev));
+        }
+        if entry.prev != prev {
+            return Ok(broken(
+                entry.seq,
+                "does not link to the entry before it".into(),
+                expected_seq - 1,
+                &prev,
+            ));
+        }
+        if entry_hash(entry.seq, entry.time, &entry.event, &entry.prev)? != entry.hash {
+            return Ok(broken(
+                entry.seq,
+                "content does not match its hash (the entry was altered)".into(),
+                expected_seq - 1,
+                &prev,
+            ));
+        }
+        prev = entry.hash;
+        expected_seq += 1;
+    }
+    let count = expected_seq - 1;
+    match head {
+        Some(head) if head.seq != count || head.hash != prev => Ok(broken(
+            count + 1,
+            format!(
+                "the log ends at entry {count} but its head names entry {} (entries were removed from the end)",
+                head.seq
+            ),
+            count,
+            &prev,
+        )),
+        None if count > 0 => Ok(broken(
+            count,
+            "the head record is missing".into(),
+            count,
+            &prev,
+        )),
+        _ => Ok(Verification {
+            entries: count,
+            head: prev,
+            broken: None,
+        }),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::crypto::MasterKey;
+
+    fn store() -> (tempfile::TempDir, Store) {
+        let dir = tempfile::tempdir().unwrap();
+        let master = MasterKey::create(&dir.path().join("master.key")).unwrap();
+        let store = Store::open(&dir.path().join("s.redb"), master).unwrap();
+        (dir, store)
+    }
+
+    fn log_events(store: &Store, n: usize) {
+        for i in 0..n {
+            let txn = store.write().unwrap();
+            let event = Event::new(Actor::Operator, "test.event", Outcome::Success).target(i);
+            append(&txn, event, 1_700_000_000 + i as i64).unwrap();
+            txn.commit().unwrap();
+        }
+    }
+
+    /// Rewrites stored entries as an insider holding the master key could.
+    fn tamper(store: &Store, edit: impl FnOnce(&System<'_>, Vec<(Vec<u8>, Vec<u8>)>)) {
+        let txn = store.write().unwrap();
+        let system = txn.system(&SystemGrant::internal()).unwrap();
+        let rows = system.list(ENTRIES).unwrap();
+        edit(&system, rows);
+        drop(system);
+        txn.commit().unwrap();
+    }
+
+    fn entry_of(bytes: &[u8]) -> Entry {
+        serde_json::from_slice(bytes).unwrap()
+    }
+
+    #[test]
+    fn intact_chain_verifies() {
+        let (_dir, store) = store();
+        log_events(&store, 5);
+        let result = verify(&store).unwrap();
+        assert_eq!(result.entries, 5);
+        assert_eq!(result.broken, None);
+        assert_eq!(result.head, entries(&store).unwrap()[4].hash);
+    }
+
+    #[test]
+    fn empty_log_verifies() {
+        let (_dir, store) = store();
+        assert_eq!(verify(&store).unwrap().broken, None);
+    }
+
+    #[test]
+    fn altered_entry_is_caught() {
+        let (_dir, store) = store();
+        log_events(&store, 5);
+        tamper(&store, |system, rows| {
+            let mut entry = entry_of(&rows[2].1);
+            entry.event.outcome = Outcome::Failure;
+            system
+                .put(ENTRIES, &rows[2].0, &serde_json::to_vec(&entry).unwrap())
+                .unwrap();
+        });
+        let broken = verify(&store).unwrap().broken.unwrap();
+        assert_eq!(broken.seq, 3);
+        assert!(broken.reason.contains("altered"), "{}", broken.reason);
+    }
+
+    #[test]
+    fn deleted_entry_is_caught() {
+        let (_dir, store) = store();
+        log_events(&store, 5);
+        tamper(&store, |system, rows| {
+            system.delete(ENTRIES, &rows[1].0).unwrap();
+        });
+        assert_eq!(verify(&store).unwrap().broken.unwrap().seq, 2);
+    }
+
+    #[test]
+    fn inserted_entry_is_caught() {
+        let (_dir, store) = store();
+        log_events(&store, 3);
+        tamper(&store, |system, rows| {
+            // Renumber entries 2..3 to 3..4 and put a forged entry 2 in between, re-hashed.
+            let mut forged = entry_of(&rows[1].1);
+            forged.event.action = "forged".into();
+            forged.hash = entry_hash(2, forged.time, &forged.event, &forged.prev).unwrap();
+            for (key, bytes) in rows.iter().skip(1).rev() {
+                let mut moved = entry_of(bytes);
+                moved.seq += 1;
+                let seq = u64::from_be_bytes(key.as_slice().try_into().unwrap()) + 1;
+                system
+                    .put(
+                        ENTRIES,
+                        &seq.to_be_bytes(),
+                        &serde_json::to_vec(&moved).unwrap(),
+                    )
+                    .unwrap();
+            }
+            system
+                .put(ENTRIES, &rows[1].0, &serde_json::to_vec(&forged).unwrap())
+                .unwrap();
+        });
+        let broken = verify(&store).unwrap().broken.unwrap();
+        assert_eq!(broken.seq, 3);
+    }
+
+    #[test]
+    fn reordered_entries_are_caught() {
+        let (_dir, store) = store();
+        log_events(&store, 4);
+        tamper(&store, |system, rows| {
+            system.put(ENTRIES, &rows[1].0, &rows[2].1).unwrap();
+            system.put(ENTRIES, &rows[2].0, &rows[1].1).unwrap();
+        });
+        let broken = verify(&store).unwrap().broken.unwrap();
+        assert_eq!(broken.seq, 2);
+        assert!(
+            broken.reason.contains("expected entry 2"),
+            "{}",
+            broken.reason
+        );
+    }
+
+    #[test]
+    fn cut_tail_is_caught() {
+        let (_dir, store) = store();
+        log_events(&store, 4);
+        tamper(&store, |system, rows| {
+            system.delete(ENTRIES, &rows[3].0).unwrap();
+        });
+        let broken = verify(&store).unwrap().broken.unwrap();
+        assert!(
+            broken.reason.contains("removed from the end"),
+            "{}",
+            broken.reason
+        );
+    }
+}
