@@ -1,10 +1,13 @@
 //! The one place that decides "may this actor do this", and the only module that can hand out
 //! a [`Grant`]: the capability the store demands before it opens an organization's records.
-//!
-//! Identity (accounts, roles, sessions) lands on top of this; until then the only actor is the
-//! appliance operator on the local control socket, whose identity the kernel vouches for.
 
-use crate::store::OrgId;
+use serde::{Deserialize, Serialize};
+
+use crate::auth::AccountId;
+use crate::store::{OrgId, StoreError, System, SystemGet, SystemTable};
+
+/// Account id || org id -> role.
+const MEMBERS: SystemTable = SystemTable::new("s.members");
 
 /// Permission to open one organization's tenant tables. It cannot be built outside this
 /// module, so a handler that skipped the access check has nothing to pass to the store.
@@ -19,8 +22,7 @@ impl Grant {
     }
 }
 
-/// Permission to open the appliance-wide records: accounts, sessions, the audit log. Only
-/// this module and the modules it names build one.
+/// Permission to open the appliance-wide records: accounts, sessions, the audit log.
 #[derive(Debug)]
 pub struct SystemGrant(());
 
@@ -29,6 +31,14 @@ impl SystemGrant {
     /// is signed in, and for the local operator.
     pub(crate) fn internal() -> SystemGrant {
         SystemGrant(())
+    }
+}
+
+/// A brand-new organization's id with the grant to create it. Whoever may create an
+/// organization (the operator, first-time setup) becomes able to write it.
+pub(crate) fn new_organization() -> Grant {
+    Grant {
+        org: OrgId::random(),
     }
 }
 
@@ -45,5 +55,154 @@ impl ApplianceOperator {
 
     pub fn grant(&self, org: OrgId) -> Grant {
         Grant { org }
+    }
+}
+
+/// A role in one organization, from least to most powerful.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    Viewer,
+    Member,
+    Admin,
+    Owner,
+}
+
+impl std::str::FromStr for Role {
+    type Err = String;
+    fn from_str(text: &str) -> Result<Role, String> {
+        match text {
+            "viewer" => Ok(Role::Viewer),
+            "member" => Ok(Role::Member),
+            "admin" => Ok(Role::Admin),
+            "owner" => Ok(Role::Owner),
+            _ => Err("a role is one of owner, admin, member, viewer".to_owned()),
+        }
+    }
+}
+
+/// What an actor wants to do to an organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Permission {
+    /// See the organization's records.
+    Read,
+    /// Change assessments, evidence, plans.
+    Write,
+    /// Invite, remove and change the roles of members.
+    ManageMembers,
+    /// Change the profile, delete the organization.
+    ManageOrganization,
+}
+
+impl Role {
+    pub fn allows(self, permission: Permission) -> bool {
+        match permission {
+            Permission::Read => true,
+            Permission::Write => self >= Role::Member,
+            Permission::ManageMembers => self >= Role::Admin,
+            Permission::ManageOrganization => self == Role::Owner,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AccessError {
+    /// Not a member: answered exactly like an organization that does not exist.
+    #[error("not found")]
+    NotFound,
+    #[error("your role in this organization does not allow that")]
+    Forbidden,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error("membership record is unreadable: {0}")]
+    Decode(#[from] serde_json::Error),
+}
+
+fn member_key(account: AccountId, org: OrgId) -> Vec<u8> {
+    let mut key = account.as_bytes().to_vec();
+    key.extend_from_slice(org.0.as_bytes());
+    key
+}
+
+pub fn set_role(
+    system: &System<'_>,
+    account: AccountId,
+    org: OrgId,
+    role: Role,
+) -> Result<(), AccessError> {
+    system.put(
+        MEMBERS,
+        &member_key(account, org),
+        &serde_json::to_vec(&role)?,
+    )?;
+    Ok(())
+}
+
+pub fn role_in(
+    system: &impl SystemGet,
+    account: AccountId,
+    org: OrgId,
+) -> Result<Option<Role>, AccessError> {
+    Ok(match system.get(MEMBERS, &member_key(account, org))? {
+        Some(bytes) => Some(serde_json::from_slice(&bytes)?),
+        None => None,
+    })
+}
+
+/// Every organization `account` belongs to, with its role there.
+pub fn memberships(
+    system: &impl SystemGet,
+    account: AccountId,
+) -> Result<Vec<(OrgId, Role)>, AccessError> {
+    let prefix = account.as_bytes();
+    let mut out = Vec::new();
+    for (key, bytes) in system.list_from(MEMBERS, prefix)? {
+        let Some(org) = key.strip_prefix(prefix.as_slice()) else {
+            break;
+        };
+        let org: [u8; 16] = org
+            .try_into()
+            .map_err(|_| StoreError::Damaged("membership key has the wrong length".into()))?;
+        out.push((
+            OrgId(uuid::Uuid::from_bytes(org)),
+            serde_json::from_slice(&bytes)?,
+        ));
+    }
+    Ok(out)
+}
+
+/// Decides whether `account` may do `permission` on `org`, and if so hands out the grant.
+/// A non-member gets [`AccessError::NotFound`], the same answer as for an unknown id.
+pub fn authorize(
+    system: &impl SystemGet,
+    account: AccountId,
+    org: OrgId,
+    permission: Permission,
+) -> Result<(Grant, Role), AccessError> {
+    let role = role_in(system, account, org)?.ok_or(AccessError::NotFound)?;
+    if !role.allows(permission) {
+        return Err(AccessError::Forbidden);
+    }
+    Ok((Grant { org }, role))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn roles_allow_in_order() {
+        use Permission::*;
+        let table = [
+            (Role::Viewer, [true, false, false, false]),
+            (Role::Member, [true, true, false, false]),
+            (Role::Admin, [true, true, true, false]),
+            (Role::Owner, [true, true, true, true]),
+        ];
+        for (role, expected) in table {
+            let got = [Read, Write, ManageMembers, ManageOrganization].map(|p| role.allows(p));
+            assert_eq!(got, expected, "{role:?}");
+        }
     }
 }

@@ -26,10 +26,30 @@ const MAX_LINE: usize = 64 * 1024;
 #[serde(tag = "op", rename_all = "snake_case")]
 pub enum Request {
     Status,
-    OrgCreate { name: String },
+    OrgCreate {
+        name: String,
+    },
     OrgList,
     AuditVerify,
     AuditExport,
+    SetupLink,
+    UserCreate {
+        email: String,
+        display_name: String,
+        password: String,
+        org: Option<uuid::Uuid>,
+        role: Option<crate::access::Role>,
+    },
+    UserList,
+}
+
+/// What the operation may need to know about the process answering it.
+#[derive(Debug, Clone)]
+pub struct Context {
+    /// The daemon's bound address, when a daemon is answering.
+    pub listen: Option<SocketAddr>,
+    /// Where users reach Rampart, for links: `public_url`, else `https://<listen>`.
+    pub base_url: String,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -60,16 +80,15 @@ fn now_unix() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
-/// Runs one operation against an open store. `listen` is the daemon's bound address, when a
-/// daemon is the one answering. Blocking: call it off the async executor.
-pub fn handle(store: &Store, listen: Option<SocketAddr>, request: Request) -> Reply {
+/// Runs one operation against an open store. Blocking: call it off the async executor.
+pub fn handle(store: &Store, context: &Context, request: Request) -> Reply {
     let operator = ApplianceOperator::local();
     let result = match request {
         Request::Status => Ok(serde_json::json!({
             "version": env!("CARGO_PKG_VERSION"),
             "schema_version": store.schema_version(),
             "pid": std::process::id(),
-            "listen": listen.map(|addr| addr.to_string()),
+            "listen": context.listen.map(|addr| addr.to_string()),
         })),
         Request::OrgCreate { name } => crate::org::create(store, &operator, &name, now_unix())
             .map_err(|err| err.to_string())
@@ -80,6 +99,43 @@ pub fn handle(store: &Store, listen: Option<SocketAddr>, request: Request) -> Re
         Request::AuditVerify => crate::audit::verify(store)
             .map_err(|err| err.to_string())
             .and_then(|report| serde_json::to_value(report).map_err(|err| err.to_string())),
+        Request::SetupLink => match crate::auth::issue_setup_link(store, now_unix()) {
+            Ok(Some(token)) => {
+                Ok(serde_json::json!({ "url": format!("{}/setup/{token}", context.base_url) }))
+            }
+            Ok(None) => Err(
+                "Rampart already has an administrator; setup links are only for the first one"
+                    .to_owned(),
+            ),
+            Err(err) => Err(err.to_string()),
+        },
+        Request::UserCreate {
+            email,
+            display_name,
+            password,
+            org,
+            role,
+        } => {
+            let membership = org.map(|org| {
+                (
+                    crate::store::OrgId(org),
+                    role.unwrap_or(crate::access::Role::Member),
+                )
+            });
+            crate::auth::create_account_as_operator(
+                store,
+                &email,
+                &display_name,
+                &crate::auth::Password::new(password),
+                membership,
+                now_unix(),
+            )
+            .map_err(|err| err.to_string())
+            .map(|account| serde_json::json!({ "id": account.id, "email": account.email }))
+        }
+        Request::UserList => crate::auth::list_accounts(store)
+            .map_err(|err| err.to_string())
+            .and_then(|accounts| serde_json::to_value(accounts).map_err(|err| err.to_string())),
         Request::AuditExport => crate::audit::entries(store)
             .map_err(|err| err.to_string())
             .and_then(|entries| serde_json::to_value(entries).map_err(|err| err.to_string())),
@@ -111,7 +167,7 @@ pub fn bind(path: &Path) -> Result<UnixListener, ControlError> {
 }
 
 /// Serves control connections until the listener is dropped.
-pub async fn serve(listener: UnixListener, store: Arc<Store>, listen: SocketAddr) {
+pub async fn serve(listener: UnixListener, store: Arc<Store>, context: Context) {
     let own_uid = rustix::process::getuid().as_raw();
     loop {
         let Ok((stream, _)) = listener.accept().await else {
@@ -123,8 +179,9 @@ pub async fn serve(listener: UnixListener, store: Arc<Store>, listen: SocketAddr
             continue;
         }
         let store = store.clone();
+        let context = context.clone();
         tokio::spawn(async move {
-            if let Err(err) = serve_connection(stream, store, listen).await {
+            if let Err(err) = serve_connection(stream, store, context).await {
                 tracing::debug!(error = %err, "control connection ended");
             }
         });
@@ -134,7 +191,7 @@ pub async fn serve(listener: UnixListener, store: Arc<Store>, listen: SocketAddr
 async fn serve_connection(
     stream: UnixStream,
     store: Arc<Store>,
-    listen: SocketAddr,
+    context: Context,
 ) -> std::io::Result<()> {
     let (read, mut write) = stream.into_split();
     let mut lines = AsyncBufReader::new(read.take(MAX_LINE as u64 * 64)).lines();
@@ -145,7 +202,8 @@ async fn serve_connection(
             match serde_json::from_str::<Request>(&line) {
                 Ok(request) => {
                     let store = store.clone();
-                    tokio::task::spawn_blocking(move || handle(&store, Some(listen), request))
+                    let context = context.clone();
+                    tokio::task::spawn_blocking(move || handle(&store, &context, request))
                         .await
                         .unwrap_or_else(|_| Reply::Error("operation failed".into()))
                 }

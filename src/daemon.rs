@@ -159,9 +159,20 @@ async fn run(
     addr: std::net::SocketAddr,
     started: std::time::Instant,
 ) -> Result<(), DaemonError> {
+    let url = config
+        .public_url
+        .as_ref()
+        .map_or_else(|| format!("https://{addr}"), |url| url.as_str().to_owned());
+    let setup_link =
+        crate::auth::issue_setup_link(&store, time::OffsetDateTime::now_utc().unix_timestamp())
+            .map_err(|err| DaemonError::Server(std::io::Error::other(err.to_string())))?;
     let socket_path = config.control_socket_path();
     let control_listener = control::bind(&socket_path)?;
-    let control_task = tokio::spawn(control::serve(control_listener, store.clone(), addr));
+    let context = control::Context {
+        listen: Some(addr),
+        base_url: url.clone(),
+    };
+    let control_task = tokio::spawn(control::serve(control_listener, store.clone(), context));
 
     let ready = Arc::new(AtomicBool::new(true));
     let server = crate::web::build_server(&config, listener, tls, store, ready.clone())
@@ -169,17 +180,18 @@ async fn run(
     let handle = server.handle();
     let server_task = tokio::spawn(server);
 
-    let url = config
-        .public_url
-        .as_ref()
-        .map_or_else(|| format!("https://{addr}"), |url| url.as_str().to_owned());
+    if let Some(token) = setup_link {
+        // Printed for the person starting Rampart, never logged; single use, one hour.
+        println!("Create the first administrator (link valid for 1 hour): {url}/setup/{token}");
+    }
+    if config.public_url.is_some() {
+        println!("Public address: {url}");
+    }
+    // Last: scripts and the test harness take this line as "ready".
     println!(
         "Rampart {} listening on https://{addr}",
         env!("CARGO_PKG_VERSION")
     );
-    if config.public_url.is_some() {
-        println!("Public address: {url}");
-    }
     tracing::info!(%addr, millis = started.elapsed().as_millis() as u64, "ready");
     notify("READY=1");
 

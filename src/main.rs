@@ -68,11 +68,41 @@ enum ConfigCommand {
 
 #[derive(Subcommand)]
 enum AdminCommand {
+    /// Print a fresh one-time link to create the first administrator (only while none exists).
+    SetupLink,
     /// Organizations (tenants).
     Org {
         #[command(subcommand)]
         command: OrgCommand,
     },
+    /// Accounts.
+    User {
+        #[command(subcommand)]
+        command: UserCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum UserCommand {
+    /// Create an account; prints its id as JSON.
+    Create {
+        #[arg(long)]
+        email: String,
+        /// Display name (default: the part of the address before the @).
+        #[arg(long)]
+        name: Option<String>,
+        /// Organization id to add the account to.
+        #[arg(long)]
+        org: Option<uuid::Uuid>,
+        /// Role in that organization: owner, admin, member or viewer.
+        #[arg(long, requires = "org")]
+        role: Option<rampart::access::Role>,
+        /// Read the password from standard input (the only way for now).
+        #[arg(long, required = true)]
+        password_stdin: bool,
+    },
+    /// List accounts as JSON.
+    List,
 }
 
 #[derive(Subcommand)]
@@ -129,6 +159,14 @@ fn init_logging(config: &Config) {
 
 /// Runs a control operation through the daemon when it runs, else against the store file.
 fn operate(config: &Config, request: Request) -> Result<serde_json::Value, Failure> {
+    let base_url = config.public_url.as_ref().map_or_else(
+        || format!("https://{}", config.listen),
+        |url| url.as_str().to_owned(),
+    );
+    let context = control::Context {
+        listen: None,
+        base_url,
+    };
     let socket = config.control_socket_path();
     let reply =
         match control::Client::connect(&socket).map_err(|e| Failure::Runtime(e.to_string()))? {
@@ -137,7 +175,7 @@ fn operate(config: &Config, request: Request) -> Result<serde_json::Value, Failu
                 .map_err(|e| Failure::Runtime(e.to_string()))?,
             None => {
                 let (_lock, store) = daemon::open_offline(config)?;
-                control::handle(&store, None, request)
+                control::handle(&store, &context, request)
             }
         };
     match reply {
@@ -249,6 +287,48 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 return Err(Failure::Runtime("doctor found problems".into()));
             }
             Ok(())
+        }
+        Command::Admin {
+            command: AdminCommand::SetupLink,
+        } => {
+            let config = load_config(cli.config)?;
+            let reply = operate(&config, Request::SetupLink)?;
+            let url = reply
+                .get("url")
+                .and_then(|u| u.as_str())
+                .unwrap_or_default();
+            println!("{url}");
+            Ok(())
+        }
+        Command::Admin {
+            command: AdminCommand::User { command },
+        } => {
+            let config = load_config(cli.config)?;
+            let request = match command {
+                UserCommand::List => Request::UserList,
+                UserCommand::Create {
+                    email,
+                    name,
+                    org,
+                    role,
+                    password_stdin: _,
+                } => {
+                    let mut password = String::new();
+                    std::io::stdin()
+                        .read_line(&mut password)
+                        .map_err(|e| Failure::Input(format!("cannot read the password: {e}")))?;
+                    let display_name = name
+                        .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
+                    Request::UserCreate {
+                        email,
+                        display_name,
+                        password: password.trim_end_matches(['\n', '\r']).to_owned(),
+                        org,
+                        role,
+                    }
+                }
+            };
+            print_json(&operate(&config, request)?)
         }
         Command::Admin {
             command: AdminCommand::Org { command },

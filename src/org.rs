@@ -2,9 +2,9 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::access::ApplianceOperator;
+use crate::access::{ApplianceOperator, Grant};
 use crate::audit::{self, Actor, AuditError, Event, Outcome};
-use crate::store::{OrgId, Store, StoreError, TenantTable};
+use crate::store::{OrgId, Store, StoreError, TenantTable, WriteTxn};
 
 const PROFILE: TenantTable = TenantTable::new("t.org_profile");
 const PROFILE_KEY: &[u8] = b"profile";
@@ -33,6 +33,11 @@ pub struct Organization {
     pub created_at: i64,
 }
 
+/// Checks an organization name as typed.
+pub fn check_name(name: &str) -> Result<(), OrgError> {
+    clean_name(name).map(|_| ())
+}
+
 fn clean_name(name: &str) -> Result<String, OrgError> {
     let name = name.trim();
     let count = name.chars().count();
@@ -42,30 +47,50 @@ fn clean_name(name: &str) -> Result<String, OrgError> {
     Ok(name.to_owned())
 }
 
-/// Creates an organization with a fresh data key; durable when this returns.
+/// Creates the organization `grant` names inside `txn`, with a fresh data key.
+pub fn create_in(
+    txn: &WriteTxn<'_>,
+    grant: &Grant,
+    name: &str,
+    now: i64,
+) -> Result<Organization, OrgError> {
+    let org = Organization {
+        id: grant.org(),
+        name: clean_name(name)?,
+        created_at: now,
+    };
+    txn.create_organization(grant)?
+        .put(PROFILE, PROFILE_KEY, &serde_json::to_vec(&org)?)?;
+    Ok(org)
+}
+
+/// Creates an organization for the local operator; durable when this returns.
 pub fn create(
     store: &Store,
     operator: &ApplianceOperator,
     name: &str,
     now: i64,
 ) -> Result<Organization, OrgError> {
-    let org = Organization {
-        id: OrgId::random(),
-        name: clean_name(name)?,
-        created_at: now,
-    };
     let txn = store.write()?;
-    txn.create_organization(&operator.grant(org.id))?.put(
-        PROFILE,
-        PROFILE_KEY,
-        &serde_json::to_vec(&org)?,
-    )?;
+    let org = create_in(&txn, &operator.grant(OrgId::random()), name, now)?;
     let event = Event::new(Actor::Operator, "org.create", Outcome::Success)
         .org(org.id)
         .target(org.id);
     audit::append(&txn, event, now)?;
     txn.commit()?;
     Ok(org)
+}
+
+/// The profile of the organization `grant` names.
+pub fn get(store: &Store, grant: &Grant) -> Result<Organization, OrgError> {
+    let read = store.read()?;
+    let bytes = read
+        .tenant(grant)?
+        .get(PROFILE, PROFILE_KEY)?
+        .ok_or(OrgError::Store(StoreError::UnknownOrganization(
+            grant.org(),
+        )))?;
+    Ok(serde_json::from_slice(&bytes)?)
 }
 
 pub fn list(store: &Store, operator: &ApplianceOperator) -> Result<Vec<Organization>, OrgError> {

@@ -19,7 +19,7 @@ use crate::crypto::{CryptoError, MasterKey, SealingKey};
 pub use lock::{DataDirLock, LockError};
 pub use migrate::SCHEMA_VERSION;
 pub use txn::{
-    ReadTxn, System, SystemRead, SystemTable, Tenant, TenantRead, TenantTable, WriteTxn,
+    ReadTxn, System, SystemGet, SystemRead, SystemTable, Tenant, TenantRead, TenantTable, WriteTxn,
 };
 
 /// Unencrypted bookkeeping: schema version, master key check. Holds no tenant data.

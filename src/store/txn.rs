@@ -297,3 +297,28 @@ impl<'s> ReadTxn<'s> {
         self.scope(OrgId::APPLIANCE).map(SystemRead)
     }
 }
+
+/// Reading appliance records from either a write transaction or a read snapshot, so lookups
+/// are written once.
+pub trait SystemGet {
+    fn get(&self, table: SystemTable, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    fn list_from(&self, table: SystemTable, from: &[u8]) -> Result<Rows, StoreError>;
+}
+
+impl SystemGet for System<'_> {
+    fn get(&self, table: SystemTable, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        System::get(self, table, key)
+    }
+    fn list_from(&self, table: SystemTable, from: &[u8]) -> Result<Rows, StoreError> {
+        System::list_from(self, table, from)
+    }
+}
+
+impl SystemGet for SystemRead<'_> {
+    fn get(&self, table: SystemTable, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        SystemRead::get(self, table, key)
+    }
+    fn list_from(&self, table: SystemTable, from: &[u8]) -> Result<Rows, StoreError> {
+        SystemRead::list_from(self, table, from)
+    }
+}

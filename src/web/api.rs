@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, Route, web};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
-use super::AppState;
+use super::{AppState, auth_api};
 
 /// One API route: how it is registered and what the OpenAPI document must list.
 pub struct ApiRoute {
@@ -25,6 +25,31 @@ pub static ROUTES: &[ApiRoute] = &[
         method: "get",
         path: "/api/v1/openapi.json",
         route: || web::get().to(openapi_json),
+    },
+    ApiRoute {
+        method: "post",
+        path: "/api/v1/setup",
+        route: || web::post().to(auth_api::setup),
+    },
+    ApiRoute {
+        method: "post",
+        path: "/api/v1/auth/login",
+        route: || web::post().to(auth_api::login),
+    },
+    ApiRoute {
+        method: "post",
+        path: "/api/v1/auth/logout",
+        route: || web::post().to(auth_api::logout),
+    },
+    ApiRoute {
+        method: "get",
+        path: "/api/v1/me",
+        route: || web::get().to(auth_api::me),
+    },
+    ApiRoute {
+        method: "get",
+        path: "/api/v1/orgs/{org_id}",
+        route: || web::get().to(auth_api::org_profile),
     },
 ];
 
@@ -77,7 +102,15 @@ async fn openapi_json() -> HttpResponse {
         title = "Rampart API",
         description = "CMMC 2.0 / NIST SP 800-171 compliance appliance"
     ),
-    paths(version, openapi_json),
+    paths(
+        version,
+        openapi_json,
+        auth_api::setup,
+        auth_api::login,
+        auth_api::logout,
+        auth_api::me,
+        auth_api::org_profile
+    ),
     components(schemas(VersionInfo))
 )]
 pub struct ApiDoc;

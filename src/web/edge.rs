@@ -12,7 +12,7 @@ use actix_web::middleware::Next;
 use actix_web::web;
 
 use super::AppState;
-use super::error::render_error;
+use super::error::{ErrorCode, render_error};
 
 const SECURITY_HEADERS: &[(&str, &str)] = &[
     (
@@ -49,6 +49,24 @@ fn header_bytes(req: &ServiceRequest) -> usize {
         .sum()
 }
 
+/// Unsafe methods must come from our own origin. A request carrying the session cookie must
+/// name its origin (browsers always do on POST); one without the cookie (an API token or a
+/// sign-in) may omit it, but a foreign one is refused either way.
+fn origin_allowed(req: &ServiceRequest) -> bool {
+    if req.method().is_safe() {
+        return true;
+    }
+    let host = req.connection_info().host().to_owned();
+    match req
+        .headers()
+        .get(header::ORIGIN)
+        .and_then(|o| o.to_str().ok())
+    {
+        Some(origin) => origin == format!("https://{host}"),
+        None => req.cookie(crate::auth::session::COOKIE).is_none(),
+    }
+}
+
 fn declared_length(req: &ServiceRequest) -> Option<u64> {
     req.headers()
         .get(header::CONTENT_LENGTH)?
@@ -76,6 +94,17 @@ pub async fn edge(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             format!("the request headers are larger than the {MAX_HEADER_BYTES} bytes allowed"),
         ))
+    } else if !origin_allowed(&req) {
+        Some((
+            StatusCode::FORBIDDEN,
+            "cross-origin request refused: this change must come from Rampart's own pages"
+                .to_owned(),
+        ))
+    } else if header_bytes(&req) > MAX_HEADER_BYTES {
+        Some((
+            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
+            format!("the request headers are larger than the {MAX_HEADER_BYTES} bytes allowed"),
+        ))
     } else if declared_length(&req).is_some_and(|length| length > limit) {
         // Refused before a byte of the body is read; the connection is then closed.
         Some((
@@ -87,7 +116,7 @@ pub async fn edge(
     };
     let (mut res, rendered) = match refusal {
         Some((status, message)) => {
-            let response = render_error(status, &message, &request_id, api);
+            let response = render_error(status, None, &message, &request_id, api);
             (req.into_response(response), true)
         }
         None => (next.call(req).await?.map_into_boxed_body(), false),
@@ -98,7 +127,11 @@ pub async fn edge(
         .match_pattern()
         .unwrap_or_else(|| "(unmatched)".to_owned());
     let status = res.status();
-    if !rendered && (status.is_client_error() || status.is_server_error()) {
+    // A handler's own error page (a form shown again with its errors) has a body and no
+    // attached error; everything else that failed gets the uniform body.
+    let bare_error =
+        res.response().error().is_some() || !res.headers().contains_key(header::CONTENT_TYPE);
+    if !rendered && bare_error && (status.is_client_error() || status.is_server_error()) {
         let message = res
             .response()
             .error()
@@ -107,8 +140,12 @@ pub async fn edge(
         if status.is_server_error() {
             tracing::error!(request_id = %request_id, status = status.as_u16(), detail = %message, "request failed");
         }
+        let code = res.response().extensions().get::<ErrorCode>().map(|c| c.0);
         let (http_req, _) = res.into_parts();
-        res = ServiceResponse::new(http_req, render_error(status, &message, &request_id, api));
+        res = ServiceResponse::new(
+            http_req,
+            render_error(status, code, &message, &request_id, api),
+        );
     }
 
     let headers = res.headers_mut();

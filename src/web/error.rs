@@ -14,6 +14,21 @@ use super::pages::{Layout, render};
 pub enum WebError {
     #[error("not found")]
     NotFound,
+    #[error("sign in first")]
+    Unauthenticated,
+    #[error("the e-mail address or password is not right")]
+    InvalidCredentials,
+    #[error("{0}")]
+    Forbidden(String),
+    #[error("{message}")]
+    Invalid {
+        field: &'static str,
+        message: String,
+    },
+    #[error("{0}")]
+    Conflict(String),
+    #[error("{0}")]
+    Gone(String),
     #[error("the request body is larger than the {limit} bytes allowed")]
     PayloadTooLarge { limit: u64 },
     #[error("the service is shutting down")]
@@ -24,13 +39,90 @@ pub enum WebError {
 }
 
 impl ResponseError for WebError {
+    fn error_response(&self) -> HttpResponse {
+        let mut response = HttpResponse::new(self.status_code());
+        if let Some(code) = self.code() {
+            response.extensions_mut().insert(ErrorCode(code));
+        }
+        response
+    }
+
     fn status_code(&self) -> StatusCode {
         match self {
             WebError::NotFound => StatusCode::NOT_FOUND,
+            WebError::Unauthenticated | WebError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            WebError::Forbidden(_) => StatusCode::FORBIDDEN,
+            WebError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            WebError::Conflict(_) => StatusCode::CONFLICT,
+            WebError::Gone(_) => StatusCode::GONE,
             WebError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             WebError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
             WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
+    }
+}
+
+/// A machine-readable code more precise than the status, carried from a handler's error to
+/// the edge that renders the body.
+#[derive(Debug, Clone, Copy)]
+pub struct ErrorCode(pub &'static str);
+
+impl WebError {
+    fn code(&self) -> Option<&'static str> {
+        match self {
+            WebError::InvalidCredentials => Some("invalid_credentials"),
+            WebError::Gone(_) => Some("link_invalid"),
+            _ => None,
+        }
+    }
+}
+
+impl From<crate::auth::AuthError> for WebError {
+    fn from(err: crate::auth::AuthError) -> Self {
+        use crate::auth::AuthError;
+        match err {
+            AuthError::InvalidCredentials => WebError::InvalidCredentials,
+            AuthError::InvalidInput { field, message } => WebError::Invalid { field, message },
+            AuthError::WeakPassword(message) => WebError::Invalid {
+                field: "password",
+                message,
+            },
+            AuthError::EmailTaken => WebError::Conflict(err.to_string()),
+            AuthError::SetupLinkInvalid | AuthError::AlreadySetUp => {
+                WebError::Gone(err.to_string())
+            }
+            AuthError::Access(access) => access.into(),
+            other => WebError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::access::AccessError> for WebError {
+    fn from(err: crate::access::AccessError) -> Self {
+        use crate::access::AccessError;
+        match err {
+            AccessError::NotFound => WebError::NotFound,
+            AccessError::Forbidden => WebError::Forbidden(err.to_string()),
+            other => WebError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::org::OrgError> for WebError {
+    fn from(err: crate::org::OrgError) -> Self {
+        match err {
+            crate::org::OrgError::InvalidName => WebError::Invalid {
+                field: "name",
+                message: err.to_string(),
+            },
+            other => WebError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<actix_web::error::BlockingError> for WebError {
+    fn from(_: actix_web::error::BlockingError) -> Self {
+        WebError::Internal("blocking task failed".into())
     }
 }
 
@@ -86,6 +178,7 @@ struct ErrorPage<'a> {
 /// The body for an error response in the form the client asked for.
 pub fn render_error(
     status: StatusCode,
+    code: Option<&'static str>,
     message: &str,
     request_id: &str,
     api: bool,
@@ -98,7 +191,7 @@ pub fn render_error(
     if api {
         let body = ErrorBody {
             error: ErrorDetail {
-                code: code_for(status),
+                code: code.unwrap_or_else(|| code_for(status)),
                 message,
                 request_id,
             },

@@ -2,8 +2,10 @@
 
 pub mod api;
 mod assets;
+mod auth_api;
 mod edge;
 mod error;
+mod identity;
 mod pages;
 
 use std::net::TcpListener;
@@ -27,6 +29,8 @@ pub const SHUTDOWN_GRACE_SECS: u64 = 10;
 /// Shared by every worker.
 pub struct AppState {
     pub store: Arc<Store>,
+    pub hasher: crate::auth::Hasher,
+    pub trusted_proxies: crate::config::TrustedProxies,
     pub body_limit_bytes: u64,
     /// False once shutdown begins, so load balancers stop sending traffic.
     pub ready: Arc<AtomicBool>,
@@ -57,8 +61,11 @@ pub fn build_server(
 ) -> std::io::Result<Server> {
     let body_limit = config.body_limit_bytes.get();
     let body_limit_usize = usize::try_from(body_limit).unwrap_or(usize::MAX);
+    let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
     let state = web::Data::new(AppState {
         store,
+        hasher: crate::auth::Hasher::new(cores),
+        trusted_proxies: config.trusted_proxies.clone(),
         body_limit_bytes: body_limit,
         ready,
     });
@@ -72,6 +79,17 @@ pub fn build_server(
             .wrap(from_fn(edge::edge))
             // Resources (not App::route) so a wrong method gets 405, not 404.
             .service(web::resource("/").get(pages::index))
+            .service(
+                web::resource("/setup/{token}")
+                    .get(pages::setup_form)
+                    .post(pages::setup_submit),
+            )
+            .service(
+                web::resource("/signin")
+                    .get(pages::signin_form)
+                    .post(pages::signin_submit),
+            )
+            .service(web::resource("/signout").post(pages::signout))
             .service(web::resource("/healthz").get(healthz))
             .service(web::resource("/readyz").get(readyz))
             .service(web::resource("/assets/{name}").get(assets::serve))

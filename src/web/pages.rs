@@ -1,11 +1,14 @@
 //! HTML pages: one askama template struct per page, all extending `base.html`.
 
-use actix_web::{HttpResponse, web};
+use actix_web::http::StatusCode;
+use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
 
 use super::AppState;
 use super::assets;
 use super::error::WebError;
+use super::identity;
+use crate::auth::{self, Password, SetupRequest};
 
 pub const PRODUCT: &str = "Rampart";
 
@@ -46,17 +49,224 @@ fn html(body: String) -> HttpResponse {
         .body(body)
 }
 
+fn html_status(status: StatusCode, body: String) -> HttpResponse {
+    HttpResponse::build(status)
+        .content_type("text/html; charset=utf-8")
+        .insert_header(("Cache-Control", "no-store"))
+        .body(body)
+}
+
+fn see_other(location: &str) -> HttpResponse {
+    HttpResponse::SeeOther()
+        .insert_header(("Location", location))
+        .finish()
+}
+
 #[derive(Template)]
 #[template(path = "index.html")]
 struct IndexPage {
     layout: Layout,
     schema_version: u64,
+    account: Option<String>,
+    csrf_token: String,
 }
 
-pub async fn index(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+pub async fn index(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+    let signed_in = identity::current(&req, &state).await?;
     let page = IndexPage {
         layout: Layout::new(),
         schema_version: state.store.schema_version(),
+        csrf_token: signed_in
+            .as_ref()
+            .map(|s| s.session.csrf_token.clone())
+            .unwrap_or_default(),
+        account: signed_in.map(|s| s.account.display_name),
     };
     Ok(html(render(&page)?))
+}
+
+#[derive(Template)]
+#[template(path = "setup.html")]
+struct SetupPage {
+    layout: Layout,
+    link_valid: bool,
+    email: String,
+    display_name: String,
+    organization: String,
+    /// The field the message is about, or empty for the whole form.
+    field: &'static str,
+    message: String,
+}
+
+impl SetupPage {
+    fn blank(link_valid: bool) -> SetupPage {
+        SetupPage {
+            layout: Layout::new(),
+            link_valid,
+            email: String::new(),
+            display_name: String::new(),
+            organization: String::new(),
+            field: "",
+            message: String::new(),
+        }
+    }
+}
+
+pub async fn setup_form(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let store = state.store.clone();
+    let token = token.into_inner();
+    let valid =
+        web::block(move || auth::check_link(&store, &token, identity::now()).is_ok()).await?;
+    let status = if valid {
+        StatusCode::OK
+    } else {
+        StatusCode::GONE
+    };
+    Ok(html_status(status, render(&SetupPage::blank(valid))?))
+}
+
+pub async fn setup_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+    form: web::Form<SetupRequest>,
+) -> Result<HttpResponse, WebError> {
+    let client = identity::client(&req, &state);
+    let form = form.into_inner();
+    match auth::complete_setup(
+        &state.store,
+        &state.hasher,
+        &token,
+        &form,
+        &client,
+        identity::now(),
+    )
+    .await
+    {
+        Ok(_) => Ok(see_other("/signin?setup=done")),
+        Err(err) => {
+            let err = WebError::from(err);
+            let (status, field, link_valid) = match &err {
+                WebError::Invalid { field, .. } => (StatusCode::UNPROCESSABLE_ENTITY, *field, true),
+                WebError::Conflict(_) => (StatusCode::CONFLICT, "email", true),
+                WebError::Gone(_) => (StatusCode::GONE, "", false),
+                _ => return Err(err),
+            };
+            let page = SetupPage {
+                link_valid,
+                email: form.email,
+                display_name: form.display_name,
+                organization: form.organization,
+                field,
+                message: err.to_string(),
+                ..SetupPage::blank(link_valid)
+            };
+            Ok(html_status(status, render(&page)?))
+        }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "signin.html")]
+struct SigninPage {
+    layout: Layout,
+    email: String,
+    message: String,
+    notice: String,
+}
+
+#[derive(serde::Deserialize)]
+pub struct SigninQuery {
+    setup: Option<String>,
+}
+
+pub async fn signin_form(query: web::Query<SigninQuery>) -> Result<HttpResponse, WebError> {
+    let notice = if query.setup.is_some() {
+        "Rampart is set up. Sign in with the account you just created."
+    } else {
+        ""
+    };
+    let page = SigninPage {
+        layout: Layout::new(),
+        email: String::new(),
+        message: String::new(),
+        notice: notice.to_owned(),
+    };
+    Ok(html(render(&page)?))
+}
+
+#[derive(serde::Deserialize)]
+pub struct SigninForm {
+    email: String,
+    password: Password,
+}
+
+pub async fn signin_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<SigninForm>,
+) -> Result<HttpResponse, WebError> {
+    let client = identity::client(&req, &state);
+    match auth::login(
+        &state.store,
+        &state.hasher,
+        &form.email,
+        &form.password,
+        &client,
+        identity::now(),
+    )
+    .await
+    {
+        Ok(signed_in) => {
+            let mut response = see_other("/");
+            response
+                .add_cookie(&identity::session_cookie(&signed_in.token))
+                .map_err(|err| WebError::Internal(err.to_string()))?;
+            Ok(response)
+        }
+        Err(crate::auth::AuthError::InvalidCredentials) => {
+            let page = SigninPage {
+                layout: Layout::new(),
+                email: form.email.chars().take(254).collect(),
+                message: crate::auth::AuthError::InvalidCredentials.to_string(),
+                notice: String::new(),
+            };
+            Ok(html_status(StatusCode::UNAUTHORIZED, render(&page)?))
+        }
+        Err(err) => Err(err.into()),
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct CsrfForm {
+    csrf_token: String,
+}
+
+pub async fn signout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<CsrfForm>,
+) -> Result<HttpResponse, WebError> {
+    let signed_in = identity::require(&req, &state).await?;
+    identity::check_csrf(&req, &signed_in, Some(&form.csrf_token))?;
+    let client = identity::client(&req, &state);
+    let store = state.store.clone();
+    web::block(move || {
+        auth::logout(
+            &store,
+            &signed_in.token,
+            signed_in.account.id,
+            &client,
+            identity::now(),
+        )
+    })
+    .await??;
+    let mut response = see_other("/signin");
+    response
+        .add_cookie(&identity::expired_cookie())
+        .map_err(|err| WebError::Internal(err.to_string()))?;
+    Ok(response)
 }

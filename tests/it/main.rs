@@ -11,6 +11,7 @@ mod audit;
 mod cli;
 mod crash;
 mod harness;
+mod identity;
 mod packaging;
 mod store;
 mod tls;

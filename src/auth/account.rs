@@ -1,0 +1,222 @@
+//! Accounts: one per e-mail address, found through a keyed blind index so no plaintext
+//! address is ever a key in the store.
+
+use serde::{Deserialize, Serialize};
+
+use super::AuthError;
+use crate::store::{System, SystemGet, SystemTable};
+
+const ACCOUNTS: SystemTable = SystemTable::new("s.accounts");
+const BY_EMAIL: SystemTable = SystemTable::new("s.account_email");
+const KEYS: SystemTable = SystemTable::new("s.keys");
+const BLIND_INDEX_KEY: &[u8] = b"blind_index";
+const EMAIL_MAX: usize = 254;
+const NAME_MAX: usize = 100;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+#[serde(transparent)]
+pub struct AccountId(pub uuid::Uuid);
+
+impl AccountId {
+    pub fn as_bytes(&self) -> &[u8; 16] {
+        self.0.as_bytes()
+    }
+}
+
+impl std::fmt::Display for AccountId {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        self.0.fmt(f)
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Account {
+    pub id: AccountId,
+    pub email: String,
+    pub display_name: String,
+    /// None until the person sets a password (invited, or created by the operator).
+    pub password_hash: Option<String>,
+    pub appliance_admin: bool,
+    pub disabled: bool,
+    pub created_at: i64,
+    /// Consecutive failed sign-ins since the last success.
+    pub failed_logins: u32,
+    pub locked_until: Option<i64>,
+}
+
+/// Trims and lowercases; refuses what cannot be an address, saying why.
+pub fn normalize_email(raw: &str) -> Result<String, AuthError> {
+    let email = raw.trim().to_lowercase();
+    let invalid = |why: &str| AuthError::InvalidInput {
+        field: "email",
+        message: why.to_owned(),
+    };
+    if email.is_empty() {
+        return Err(invalid("enter an e-mail address"));
+    }
+    if email.len() > EMAIL_MAX {
+        return Err(invalid("an e-mail address has at most 254 characters"));
+    }
+    let Some((local, domain)) = email.split_once('@') else {
+        return Err(invalid("an e-mail address needs an @"));
+    };
+    if local.is_empty()
+        || domain.is_empty()
+        || domain.contains('@')
+        || !domain.contains('.')
+        || domain.starts_with('.')
+        || domain.ends_with('.')
+        || email.chars().any(|c| c.is_whitespace() || c.is_control())
+    {
+        return Err(invalid(
+            "that is not an e-mail address, such as name@example.com",
+        ));
+    }
+    Ok(email)
+}
+
+/// Trims; 1 to 100 characters without control characters.
+pub fn clean_display_name(raw: &str) -> Result<String, AuthError> {
+    let name = raw.trim();
+    let count = name.chars().count();
+    if count == 0 || count > NAME_MAX || name.chars().any(char::is_control) {
+        return Err(AuthError::InvalidInput {
+            field: "display_name",
+            message: format!("a name has 1 to {NAME_MAX} characters"),
+        });
+    }
+    Ok(name.to_owned())
+}
+
+fn blind_index_with(key: &[u8], email: &str) -> Vec<u8> {
+    let key = aws_lc_rs::hmac::Key::new(aws_lc_rs::hmac::HMAC_SHA256, key);
+    aws_lc_rs::hmac::sign(&key, email.as_bytes())
+        .as_ref()
+        .to_vec()
+}
+
+/// The index key, made on first use inside a write transaction.
+fn index_key_for_write(system: &System<'_>) -> Result<Vec<u8>, AuthError> {
+    if let Some(key) = system.get(KEYS, BLIND_INDEX_KEY)? {
+        return Ok(key);
+    }
+    let key: [u8; 32] = crate::crypto::random_bytes()?;
+    system.put(KEYS, BLIND_INDEX_KEY, &key)?;
+    Ok(key.to_vec())
+}
+
+fn decode(bytes: &[u8]) -> Result<Account, AuthError> {
+    Ok(serde_json::from_slice(bytes)?)
+}
+
+pub fn get(system: &impl SystemGet, id: AccountId) -> Result<Option<Account>, AuthError> {
+    system
+        .get(ACCOUNTS, id.as_bytes())?
+        .map(|bytes| decode(&bytes))
+        .transpose()
+}
+
+/// Looks an address up; `email` must already be normalized.
+pub fn find_by_email(system: &impl SystemGet, email: &str) -> Result<Option<Account>, AuthError> {
+    let Some(key) = system.get(KEYS, BLIND_INDEX_KEY)? else {
+        return Ok(None);
+    };
+    let Some(id) = system.get(BY_EMAIL, &blind_index_with(&key, email))? else {
+        return Ok(None);
+    };
+    let id: [u8; 16] = id
+        .as_slice()
+        .try_into()
+        .map_err(|_| AuthError::Internal("account index entry has the wrong length".into()))?;
+    get(system, AccountId(uuid::Uuid::from_bytes(id)))
+}
+
+pub fn save(system: &System<'_>, account: &Account) -> Result<(), AuthError> {
+    system.put(
+        ACCOUNTS,
+        account.id.as_bytes(),
+        &serde_json::to_vec(account)?,
+    )?;
+    Ok(())
+}
+
+/// Creates an account; the address must be free.
+pub fn create(
+    system: &System<'_>,
+    email: &str,
+    display_name: &str,
+    password_hash: Option<String>,
+    appliance_admin: bool,
+    now: i64,
+) -> Result<Account, AuthError> {
+    let email = normalize_email(email)?;
+    let display_name = clean_display_name(display_name)?;
+    let index = blind_index_with(&index_key_for_write(system)?, &email);
+    if system.get(BY_EMAIL, &index)?.is_some() {
+        return Err(AuthError::EmailTaken);
+    }
+    let account = Account {
+        id: AccountId(uuid::Uuid::new_v4()),
+        email,
+        display_name,
+        password_hash,
+        appliance_admin,
+        disabled: false,
+        created_at: now,
+        failed_logins: 0,
+        locked_until: None,
+    };
+    system.put(BY_EMAIL, &index, account.id.as_bytes())?;
+    save(system, &account)?;
+    Ok(account)
+}
+
+pub fn any_appliance_admin(system: &impl SystemGet) -> Result<bool, AuthError> {
+    for (_, bytes) in system.list_from(ACCOUNTS, &[])? {
+        if decode(&bytes)?.appliance_admin {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+pub fn all(system: &impl SystemGet) -> Result<Vec<Account>, AuthError> {
+    system
+        .list_from(ACCOUNTS, &[])?
+        .iter()
+        .map(|(_, bytes)| decode(bytes))
+        .collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn email_is_trimmed_lowercased_and_checked() {
+        assert_eq!(
+            normalize_email("  Alice@Example.COM ").unwrap(),
+            "alice@example.com"
+        );
+        for bad in [
+            "",
+            "alice",
+            "alice@",
+            "@example.com",
+            "a@b",
+            "a b@example.com",
+            "a@@example.com",
+        ] {
+            assert!(normalize_email(bad).is_err(), "{bad:?}");
+        }
+        assert!(normalize_email(&format!("{}@example.com", "a".repeat(1_000_000))).is_err());
+    }
+
+    #[test]
+    fn blind_index_depends_on_key_and_address() {
+        let a = blind_index_with(b"k1", "a@example.com");
+        assert_ne!(a, blind_index_with(b"k2", "a@example.com"));
+        assert_ne!(a, blind_index_with(b"k1", "b@example.com"));
+        assert!(!a.windows(7).any(|w| w == b"example"));
+    }
+}

@@ -1,0 +1,311 @@
+//! Identity: accounts, passwords, sessions, first-time setup, sign-in with lockout.
+//!
+//! Functions take the clock (`now`, Unix seconds) as an argument so tests can drive time.
+
+pub mod account;
+pub mod password;
+pub mod session;
+mod setup;
+
+use serde::Serialize;
+
+pub use account::{Account, AccountId};
+pub use password::{Hasher, Password};
+pub use session::Session;
+pub use setup::{SetupRequest, check_link, complete_setup, issue_setup_link};
+
+use crate::access::{self, SystemGrant};
+use crate::audit::{self, Actor, AuditError, Event, Outcome};
+use crate::crypto::CryptoError;
+use crate::store::{Store, StoreError};
+
+/// Consecutive failures that lock an account.
+pub const LOCKOUT_THRESHOLD: u32 = 5;
+pub const LOCKOUT_SECS: i64 = 15 * 60;
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum AuthError {
+    /// Wrong password, unknown address, locked or disabled account: one answer for all.
+    #[error("the e-mail address or password is not right")]
+    InvalidCredentials,
+    #[error("{message}")]
+    InvalidInput {
+        field: &'static str,
+        message: String,
+    },
+    #[error("{0}")]
+    WeakPassword(String),
+    #[error("an account with that e-mail address already exists")]
+    EmailTaken,
+    #[error(
+        "this setup link is not valid: it was used, replaced or has expired; run `rampart admin setup-link` for a new one"
+    )]
+    SetupLinkInvalid,
+    #[error("Rampart already has an administrator")]
+    AlreadySetUp,
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Audit(#[from] AuditError),
+    #[error(transparent)]
+    Access(#[from] access::AccessError),
+    #[error(transparent)]
+    Crypto(#[from] CryptoError),
+    #[error("identity record is unreadable: {0}")]
+    Decode(#[from] serde_json::Error),
+    #[error("internal error: {0}")]
+    Internal(String),
+}
+
+/// Where a request came from, for the audit log.
+#[derive(Debug, Clone, Default)]
+pub struct Client {
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+}
+
+impl Client {
+    fn stamp(&self, mut event: Event) -> Event {
+        event.ip = self.ip.clone();
+        event.user_agent = self.user_agent.clone();
+        event
+    }
+}
+
+/// What a person sees of their account.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct AccountView {
+    #[schema(value_type = String)]
+    pub id: AccountId,
+    pub email: String,
+    pub display_name: String,
+    pub appliance_admin: bool,
+}
+
+impl From<&Account> for AccountView {
+    fn from(account: &Account) -> Self {
+        AccountView {
+            id: account.id,
+            email: account.email.clone(),
+            display_name: account.display_name.clone(),
+            appliance_admin: account.appliance_admin,
+        }
+    }
+}
+
+/// A successful sign-in.
+#[derive(Debug)]
+pub struct SignedIn {
+    /// The cookie value; shown once.
+    pub token: String,
+    pub session: Session,
+    pub account: Account,
+}
+
+fn audit_failure(
+    store: &Store,
+    client: &Client,
+    account: Option<AccountId>,
+    reason: &str,
+    now: i64,
+) -> Result<(), AuthError> {
+    let txn = store.write()?;
+    let actor = account.map_or(Actor::Anonymous, |id| Actor::Account(id.to_string()));
+    let event = client.stamp(Event::new(actor, "auth.login", Outcome::Failure).target(reason));
+    audit::append(&txn, event, now)?;
+    txn.commit()?;
+    Ok(())
+}
+
+/// Signs in with e-mail and password. Every refusal is [`AuthError::InvalidCredentials`] and
+/// takes the same time: an unknown address is checked against a dummy hash.
+pub async fn login(
+    store: &std::sync::Arc<Store>,
+    hasher: &Hasher,
+    email: &str,
+    password: &Password,
+    client: &Client,
+    now: i64,
+) -> Result<SignedIn, AuthError> {
+    let grant = SystemGrant::internal();
+    let found = match account::normalize_email(email) {
+        Ok(email) => {
+            let read = store.read()?;
+            account::find_by_email(&read.system(&grant)?, &email)?
+        }
+        Err(_) => None,
+    };
+    let stored_hash = found.as_ref().and_then(|a| a.password_hash.clone());
+    let matched = hasher.verify(password, stored_hash.as_deref()).await?;
+    let Some(found) = found else {
+        audit_failure(store, client, None, "unknown account", now)?;
+        return Err(AuthError::InvalidCredentials);
+    };
+    let rehash = if matched && password::needs_rehash(stored_hash.as_deref().unwrap_or("")) {
+        Some(hasher.hash(password).await?)
+    } else {
+        None
+    };
+
+    // Decide inside one write transaction, re-reading the account so concurrent failures
+    // count one by one.
+    let txn = store.write()?;
+    let system = txn.system(&grant)?;
+    let mut account = account::get(&system, found.id)?.ok_or(AuthError::InvalidCredentials)?;
+    let locked = account.locked_until.is_some_and(|until| until > now);
+    let outcome = if account.disabled {
+        Err("account disabled")
+    } else if locked {
+        Err("account locked")
+    } else if !matched {
+        Err("wrong password")
+    } else {
+        Ok(())
+    };
+    match outcome {
+        Err(reason) => {
+            let actor = Actor::Account(account.id.to_string());
+            if !locked && !account.disabled {
+                account.failed_logins += 1;
+                if account.failed_logins >= LOCKOUT_THRESHOLD {
+                    account.locked_until = Some(now + LOCKOUT_SECS);
+                    account.failed_logins = 0;
+                    let event = Event::new(actor.clone(), "auth.lockout", Outcome::Success)
+                        .target(account.id);
+                    audit::append(&txn, client.stamp(event), now)?;
+                }
+                account::save(&system, &account)?;
+            }
+            let event = Event::new(actor, "auth.login", Outcome::Failure).target(reason);
+            audit::append(&txn, client.stamp(event), now)?;
+            drop(system);
+            txn.commit()?;
+            Err(AuthError::InvalidCredentials)
+        }
+        Ok(()) => {
+            account.failed_logins = 0;
+            account.locked_until = None;
+            if let Some(hash) = rehash {
+                account.password_hash = Some(hash);
+            }
+            account::save(&system, &account)?;
+            let (token, session) = session::create(&system, account.id, now)?;
+            let event = Event::new(
+                Actor::Account(account.id.to_string()),
+                "auth.login",
+                Outcome::Success,
+            );
+            audit::append(&txn, client.stamp(event), now)?;
+            drop(system);
+            txn.commit()?;
+            Ok(SignedIn {
+                token,
+                session,
+                account,
+            })
+        }
+    }
+}
+
+/// The signed-in account behind a session token, keeping the session alive.
+pub fn authenticate(
+    store: &Store,
+    token: &str,
+    now: i64,
+) -> Result<Option<(Session, Account)>, AuthError> {
+    let grant = SystemGrant::internal();
+    let found = {
+        let read = store.read()?;
+        let system = read.system(&grant)?;
+        match session::lookup(&system, token, now)? {
+            Some(session) => account::get(&system, session.account)?
+                .filter(|account| !account.disabled)
+                .map(|account| (session, account)),
+            None => None,
+        }
+    };
+    if let Some((session, _)) = &found
+        && session::needs_touch(session, now)
+    {
+        let txn = store.write()?;
+        session::touch(&txn.system(&grant)?, token, now)?;
+        txn.commit()?;
+    }
+    Ok(found)
+}
+
+/// Ends the session behind `token`.
+pub fn logout(
+    store: &Store,
+    token: &str,
+    account: AccountId,
+    client: &Client,
+    now: i64,
+) -> Result<(), AuthError> {
+    let txn = store.write()?;
+    session::revoke(&txn.system(&SystemGrant::internal())?, token)?;
+    let event = Event::new(
+        Actor::Account(account.to_string()),
+        "auth.logout",
+        Outcome::Success,
+    );
+    audit::append(&txn, client.stamp(event), now)?;
+    txn.commit()?;
+    Ok(())
+}
+
+/// The operator creates an account, optionally as a member of one organization.
+pub fn create_account_as_operator(
+    store: &Store,
+    email: &str,
+    display_name: &str,
+    password: &Password,
+    membership: Option<(crate::store::OrgId, access::Role)>,
+    now: i64,
+) -> Result<Account, AuthError> {
+    let email = account::normalize_email(email)?;
+    let display_name = account::clean_display_name(display_name)?;
+    password::check_policy(password, &[&email, &display_name])?;
+    let hash = password::hash_now(password)?;
+    let txn = store.write()?;
+    let system = txn.system(&SystemGrant::internal())?;
+    let created = account::create(&system, &email, &display_name, Some(hash), false, now)?;
+    let mut event =
+        Event::new(Actor::Operator, "admin.user_create", Outcome::Success).target(created.id);
+    if let Some((org, role)) = membership {
+        if !store.organizations()?.contains(&org) {
+            return Err(AuthError::InvalidInput {
+                field: "org",
+                message: format!("organization {org} does not exist"),
+            });
+        }
+        access::set_role(&system, created.id, org, role)?;
+        event = event.org(org);
+    }
+    audit::append(&txn, event, now)?;
+    drop(system);
+    txn.commit()?;
+    Ok(created)
+}
+
+/// Every account, for the operator.
+pub fn list_accounts(store: &Store) -> Result<Vec<AccountView>, AuthError> {
+    let read = store.read()?;
+    Ok(account::all(&read.system(&SystemGrant::internal())?)?
+        .iter()
+        .map(AccountView::from)
+        .collect())
+}
+
+/// Organizations the account belongs to, with roles.
+pub fn memberships(
+    store: &Store,
+    account: AccountId,
+) -> Result<Vec<(crate::store::OrgId, access::Role)>, AuthError> {
+    let read = store.read()?;
+    Ok(access::memberships(
+        &read.system(&SystemGrant::internal())?,
+        account,
+    )?)
+}

@@ -1,0 +1,119 @@
+//! Server-side sessions. The cookie holds a random 256-bit token; the store holds only its
+//! SHA-256, so a copy of the store cannot be replayed as a cookie.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use serde::{Deserialize, Serialize};
+
+use super::AuthError;
+use super::account::AccountId;
+use crate::store::{System, SystemGet, SystemTable};
+
+const SESSIONS: SystemTable = SystemTable::new("s.sessions");
+/// Cookie name: the `__Host-` prefix makes browsers insist on Secure, Path=/ and no Domain.
+pub const COOKIE: &str = "__Host-rampart_session";
+pub const IDLE_SECS: i64 = 30 * 60;
+pub const ABSOLUTE_SECS: i64 = 12 * 60 * 60;
+/// How stale `last_seen` may get before a request writes it back (saves a write per request).
+const TOUCH_AFTER_SECS: i64 = 60;
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Session {
+    pub account: AccountId,
+    pub created_at: i64,
+    pub last_seen: i64,
+    /// When the password was last proven (for step-up on sensitive operations).
+    pub authenticated_at: i64,
+    /// Sent back with every unsafe request (header or form field).
+    pub csrf_token: String,
+}
+
+/// The stored key of a session token.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TokenHash(Vec<u8>);
+
+pub fn token_hash(token: &str) -> TokenHash {
+    TokenHash(crate::crypto::sha256(token.as_bytes()).to_vec())
+}
+
+fn random_token() -> Result<String, AuthError> {
+    let bytes: [u8; 32] = crate::crypto::random_bytes()?;
+    Ok(B64URL.encode(bytes))
+}
+
+/// Starts a session; returns the cookie token (shown once, never stored).
+pub fn create(
+    system: &System<'_>,
+    account: AccountId,
+    now: i64,
+) -> Result<(String, Session), AuthError> {
+    let token = random_token()?;
+    let session = Session {
+        account,
+        created_at: now,
+        last_seen: now,
+        authenticated_at: now,
+        csrf_token: random_token()?,
+    };
+    system.put(
+        SESSIONS,
+        &token_hash(&token).0,
+        &serde_json::to_vec(&session)?,
+    )?;
+    Ok((token, session))
+}
+
+fn expired(session: &Session, now: i64) -> bool {
+    now - session.last_seen > IDLE_SECS || now - session.created_at > ABSOLUTE_SECS
+}
+
+/// The live session for `token`, if any.
+pub fn lookup(
+    system: &impl SystemGet,
+    token: &str,
+    now: i64,
+) -> Result<Option<Session>, AuthError> {
+    // Tokens are 43 characters; anything else cannot be one and costs no store read.
+    if token.len() != 43 {
+        return Ok(None);
+    }
+    let Some(bytes) = system.get(SESSIONS, &token_hash(token).0)? else {
+        return Ok(None);
+    };
+    let session: Session = serde_json::from_slice(&bytes)?;
+    Ok((!expired(&session, now)).then_some(session))
+}
+
+pub fn needs_touch(session: &Session, now: i64) -> bool {
+    now - session.last_seen > TOUCH_AFTER_SECS
+}
+
+/// Records activity, keeping an active session alive.
+pub fn touch(system: &System<'_>, token: &str, now: i64) -> Result<(), AuthError> {
+    if let Some(mut session) = lookup(system, token, now)? {
+        session.last_seen = now;
+        system.put(
+            SESSIONS,
+            &token_hash(token).0,
+            &serde_json::to_vec(&session)?,
+        )?;
+    }
+    Ok(())
+}
+
+pub fn revoke(system: &System<'_>, token: &str) -> Result<bool, AuthError> {
+    Ok(system.delete(SESSIONS, &token_hash(token).0)?)
+}
+
+/// Ends every session of `account` (password change, disable, role removal).
+pub fn revoke_all(system: &System<'_>, account: AccountId) -> Result<usize, AuthError> {
+    let mut ended = 0;
+    for (key, bytes) in system.list(SESSIONS)? {
+        let session: Session = serde_json::from_slice(&bytes)?;
+        if session.account == account {
+            system.delete(SESSIONS, &key)?;
+            ended += 1;
+        }
+    }
+    Ok(ended)
+}

@@ -1,0 +1,195 @@
+//! JSON routes for identity: setup, sign-in, sign-out, who am I, an organization's profile.
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use serde::{Deserialize, Serialize};
+use utoipa::ToSchema;
+
+use super::AppState;
+use super::error::WebError;
+use super::identity::{self, now};
+use crate::access::{self, Permission, SystemGrant};
+use crate::auth::{self, AccountView, Password, SetupRequest};
+use crate::store::OrgId;
+
+#[derive(Deserialize, ToSchema)]
+pub struct SetupBody {
+    /// The token from the setup link.
+    token: String,
+    #[serde(flatten)]
+    request: SetupRequest,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct SetupDone {
+    account: AccountView,
+}
+
+/// Create the appliance administrator and the first organization with a setup link's token.
+#[utoipa::path(post, path = "/api/v1/setup", tag = "auth", request_body = SetupBody,
+    responses((status = 201, body = SetupDone), (status = 410, description = "link used, replaced or expired"),
+        (status = 422, description = "a field is invalid; the message says which")))]
+pub async fn setup(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<SetupBody>,
+) -> Result<HttpResponse, WebError> {
+    let client = identity::client(&req, &state);
+    let body = body.into_inner();
+    let account = auth::complete_setup(
+        &state.store,
+        &state.hasher,
+        &body.token,
+        &body.request,
+        &client,
+        now(),
+    )
+    .await?;
+    Ok(HttpResponse::Created().json(SetupDone {
+        account: AccountView::from(&account),
+    }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct LoginBody {
+    email: String,
+    #[schema(value_type = String)]
+    password: Password,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct LoginDone {
+    /// Whether a second factor must be given before the session is usable.
+    mfa_required: bool,
+    account: AccountView,
+    /// Send back in the `X-CSRF-Token` header on every unsafe request of this session.
+    csrf_token: String,
+}
+
+/// Sign in with e-mail and password; sets the session cookie.
+#[utoipa::path(post, path = "/api/v1/auth/login", tag = "auth", request_body = LoginBody,
+    responses((status = 200, body = LoginDone),
+        (status = 401, description = "`invalid_credentials`: wrong password, unknown address or locked account, all alike")))]
+pub async fn login(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<LoginBody>,
+) -> Result<HttpResponse, WebError> {
+    let client = identity::client(&req, &state);
+    let signed_in = auth::login(
+        &state.store,
+        &state.hasher,
+        &body.email,
+        &body.password,
+        &client,
+        now(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok()
+        .cookie(identity::session_cookie(&signed_in.token))
+        .json(LoginDone {
+            mfa_required: false,
+            account: AccountView::from(&signed_in.account),
+            csrf_token: signed_in.session.csrf_token,
+        }))
+}
+
+/// End this session.
+#[utoipa::path(post, path = "/api/v1/auth/logout", tag = "auth",
+    responses((status = 204, description = "signed out"), (status = 401), (status = 403, description = "missing CSRF token")))]
+pub async fn logout(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let signed_in = identity::require(&req, &state).await?;
+    identity::check_csrf(&req, &signed_in, None)?;
+    let client = identity::client(&req, &state);
+    let store = state.store.clone();
+    web::block(move || {
+        auth::logout(
+            &store,
+            &signed_in.token,
+            signed_in.account.id,
+            &client,
+            now(),
+        )
+    })
+    .await??;
+    Ok(HttpResponse::NoContent()
+        .cookie(identity::expired_cookie())
+        .finish())
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Membership {
+    #[schema(value_type = String)]
+    id: OrgId,
+    name: String,
+    #[schema(value_type = String)]
+    role: access::Role,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct Me {
+    account: AccountView,
+    organizations: Vec<Membership>,
+}
+
+/// The signed-in account and its organizations with roles.
+#[utoipa::path(get, path = "/api/v1/me", tag = "auth", responses((status = 200, body = Me), (status = 401)))]
+pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+    let signed_in = identity::require(&req, &state).await?;
+    let store = state.store.clone();
+    let account_id = signed_in.account.id;
+    let organizations = web::block(move || -> Result<Vec<Membership>, WebError> {
+        let mut out = Vec::new();
+        for (org_id, role) in auth::memberships(&store, account_id)? {
+            let read = store.read()?;
+            let (grant, _) = access::authorize(
+                &read.system(&SystemGrant::internal())?,
+                account_id,
+                org_id,
+                Permission::Read,
+            )?;
+            let org = crate::org::get(&store, &grant)?;
+            out.push(Membership {
+                id: org.id,
+                name: org.name,
+                role,
+            });
+        }
+        Ok(out)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(Me {
+        account: AccountView::from(&signed_in.account),
+        organizations,
+    }))
+}
+
+/// An organization's profile. Another organization's id answers 404, like an unknown one.
+#[utoipa::path(get, path = "/api/v1/orgs/{org_id}", tag = "organizations",
+    params(("org_id" = String, Path, description = "organization id")),
+    responses((status = 200, description = "the profile"), (status = 401), (status = 404)))]
+pub async fn org_profile(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let signed_in = identity::require(&req, &state).await?;
+    let org_id = uuid::Uuid::parse_str(&path)
+        .map(OrgId)
+        .map_err(|_| WebError::NotFound)?;
+    let store = state.store.clone();
+    let org = web::block(move || -> Result<crate::org::Organization, WebError> {
+        let read = store.read()?;
+        let (grant, _) = access::authorize(
+            &read.system(&SystemGrant::internal())?,
+            signed_in.account.id,
+            org_id,
+            Permission::Read,
+        )?;
+        Ok(crate::org::get(&store, &grant)?)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(org))
+}

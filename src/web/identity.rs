@@ -1,0 +1,120 @@
+//! Who is asking: the signed-in session behind the cookie, the client address (believing
+//! X-Forwarded-For only from configured proxies), and the CSRF check.
+
+use actix_web::cookie::{Cookie, SameSite};
+use actix_web::{HttpRequest, web};
+
+use super::AppState;
+use super::error::WebError;
+use crate::auth::{self, Account, Client, Session, session::COOKIE};
+use crate::config::TrustedProxies;
+
+pub const CSRF_HEADER: &str = "x-csrf-token";
+
+pub fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// The address a request came from. X-Forwarded-For is read right to left, skipping
+/// trusted proxies, and only when the connection itself comes from a trusted proxy.
+pub fn client_ip(req: &HttpRequest, trusted: &TrustedProxies) -> Option<String> {
+    let peer = req.peer_addr()?.ip();
+    if !trusted.contains(peer) {
+        return Some(peer.to_string());
+    }
+    let forwarded = req
+        .headers()
+        .get_all("x-forwarded-for")
+        .filter_map(|v| v.to_str().ok())
+        .flat_map(|v| v.split(','))
+        .map(str::trim)
+        .filter_map(|ip| ip.parse::<std::net::IpAddr>().ok())
+        .collect::<Vec<_>>();
+    let client = forwarded
+        .iter()
+        .rev()
+        .find(|ip| !trusted.contains(**ip))
+        .copied()
+        .unwrap_or(peer);
+    Some(client.to_string())
+}
+
+pub fn client(req: &HttpRequest, state: &AppState) -> Client {
+    let user_agent = req
+        .headers()
+        .get("user-agent")
+        .and_then(|v| v.to_str().ok())
+        .map(|ua| ua.chars().take(256).collect());
+    Client {
+        ip: client_ip(req, &state.trusted_proxies),
+        user_agent,
+    }
+}
+
+/// A signed-in request.
+pub struct SignedIn {
+    pub token: String,
+    pub session: Session,
+    pub account: Account,
+}
+
+/// The signed-in person, or `None` for an anonymous request.
+pub async fn current(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+) -> Result<Option<SignedIn>, WebError> {
+    let Some(token) = req.cookie(COOKIE).map(|c| c.value().to_owned()) else {
+        return Ok(None);
+    };
+    let store = state.store.clone();
+    let lookup_token = token.clone();
+    let found = web::block(move || auth::authenticate(&store, &lookup_token, now())).await??;
+    Ok(found.map(|(session, account)| SignedIn {
+        token,
+        session,
+        account,
+    }))
+}
+
+/// The signed-in person, or 401.
+pub async fn require(req: &HttpRequest, state: &web::Data<AppState>) -> Result<SignedIn, WebError> {
+    current(req, state).await?.ok_or(WebError::Unauthenticated)
+}
+
+/// Unsafe requests on a session must echo its CSRF token (header for the API, form field
+/// for pages).
+pub fn check_csrf(
+    req: &HttpRequest,
+    signed_in: &SignedIn,
+    form_token: Option<&str>,
+) -> Result<(), WebError> {
+    let sent = form_token.or_else(|| req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()));
+    match sent {
+        Some(sent)
+            if crate::crypto::constant_time_eq(
+                sent.as_bytes(),
+                signed_in.session.csrf_token.as_bytes(),
+            ) =>
+        {
+            Ok(())
+        }
+        _ => Err(WebError::Forbidden(
+            "missing or wrong CSRF token; reload the page and try again".into(),
+        )),
+    }
+}
+
+pub fn session_cookie(token: &str) -> Cookie<'static> {
+    Cookie::build(COOKIE, token.to_owned())
+        .path("/")
+        .secure(true)
+        .http_only(true)
+        .same_site(SameSite::Strict)
+        .finish()
+}
+
+pub fn expired_cookie() -> Cookie<'static> {
+    let mut cookie = session_cookie("");
+    cookie.make_removal();
+    cookie
+}

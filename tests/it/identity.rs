@@ -1,0 +1,511 @@
+//! Identity through the real server: first-time setup, sign-in and lockout, sessions and
+//! CSRF, and tenant isolation between organizations.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use reqwest::blocking::Response;
+use serde_json::{Value, json};
+
+use crate::harness::{TestEnv, TestServer, stderr, stdout};
+
+pub const ADMIN_EMAIL: &str = "Admin@Example.com";
+pub const ADMIN_PASSWORD: &str = "quartz lantern mosaic 47 harbor";
+
+/// The setup token the server printed at start.
+pub fn printed_setup_token(server: &TestServer) -> String {
+    let log = server.log();
+    let line = log
+        .lines()
+        .find(|l| l.contains("/setup/"))
+        .unwrap_or_else(|| panic!("no setup link printed:\n{log}"));
+    line.rsplit("/setup/").next().unwrap().trim().to_owned()
+}
+
+pub fn post_json(server: &TestServer, path: &str, body: &Value) -> Response {
+    server
+        .client
+        .post(server.url(path))
+        .header("origin", origin(server))
+        .json(body)
+        .send()
+        .unwrap()
+}
+
+pub fn origin(server: &TestServer) -> String {
+    format!("https://{}", server.addr)
+}
+
+/// Runs setup through the API; returns the first organization's id.
+pub fn set_up(server: &TestServer) -> String {
+    let token = printed_setup_token(server);
+    let response = post_json(
+        server,
+        "/api/v1/setup",
+        &json!({"token": token, "email": ADMIN_EMAIL, "display_name": "Ada Admin",
+                "password": ADMIN_PASSWORD, "organization": "Acme Defense"}),
+    );
+    assert_eq!(response.status(), 201, "{}", response.text().unwrap());
+    let me = Session::login(server, ADMIN_EMAIL, ADMIN_PASSWORD).get(server, "/api/v1/me");
+    let me: Value = me.json().unwrap();
+    me["organizations"][0]["id"].as_str().unwrap().to_owned()
+}
+
+/// A signed-in API client: the session cookie and its CSRF token.
+pub struct Session {
+    pub cookie: String,
+    pub csrf: String,
+}
+
+impl Session {
+    pub fn try_login(server: &TestServer, email: &str, password: &str) -> Response {
+        post_json(
+            server,
+            "/api/v1/auth/login",
+            &json!({"email": email, "password": password}),
+        )
+    }
+
+    pub fn login(server: &TestServer, email: &str, password: &str) -> Session {
+        let response = Session::try_login(server, email, password);
+        assert_eq!(response.status(), 200);
+        let set_cookie = response.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .to_owned();
+        for attribute in [
+            "__Host-rampart_session=",
+            "HttpOnly",
+            "Secure",
+            "SameSite=Strict",
+            "Path=/",
+        ] {
+            assert!(set_cookie.contains(attribute), "{set_cookie}");
+        }
+        let cookie = set_cookie.split(';').next().unwrap().to_owned();
+        let body: Value = response.json().unwrap();
+        assert_eq!(body["mfa_required"], false);
+        Session {
+            cookie,
+            csrf: body["csrf_token"].as_str().unwrap().to_owned(),
+        }
+    }
+
+    pub fn get(&self, server: &TestServer, path: &str) -> Response {
+        server
+            .client
+            .get(server.url(path))
+            .header("cookie", &self.cookie)
+            .send()
+            .unwrap()
+    }
+
+    pub fn post(&self, server: &TestServer, path: &str, csrf: Option<&str>) -> Response {
+        let mut request = server
+            .client
+            .post(server.url(path))
+            .header("cookie", &self.cookie)
+            .header("origin", origin(server));
+        if let Some(token) = csrf {
+            request = request.header("x-csrf-token", token);
+        }
+        request.send().unwrap()
+    }
+}
+
+fn error_code(response: Response) -> String {
+    let body: Value = response.json().unwrap();
+    body["error"]["code"].as_str().unwrap().to_owned()
+}
+
+fn audit_actions(env: &TestEnv) -> Vec<(String, String)> {
+    let out = env.rampart(&["audit", "export"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    stdout(&out)
+        .lines()
+        .map(|l| {
+            let v: Value = serde_json::from_str(l).unwrap();
+            (
+                v["action"].as_str().unwrap().to_owned(),
+                v["outcome"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+fn create_user(env: &TestEnv, email: &str, password: &str, org: &str, role: &str) {
+    let mut child = env
+        .command(&[
+            "admin",
+            "user",
+            "create",
+            "--email",
+            email,
+            "--org",
+            org,
+            "--role",
+            role,
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+#[test]
+fn setup_link_is_printed_single_use_and_replaceable() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    let first = printed_setup_token(&server);
+    assert_eq!(first.len(), 43, "256-bit token, base64url");
+    assert_eq!(server.get(&format!("/setup/{first}")).status(), 200);
+    assert!(
+        !server.log().contains(&format!("\"{first}")),
+        "token in a log line"
+    );
+
+    // A fresh link replaces the printed one.
+    let out = env.rampart(&["admin", "setup-link"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let second = stdout(&out)
+        .trim()
+        .rsplit("/setup/")
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_ne!(first, second);
+    assert_eq!(server.get(&format!("/setup/{first}")).status(), 410);
+    assert_eq!(server.get("/setup/not-a-token").status(), 410);
+
+    let body = json!({"token": second, "email": ADMIN_EMAIL, "display_name": "Ada",
+                      "password": ADMIN_PASSWORD, "organization": "Acme"});
+    assert_eq!(post_json(&server, "/api/v1/setup", &body).status(), 201);
+    let reuse = post_json(&server, "/api/v1/setup", &body);
+    assert_eq!(reuse.status(), 410);
+    assert_eq!(error_code(reuse), "link_invalid");
+    let out = env.rampart(&["admin", "setup-link"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("already has an administrator"));
+}
+
+#[test]
+fn setup_refuses_bad_input_and_changes_nothing() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    let token = printed_setup_token(&server);
+    let base = json!({"token": token, "email": "a@example.com", "display_name": "Ada",
+                      "password": ADMIN_PASSWORD, "organization": "Acme"});
+    let cases = [
+        ("password", json!("password1234")),
+        ("password", json!("short")),
+        ("email", json!("not-an-address")),
+        ("display_name", json!("   ")),
+        ("organization", json!("")),
+    ];
+    for (field, value) in cases {
+        let mut body = base.clone();
+        body[field] = value;
+        let response = post_json(&server, "/api/v1/setup", &body);
+        assert_eq!(response.status(), 422, "{field}");
+        let message = response.json::<Value>().unwrap()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(!message.is_empty());
+    }
+    let mut huge = base.clone();
+    huge["email"] = json!(format!("{}@example.com", "a".repeat(1024 * 1024)));
+    let response = post_json(&server, "/api/v1/setup", &huge);
+    assert_eq!(response.status(), 413);
+    // Nothing was created: the link still works.
+    assert_eq!(post_json(&server, "/api/v1/setup", &base).status(), 201);
+}
+
+#[test]
+fn login_logout_csrf_and_lockout() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    set_up(&server);
+
+    let wrong = Session::try_login(&server, ADMIN_EMAIL, "not the password at all");
+    assert_eq!(wrong.status(), 401);
+    let wrong_body: Value = wrong.json().unwrap();
+    let unknown = Session::try_login(&server, "nobody@example.com", "not the password at all");
+    assert_eq!(unknown.status(), 401);
+    let unknown_body: Value = unknown.json().unwrap();
+    assert_eq!(wrong_body["error"]["code"], "invalid_credentials");
+    assert_eq!(
+        wrong_body["error"]["message"],
+        unknown_body["error"]["message"]
+    );
+
+    // Address variants reach the same account.
+    let session = Session::login(&server, "  admin@EXAMPLE.com ", ADMIN_PASSWORD);
+    let me: Value = session.get(&server, "/api/v1/me").json().unwrap();
+    assert_eq!(me["account"]["email"], "admin@example.com");
+    assert_eq!(me["organizations"][0]["role"], "owner");
+
+    // Logout needs the CSRF token tied to this session.
+    assert_eq!(
+        session.post(&server, "/api/v1/auth/logout", None).status(),
+        403
+    );
+    assert_eq!(
+        session
+            .post(&server, "/api/v1/auth/logout", Some("forged-token"))
+            .status(),
+        403
+    );
+    let other = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    assert_eq!(
+        session
+            .post(&server, "/api/v1/auth/logout", Some(&other.csrf))
+            .status(),
+        403
+    );
+    assert_eq!(
+        session
+            .post(&server, "/api/v1/auth/logout", Some(&session.csrf))
+            .status(),
+        204
+    );
+    assert_eq!(
+        session.get(&server, "/api/v1/me").status(),
+        401,
+        "cookie after logout"
+    );
+    assert_eq!(
+        other.get(&server, "/api/v1/me").status(),
+        200,
+        "other sessions live on"
+    );
+
+    // Five consecutive failures lock the account; then even the right password fails alike.
+    for _ in 0..5 {
+        assert_eq!(
+            Session::try_login(&server, "ADMIN@example.com", "still not the password").status(),
+            401
+        );
+    }
+    let locked = Session::try_login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    assert_eq!(locked.status(), 401);
+    assert_eq!(error_code(locked), "invalid_credentials");
+
+    let actions = audit_actions(&env);
+    let count = |action: &str, outcome: &str| {
+        actions
+            .iter()
+            .filter(|(a, o)| a == action && o == outcome)
+            .count()
+    };
+    assert_eq!(count("auth.login", "failure"), 8);
+    assert_eq!(count("auth.lockout", "success"), 1);
+    assert_eq!(count("auth.login", "success"), 3);
+    assert_eq!(count("auth.logout", "success"), 1);
+    assert_eq!(count("setup.complete", "success"), 1);
+    let out = env.rampart(&["audit", "verify"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stdout(&out));
+}
+
+#[test]
+fn cross_origin_and_cookie_without_origin_are_refused() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    set_up(&server);
+    let session = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let foreign = server
+        .client
+        .post(server.url("/api/v1/auth/logout"))
+        .header("cookie", &session.cookie)
+        .header("origin", "https://evil.example")
+        .header("x-csrf-token", &session.csrf)
+        .send()
+        .unwrap();
+    assert_eq!(foreign.status(), 403);
+    let no_origin = server
+        .client
+        .post(server.url("/api/v1/auth/logout"))
+        .header("cookie", &session.cookie)
+        .header("x-csrf-token", &session.csrf)
+        .send()
+        .unwrap();
+    assert_eq!(no_origin.status(), 403);
+    assert_eq!(
+        session.get(&server, "/api/v1/me").status(),
+        200,
+        "session survived"
+    );
+}
+
+#[test]
+fn another_organizations_ids_answer_404_like_unknown_ids() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    let acme = set_up(&server);
+    let out = env.rampart(&["admin", "org", "create", "Globex"]);
+    let globex: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let globex = globex["id"].as_str().unwrap().to_owned();
+    create_user(
+        &env,
+        "viewer@globex.example",
+        "velvet orbit canyon 93 drift",
+        &globex,
+        "viewer",
+    );
+
+    let admin = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let viewer = Session::login(
+        &server,
+        "viewer@globex.example",
+        "velvet orbit canyon 93 drift",
+    );
+    assert_eq!(
+        admin.get(&server, &format!("/api/v1/orgs/{acme}")).status(),
+        200
+    );
+    assert_eq!(
+        viewer
+            .get(&server, &format!("/api/v1/orgs/{globex}"))
+            .status(),
+        200
+    );
+
+    let unknown = uuid_like();
+    for (session, foreign) in [(&admin, &globex), (&viewer, &acme)] {
+        let response = session.get(&server, &format!("/api/v1/orgs/{foreign}"));
+        assert_eq!(response.status(), 404);
+        let foreign_body: Value = response.json().unwrap();
+        let response = session.get(&server, &format!("/api/v1/orgs/{unknown}"));
+        assert_eq!(response.status(), 404);
+        let unknown_body: Value = response.json().unwrap();
+        assert_eq!(foreign_body["error"]["code"], unknown_body["error"]["code"]);
+        assert_eq!(
+            foreign_body["error"]["message"],
+            unknown_body["error"]["message"]
+        );
+    }
+    assert_eq!(server.get(&format!("/api/v1/orgs/{acme}")).status(), 401);
+    let me: Value = viewer.get(&server, "/api/v1/me").json().unwrap();
+    assert_eq!(me["organizations"].as_array().unwrap().len(), 1);
+    assert_eq!(me["organizations"][0]["role"], "viewer");
+}
+
+fn uuid_like() -> String {
+    "3f0b8a52-9c1e-4d7a-b5e2-6a8c0d4f1e27".to_owned()
+}
+
+#[test]
+fn setup_and_sign_in_through_html_forms() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    let token = printed_setup_token(&server);
+    let no_redirect = reqwest::blocking::Client::builder()
+        .use_preconfigured_tls(crate::harness::client_tls(&env.cert_path()))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let form = |fields: &[(&str, &str)]| -> Response {
+        no_redirect
+            .post(server.url(&format!("/setup/{token}")))
+            .header("origin", origin(&server))
+            .form(fields)
+            .send()
+            .unwrap()
+    };
+    let weak = form(&[
+        ("email", "ada@example.com"),
+        ("display_name", "Ada"),
+        ("password", "password"),
+        ("organization", "Acme"),
+    ]);
+    assert_eq!(weak.status(), 422);
+    let page = weak.text().unwrap();
+    assert!(
+        page.contains("id=\"password-error\""),
+        "error not next to the field: {page}"
+    );
+    assert!(
+        page.contains("value=\"ada@example.com\""),
+        "typed values lost"
+    );
+
+    let done = form(&[
+        ("email", "ada@example.com"),
+        ("display_name", "Ada Lovelace"),
+        ("password", ADMIN_PASSWORD),
+        ("organization", "Acme"),
+    ]);
+    assert_eq!(done.status(), 303);
+    assert_eq!(done.headers()["location"], "/signin?setup=done");
+
+    let bad = no_redirect
+        .post(server.url("/signin"))
+        .header("origin", origin(&server))
+        .form(&[
+            ("email", "ada@example.com"),
+            ("password", "wrong password here"),
+        ])
+        .send()
+        .unwrap();
+    assert_eq!(bad.status(), 401);
+    assert!(bad.text().unwrap().contains("not right"));
+
+    let signed = no_redirect
+        .post(server.url("/signin"))
+        .header("origin", origin(&server))
+        .form(&[("email", "ada@example.com"), ("password", ADMIN_PASSWORD)])
+        .send()
+        .unwrap();
+    assert_eq!(signed.status(), 303);
+    let cookie = signed.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let home = no_redirect
+        .get(server.url("/"))
+        .header("cookie", &cookie)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        home.contains("<strong id=\"account-name\">Ada Lovelace</strong>"),
+        "{home}"
+    );
+    let csrf = home
+        .split("name=\"csrf_token\" value=\"")
+        .nth(1)
+        .unwrap()
+        .split('"')
+        .next()
+        .unwrap()
+        .to_owned();
+
+    let out = no_redirect
+        .post(server.url("/signout"))
+        .header("origin", origin(&server))
+        .header("cookie", &cookie)
+        .form(&[("csrf_token", csrf.as_str())])
+        .send()
+        .unwrap();
+    assert_eq!(out.status(), 303);
+    let home = no_redirect
+        .get(server.url("/"))
+        .header("cookie", &cookie)
+        .send()
+        .unwrap()
+        .text()
+        .unwrap();
+    assert!(
+        home.contains("href=\"/signin\""),
+        "still signed in after sign-out"
+    );
+}
