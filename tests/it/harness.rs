@@ -222,6 +222,19 @@ impl TestServer {
         self.log.lock().unwrap().clone()
     }
 
+    /// Waits (up to 10 s) until the server's output satisfies `ready`, then returns it. Log
+    /// lines arrive through a pipe, a moment after the response they describe.
+    pub fn log_until(&self, ready: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + Duration::from_secs(10);
+        loop {
+            let log = self.log();
+            if ready(&log) || Instant::now() > deadline {
+                return log;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
     pub fn signal(&self, signal: &str) {
         let status = Command::new("kill")
             .args([&format!("-{signal}"), &self.pid().to_string()])
