@@ -13,6 +13,8 @@ use actix_web::web;
 
 use super::AppState;
 use super::error::{ErrorCode, render_error};
+use super::identity;
+use super::limits::RouteClass;
 
 const SECURITY_HEADERS: &[(&str, &str)] = &[
     (
@@ -86,10 +88,25 @@ pub async fn edge(
     let api = req.path().starts_with("/api/");
     let method = req.method().clone();
 
-    let limit = req
-        .app_data::<web::Data<AppState>>()
+    let state = req.app_data::<web::Data<AppState>>().cloned();
+    let limit = state
+        .as_ref()
         .map_or(1_048_576, |state| state.body_limit_bytes);
-    let refusal = if header_bytes(&req) > MAX_HEADER_BYTES {
+    let over_rate = state.as_ref().and_then(|state| {
+        let ip = identity::client_ip(req.request(), &state.trusted_proxies)?
+            .parse()
+            .ok()?;
+        state.limits.check(RouteClass::of(req.path()), ip).err()
+    });
+    let refusal = if let Some(wait) = over_rate {
+        Some((
+            StatusCode::TOO_MANY_REQUESTS,
+            format!(
+                "too many requests; try again in {} seconds",
+                wait.as_secs().max(1)
+            ),
+        ))
+    } else if header_bytes(&req) > MAX_HEADER_BYTES {
         Some((
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             format!("the request headers are larger than the {MAX_HEADER_BYTES} bytes allowed"),
@@ -149,6 +166,11 @@ pub async fn edge(
     }
 
     let headers = res.headers_mut();
+    if let Some(wait) = over_rate
+        && let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string())
+    {
+        headers.insert(header::RETRY_AFTER, value);
+    }
     for (name, value) in SECURITY_HEADERS {
         headers.insert(
             HeaderName::from_static(name),

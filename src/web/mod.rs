@@ -6,6 +6,7 @@ mod auth_api;
 mod edge;
 mod error;
 mod identity;
+mod limits;
 mod pages;
 
 use std::net::TcpListener;
@@ -31,6 +32,7 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub hasher: crate::auth::Hasher,
     pub trusted_proxies: crate::config::TrustedProxies,
+    pub limits: Arc<limits::Limits>,
     pub body_limit_bytes: u64,
     /// False once shutdown begins, so load balancers stop sending traffic.
     pub ready: Arc<AtomicBool>,
@@ -62,7 +64,21 @@ pub fn build_server(
     let body_limit = config.body_limit_bytes.get();
     let body_limit_usize = usize::try_from(body_limit).unwrap_or(usize::MAX);
     let cores = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let limits = Arc::new(limits::Limits::new(
+        config.rate_limit_auth_per_minute.get(),
+        config.rate_limit_api_per_minute.get(),
+        config.rate_limit_admin_per_minute.get(),
+    ));
+    let sweeper = limits.clone();
+    actix_web::rt::spawn(async move {
+        let mut every = actix_web::rt::time::interval(Duration::from_secs(30));
+        loop {
+            every.tick().await;
+            sweeper.sweep();
+        }
+    });
     let state = web::Data::new(AppState {
+        limits,
         store,
         hasher: crate::auth::Hasher::new(cores),
         trusted_proxies: config.trusted_proxies.clone(),

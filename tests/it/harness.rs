@@ -41,17 +41,34 @@ impl TestEnv {
     }
 
     pub fn write_config(&self) {
-        let listen_given = self.extra_config.contains("listen");
         let mut text = format!(
             "data_dir = \"{}\"\nlog_format = \"json\"\nworkers = 2\n",
             self.data_dir().display()
         );
-        if !listen_given {
-            text.push_str("listen = \"127.0.0.1:0\"\n");
+        // Defaults for tests, unless the test sets its own: any port, and limits high enough
+        // that only the rate-limit tests meet them.
+        for (key, value) in [
+            ("listen", "\"127.0.0.1:0\""),
+            ("rate_limit_auth_per_minute", "10000"),
+            ("rate_limit_api_per_minute", "10000"),
+            ("rate_limit_admin_per_minute", "10000"),
+        ] {
+            if !self.extra_config.contains(key) {
+                text.push_str(&format!("{key} = {value}\n"));
+            }
         }
         text.push_str(&self.extra_config);
         text.push('\n');
         std::fs::write(self.config_path(), text).expect("write config");
+    }
+
+    /// The 1-based line of the config file holding `needle`.
+    pub fn config_line(&self, needle: &str) -> usize {
+        let text = std::fs::read_to_string(self.config_path()).expect("config");
+        text.lines()
+            .position(|l| l.contains(needle))
+            .expect("line in config")
+            + 1
     }
 
     pub fn path(&self) -> &Path {

@@ -509,3 +509,63 @@ fn setup_and_sign_in_through_html_forms() {
         "still signed in after sign-out"
     );
 }
+
+#[test]
+fn auth_routes_are_rate_limited_per_client_with_retry_after() {
+    let env = TestEnv::with_config("rate_limit_auth_per_minute = 3");
+    let server = env.serve();
+    let attempt = |xff: Option<&str>| {
+        let mut request = server
+            .client
+            .post(server.url("/api/v1/auth/login"))
+            .json(&json!({"email": "x@example.com", "password": "whatever whatever"}));
+        if let Some(forged) = xff {
+            request = request.header("x-forwarded-for", forged);
+        }
+        request.send().unwrap()
+    };
+    for _ in 0..3 {
+        assert_eq!(attempt(None).status(), 401);
+    }
+    // A forged X-Forwarded-For from an untrusted peer changes nothing.
+    let limited = attempt(Some("203.0.113.9"));
+    assert_eq!(limited.status(), 429);
+    let retry: u64 = limited.headers()["retry-after"]
+        .to_str()
+        .unwrap()
+        .parse()
+        .unwrap();
+    assert!((1..=60).contains(&retry), "{retry}");
+    assert_eq!(error_code(limited), "rate_limited");
+    // Other route classes keep working.
+    assert_eq!(server.get("/api/v1/version").status(), 200);
+    assert_eq!(server.get("/healthz").status(), 200);
+}
+
+#[test]
+fn forwarded_address_is_believed_only_from_trusted_proxies() {
+    let env =
+        TestEnv::with_config("rate_limit_auth_per_minute = 2\ntrusted_proxies = [\"127.0.0.1\"]");
+    let server = env.serve();
+    let attempt = |client: &str| {
+        server
+            .client
+            .post(server.url("/api/v1/auth/login"))
+            .header("x-forwarded-for", client)
+            .json(&json!({"email": "x@example.com", "password": "whatever whatever"}))
+            .send()
+            .unwrap()
+            .status()
+    };
+    // Through the trusted proxy, each client has its own bucket.
+    for client in ["198.51.100.1", "198.51.100.2", "198.51.100.3"] {
+        assert_eq!(attempt(client), 401);
+        assert_eq!(attempt(client), 401);
+    }
+    assert_eq!(attempt("198.51.100.1"), 429);
+    let out = env.rampart(&["audit", "export"]);
+    assert!(
+        stdout(&out).contains("\"ip\":\"198.51.100.2\""),
+        "client address not audited"
+    );
+}

@@ -118,7 +118,10 @@ fn api_errors_are_json_with_request_id() {
     assert_eq!(body["error"]["code"], "not_found");
     assert_eq!(body["error"]["request_id"], id.as_str());
     assert!(body["error"]["message"].as_str().unwrap().len() > 3);
-    assert!(server.log_until(|log| log.contains(&id)).contains(&id), "request id not in the log");
+    assert!(
+        server.log_until(|log| log.contains(&id)).contains(&id),
+        "request id not in the log"
+    );
 }
 
 #[test]
