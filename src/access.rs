@@ -172,19 +172,43 @@ pub fn memberships(
     Ok(out)
 }
 
-/// Decides whether `account` may do `permission` on `org`, and if so hands out the grant.
-/// A non-member gets [`AccessError::NotFound`], the same answer as for an unknown id.
+/// Who is asking, as far as access decisions go.
+#[derive(Debug, Clone, Copy)]
+pub struct Requester {
+    pub account: AccountId,
+    pub appliance_admin: bool,
+}
+
+/// How access was granted: the caller audits [`Via::ApplianceAdmin`] reads, which the
+/// organization's owners see in their log.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Via {
+    Member(Role),
+    ApplianceAdmin,
+}
+
+/// Decides whether `requester` may do `permission` on `org`, and if so hands out the grant.
+/// A non-member gets [`AccessError::NotFound`], the same answer as for an unknown id. The
+/// appliance administrator may read any organization that exists (audited by the caller)
+/// but change none it is not a member of.
 pub fn authorize(
     system: &impl SystemGet,
-    account: AccountId,
+    known_orgs: &[OrgId],
+    requester: Requester,
     org: OrgId,
     permission: Permission,
-) -> Result<(Grant, Role), AccessError> {
-    let role = role_in(system, account, org)?.ok_or(AccessError::NotFound)?;
-    if !role.allows(permission) {
-        return Err(AccessError::Forbidden);
+) -> Result<(Grant, Via), AccessError> {
+    match role_in(system, requester.account, org)? {
+        Some(role) if role.allows(permission) => Ok((Grant { org }, Via::Member(role))),
+        Some(_) => Err(AccessError::Forbidden),
+        None if requester.appliance_admin
+            && permission == Permission::Read
+            && known_orgs.contains(&org) =>
+        {
+            Ok((Grant { org }, Via::ApplianceAdmin))
+        }
+        None => Err(AccessError::NotFound),
     }
-    Ok((Grant { org }, role))
 }
 
 #[cfg(test)]

@@ -2,8 +2,11 @@
 
 use serde::{Deserialize, Serialize};
 
-use crate::access::{ApplianceOperator, Grant};
+use crate::access::{
+    self, AccessError, ApplianceOperator, Grant, Permission, Requester, SystemGrant, Via,
+};
 use crate::audit::{self, Actor, AuditError, Event, Outcome};
+use crate::auth::Client;
 use crate::store::{OrgId, Store, StoreError, TenantTable, WriteTxn};
 
 const PROFILE: TenantTable = TenantTable::new("t.org_profile");
@@ -21,6 +24,8 @@ pub enum OrgError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Audit(#[from] AuditError),
+    #[error(transparent)]
+    Access(#[from] AccessError),
     #[error("organization record is unreadable: {0}")]
     Decode(#[from] serde_json::Error),
 }
@@ -79,6 +84,39 @@ pub fn create(
     audit::append(&txn, event, now)?;
     txn.commit()?;
     Ok(org)
+}
+
+/// The profile, for whoever `access` lets read it; a read by the appliance administrator
+/// (not a member) is audited, and the organization's owners see it in their log.
+pub fn profile(
+    store: &Store,
+    requester: Requester,
+    org: OrgId,
+    client: &Client,
+    now: i64,
+) -> Result<Organization, OrgError> {
+    let known = store.organizations()?;
+    let via = {
+        let read = store.read()?;
+        let system = read.system(&SystemGrant::internal())?;
+        access::authorize(&system, &known, requester, org, Permission::Read)?
+    };
+    let (grant, via) = via;
+    if via == Via::ApplianceAdmin {
+        let txn = store.write()?;
+        let mut event = Event::new(
+            Actor::Account(requester.account.to_string()),
+            "admin.org_read",
+            Outcome::Success,
+        )
+        .org(org)
+        .target(org);
+        event.ip = client.ip.clone();
+        event.user_agent = client.user_agent.clone();
+        audit::append(&txn, event, now)?;
+        txn.commit()?;
+    }
+    get(store, &grant)
 }
 
 /// The profile of the organization `grant` names.

@@ -7,7 +7,7 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::error::WebError;
 use super::identity::{self, now};
-use crate::access::{self, Permission, SystemGrant};
+use crate::access;
 use crate::auth::{self, AccountView, Password, SetupRequest};
 use crate::store::OrgId;
 
@@ -140,17 +140,12 @@ pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
     let signed_in = identity::require(&req, &state).await?;
     let store = state.store.clone();
     let account_id = signed_in.account.id;
+    let requester = identity::requester(&signed_in);
+    let client = identity::client(&req, &state);
     let organizations = web::block(move || -> Result<Vec<Membership>, WebError> {
         let mut out = Vec::new();
         for (org_id, role) in auth::memberships(&store, account_id)? {
-            let read = store.read()?;
-            let (grant, _) = access::authorize(
-                &read.system(&SystemGrant::internal())?,
-                account_id,
-                org_id,
-                Permission::Read,
-            )?;
-            let org = crate::org::get(&store, &grant)?;
+            let org = crate::org::profile(&store, requester, org_id, &client, now())?;
             out.push(Membership {
                 id: org.id,
                 name: org.name,
@@ -180,16 +175,9 @@ pub async fn org_profile(
         .map(OrgId)
         .map_err(|_| WebError::NotFound)?;
     let store = state.store.clone();
-    let org = web::block(move || -> Result<crate::org::Organization, WebError> {
-        let read = store.read()?;
-        let (grant, _) = access::authorize(
-            &read.system(&SystemGrant::internal())?,
-            signed_in.account.id,
-            org_id,
-            Permission::Read,
-        )?;
-        Ok(crate::org::get(&store, &grant)?)
-    })
-    .await??;
+    let requester = identity::requester(&signed_in);
+    let client = identity::client(&req, &state);
+    let org = web::block(move || crate::org::profile(&store, requester, org_id, &client, now()))
+        .await??;
     Ok(HttpResponse::Ok().json(org))
 }

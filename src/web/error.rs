@@ -115,6 +115,7 @@ impl From<crate::org::OrgError> for WebError {
                 field: "name",
                 message: err.to_string(),
             },
+            crate::org::OrgError::Access(access) => access.into(),
             other => WebError::Internal(other.to_string()),
         }
     }

@@ -76,6 +76,13 @@ pub async fn current(
     }))
 }
 
+pub fn requester(signed_in: &SignedIn) -> crate::access::Requester {
+    crate::access::Requester {
+        account: signed_in.account.id,
+        appliance_admin: signed_in.account.appliance_admin,
+    }
+}
+
 /// The signed-in person, or 401.
 pub async fn require(req: &HttpRequest, state: &web::Data<AppState>) -> Result<SignedIn, WebError> {
     current(req, state).await?.ok_or(WebError::Unauthenticated)

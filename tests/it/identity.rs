@@ -358,7 +358,19 @@ fn another_organizations_ids_answer_404_like_unknown_ids() {
         "viewer",
     );
 
-    let admin = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    create_user(
+        &env,
+        "member@acme.example",
+        "velvet orbit canyon 93 drift",
+        &acme,
+        "member",
+    );
+    // Not the appliance administrator: that one may read any organization, audited.
+    let admin = Session::login(
+        &server,
+        "member@acme.example",
+        "velvet orbit canyon 93 drift",
+    );
     let viewer = Session::login(
         &server,
         "viewer@globex.example",

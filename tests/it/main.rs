@@ -12,6 +12,7 @@ mod cli;
 mod crash;
 mod harness;
 mod identity;
+mod matrix;
 mod packaging;
 mod store;
 mod tls;

@@ -1,0 +1,167 @@
+//! The route × role matrix: every API route, called by every kind of actor against one
+//! organization, answers exactly as this table says. A route without a row fails the test,
+//! so a new route cannot ship without its access decision being written down here.
+
+use std::io::Write;
+use std::process::Stdio;
+
+use serde_json::Value;
+
+use crate::harness::{TestEnv, TestServer, stderr, stdout};
+use crate::identity::{ADMIN_EMAIL, ADMIN_PASSWORD, Session, origin, set_up};
+
+/// Columns of the table, in order.
+const ACTORS: [&str; 7] = [
+    "anonymous",
+    "viewer",
+    "member",
+    "admin",
+    "owner",
+    "other_owner",
+    "appliance_admin",
+];
+
+/// (method, path, expected status per actor). `{org_id}` is the target organization.
+/// Bodies are `{}`, so routes that need fields answer 400 to everyone allowed past access.
+const MATRIX: &[(&str, &str, [u16; 7])] = &[
+    (
+        "get",
+        "/api/v1/version",
+        [200, 200, 200, 200, 200, 200, 200],
+    ),
+    (
+        "get",
+        "/api/v1/openapi.json",
+        [200, 200, 200, 200, 200, 200, 200],
+    ),
+    ("post", "/api/v1/setup", [400, 400, 400, 400, 400, 400, 400]),
+    (
+        "post",
+        "/api/v1/auth/login",
+        [400, 400, 400, 400, 400, 400, 400],
+    ),
+    ("get", "/api/v1/me", [401, 200, 200, 200, 200, 200, 200]),
+    (
+        "get",
+        "/api/v1/orgs/{org_id}",
+        [401, 200, 200, 200, 200, 404, 200],
+    ),
+    // Ends the session: runs last.
+    (
+        "post",
+        "/api/v1/auth/logout",
+        [401, 204, 204, 204, 204, 204, 204],
+    ),
+];
+
+const PASSWORD: &str = "velvet orbit canyon 93 drift";
+
+fn create_org(env: &TestEnv, name: &str) -> String {
+    let out = env.rampart(&["admin", "org", "create", name]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let org: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    org["id"].as_str().unwrap().to_owned()
+}
+
+fn create_user(env: &TestEnv, email: &str, org: &str, role: &str) {
+    let mut child = env
+        .command(&[
+            "admin",
+            "user",
+            "create",
+            "--email",
+            email,
+            "--org",
+            org,
+            "--role",
+            role,
+            "--password-stdin",
+        ])
+        .stdin(Stdio::piped())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
+    let out = child.wait_with_output().unwrap();
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+}
+
+fn call(server: &TestServer, session: Option<&Session>, method: &str, path: &str) -> u16 {
+    let mut request = server
+        .client
+        .request(method.to_uppercase().parse().unwrap(), server.url(path))
+        .header("origin", origin(server));
+    if method != "get" {
+        request = request.json(&serde_json::json!({}));
+    }
+    if let Some(session) = session {
+        request = request
+            .header("cookie", &session.cookie)
+            .header("x-csrf-token", &session.csrf);
+    }
+    request.send().unwrap().status().as_u16()
+}
+
+#[test]
+fn every_route_answers_every_actor_as_the_table_says() {
+    for route in rampart::web::api::ROUTES {
+        assert!(
+            MATRIX
+                .iter()
+                .any(|(m, p, _)| *m == route.method && *p == route.path),
+            "{} {} has no row in the access matrix (tests/it/matrix.rs)",
+            route.method,
+            route.path
+        );
+    }
+
+    let env = TestEnv::new();
+    let server = env.serve();
+    set_up(&server);
+    let target = create_org(&env, "Globex");
+    let other = create_org(&env, "Initech");
+    for role in ["viewer", "member", "admin", "owner"] {
+        create_user(&env, &format!("{role}@globex.example"), &target, role);
+    }
+    create_user(&env, "owner@initech.example", &other, "owner");
+
+    let sessions: Vec<Option<Session>> = vec![
+        None,
+        Some(Session::login(&server, "viewer@globex.example", PASSWORD)),
+        Some(Session::login(&server, "member@globex.example", PASSWORD)),
+        Some(Session::login(&server, "admin@globex.example", PASSWORD)),
+        Some(Session::login(&server, "owner@globex.example", PASSWORD)),
+        Some(Session::login(&server, "owner@initech.example", PASSWORD)),
+        Some(Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD)),
+    ];
+
+    let mut failures = Vec::new();
+    for (method, path, expected) in MATRIX {
+        let path = path.replace("{org_id}", &target);
+        for (i, session) in sessions.iter().enumerate() {
+            let got = call(&server, session.as_ref(), method, &path);
+            if got != expected[i] {
+                failures.push(format!(
+                    "{method} {path} as {}: expected {}, got {got}",
+                    ACTORS[i], expected[i]
+                ));
+            }
+        }
+    }
+    assert!(
+        failures.is_empty(),
+        "access matrix mismatches:\n{}",
+        failures.join("\n")
+    );
+
+    // The appliance administrator's read of a foreign organization is in the audit log.
+    let out = env.rampart(&["audit", "export"]);
+    let reads: Vec<Value> = stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["action"] == "admin.org_read")
+        .collect();
+    assert_eq!(reads.len(), 1);
+    assert_eq!(reads[0]["org"], target.as_str());
+}
