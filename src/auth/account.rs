@@ -42,6 +42,8 @@ pub struct Account {
     /// Consecutive failed sign-ins since the last success.
     pub failed_logins: u32,
     pub locked_until: Option<i64>,
+    #[serde(default)]
+    pub mfa: super::mfa::MfaState,
 }
 
 /// Trims and lowercases; refuses what cannot be an address, saying why.
@@ -165,6 +167,7 @@ pub fn create(
         created_at: now,
         failed_logins: 0,
         locked_until: None,
+        mfa: super::mfa::MfaState::default(),
     };
     system.put(BY_EMAIL, &index, account.id.as_bytes())?;
     save(system, &account)?;

@@ -3,6 +3,7 @@
 //! Functions take the clock (`now`, Unix seconds) as an argument so tests can drive time.
 
 pub mod account;
+pub mod mfa;
 pub mod password;
 pub mod session;
 mod setup;
@@ -44,6 +45,10 @@ pub enum AuthError {
     SetupLinkInvalid,
     #[error("Rampart already has an administrator")]
     AlreadySetUp,
+    #[error("that code is not right, or was already used")]
+    InvalidSecondFactor,
+    #[error("sign in again to do this: it needs a sign-in within the last 5 minutes")]
+    StepUpRequired,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -190,7 +195,8 @@ pub async fn login(
                 account.password_hash = Some(hash);
             }
             account::save(&system, &account)?;
-            let (token, session) = session::create(&system, account.id, now)?;
+            let (token, session) =
+                session::create(&system, account.id, account.mfa.enabled(), now)?;
             let event = Event::new(
                 Actor::Account(account.id.to_string()),
                 "auth.login",
@@ -296,6 +302,134 @@ pub fn list_accounts(store: &Store) -> Result<Vec<AccountView>, AuthError> {
         .iter()
         .map(AccountView::from)
         .collect())
+}
+
+/// Sensitive operations need the password (and second factor) given this recently.
+pub const STEP_UP_SECS: i64 = 5 * 60;
+
+fn require_step_up(session: &Session, now: i64) -> Result<(), AuthError> {
+    if now - session.authenticated_at > STEP_UP_SECS {
+        return Err(AuthError::StepUpRequired);
+    }
+    Ok(())
+}
+
+/// Finishes a sign-in that owes a second factor. A wrong factor counts as a failed sign-in.
+pub fn complete_mfa(
+    store: &Store,
+    token: &str,
+    factor: &mfa::SecondFactor,
+    client: &Client,
+    now: i64,
+) -> Result<Session, AuthError> {
+    let grant = SystemGrant::internal();
+    let txn = store.write()?;
+    let system = txn.system(&grant)?;
+    let mut current = session::lookup(&system, token, now)?
+        .filter(|s| s.mfa_pending)
+        .ok_or(AuthError::InvalidSecondFactor)?;
+    let mut account =
+        account::get(&system, current.account)?.ok_or(AuthError::InvalidSecondFactor)?;
+    let actor = Actor::Account(account.id.to_string());
+    let locked = account.locked_until.is_some_and(|until| until > now);
+    let accepted = !locked && !account.disabled && mfa::verify(&mut account.mfa, factor, now)?;
+    if accepted {
+        account.failed_logins = 0;
+        current.mfa_pending = false;
+        current.authenticated_at = now;
+        session::save(&system, token, &current)?;
+        let kind = if factor.code.is_some() {
+            "totp"
+        } else {
+            "recovery_code"
+        };
+        audit::append(
+            &txn,
+            client.stamp(Event::new(actor, "auth.mfa", Outcome::Success).target(kind)),
+            now,
+        )?;
+    } else {
+        if !locked {
+            account.failed_logins += 1;
+            if account.failed_logins >= LOCKOUT_THRESHOLD {
+                account.locked_until = Some(now + LOCKOUT_SECS);
+                account.failed_logins = 0;
+                session::revoke(&system, token)?;
+                let event =
+                    Event::new(actor.clone(), "auth.lockout", Outcome::Success).target(account.id);
+                audit::append(&txn, client.stamp(event), now)?;
+            }
+        }
+        audit::append(
+            &txn,
+            client.stamp(Event::new(actor, "auth.mfa", Outcome::Failure)),
+            now,
+        )?;
+    }
+    account::save(&system, &account)?;
+    drop(system);
+    txn.commit()?;
+    if accepted {
+        Ok(current)
+    } else {
+        Err(AuthError::InvalidSecondFactor)
+    }
+}
+
+/// What a person needs to add TOTP to an authenticator app.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct TotpEnrolment {
+    /// The secret in base32, for typing in by hand.
+    pub secret: String,
+    /// `otpauth://` URL, for a QR code.
+    pub otpauth_url: String,
+}
+
+/// Starts TOTP enrolment (step-up required); the secret is active only once confirmed.
+pub fn begin_totp(store: &Store, current: &Session, now: i64) -> Result<TotpEnrolment, AuthError> {
+    require_step_up(current, now)?;
+    let txn = store.write()?;
+    let system = txn.system(&SystemGrant::internal())?;
+    let mut account =
+        account::get(&system, current.account)?.ok_or(AuthError::InvalidCredentials)?;
+    let (secret, base32, url) = mfa::new_secret(&account.email)?;
+    account.mfa.pending_totp = Some(secret);
+    account::save(&system, &account)?;
+    drop(system);
+    txn.commit()?;
+    Ok(TotpEnrolment {
+        secret: base32,
+        otpauth_url: url,
+    })
+}
+
+/// Confirms TOTP with a first code; ends the account's other sessions; returns the recovery
+/// codes, shown this once.
+pub fn confirm_totp(
+    store: &Store,
+    token: &str,
+    current: &Session,
+    code: &str,
+    client: &Client,
+    now: i64,
+) -> Result<Vec<String>, AuthError> {
+    require_step_up(current, now)?;
+    let txn = store.write()?;
+    let system = txn.system(&SystemGrant::internal())?;
+    let mut account =
+        account::get(&system, current.account)?.ok_or(AuthError::InvalidCredentials)?;
+    let codes = mfa::confirm(&mut account.mfa, code, now)?;
+    account::save(&system, &account)?;
+    session::revoke_all(&system, account.id, Some(token))?;
+    let event = Event::new(
+        Actor::Account(account.id.to_string()),
+        "mfa.totp_enable",
+        Outcome::Success,
+    );
+    audit::append(&txn, client.stamp(event), now)?;
+    drop(system);
+    txn.commit()?;
+    Ok(codes)
 }
 
 /// Organizations the account belongs to, with roles.

@@ -26,6 +26,9 @@ pub struct Session {
     pub authenticated_at: i64,
     /// Sent back with every unsafe request (header or form field).
     pub csrf_token: String,
+    /// Password given, second factor still owed: good for nothing but the MFA step.
+    #[serde(default)]
+    pub mfa_pending: bool,
 }
 
 /// The stored key of a session token.
@@ -45,6 +48,7 @@ fn random_token() -> Result<String, AuthError> {
 pub fn create(
     system: &System<'_>,
     account: AccountId,
+    mfa_pending: bool,
     now: i64,
 ) -> Result<(String, Session), AuthError> {
     let token = random_token()?;
@@ -54,6 +58,7 @@ pub fn create(
         last_seen: now,
         authenticated_at: now,
         csrf_token: random_token()?,
+        mfa_pending,
     };
     system.put(
         SESSIONS,
@@ -101,16 +106,31 @@ pub fn touch(system: &System<'_>, token: &str, now: i64) -> Result<(), AuthError
     Ok(())
 }
 
+pub fn save(system: &System<'_>, token: &str, session: &Session) -> Result<(), AuthError> {
+    system.put(
+        SESSIONS,
+        &token_hash(token).0,
+        &serde_json::to_vec(session)?,
+    )?;
+    Ok(())
+}
+
 pub fn revoke(system: &System<'_>, token: &str) -> Result<bool, AuthError> {
     Ok(system.delete(SESSIONS, &token_hash(token).0)?)
 }
 
-/// Ends every session of `account` (password change, disable, role removal).
-pub fn revoke_all(system: &System<'_>, account: AccountId) -> Result<usize, AuthError> {
+/// Ends every session of `account` but `keep` (password or MFA change, disable, role
+/// removal).
+pub fn revoke_all(
+    system: &System<'_>,
+    account: AccountId,
+    keep: Option<&str>,
+) -> Result<usize, AuthError> {
+    let kept = keep.map(token_hash);
     let mut ended = 0;
     for (key, bytes) in system.list(SESSIONS)? {
         let session: Session = serde_json::from_slice(&bytes)?;
-        if session.account == account {
+        if session.account == account && kept.as_ref().is_none_or(|k| k.0 != key) {
             system.delete(SESSIONS, &key)?;
             ended += 1;
         }

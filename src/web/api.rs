@@ -42,9 +42,24 @@ pub static ROUTES: &[ApiRoute] = &[
         route: || web::post().to(auth_api::logout),
     },
     ApiRoute {
+        method: "post",
+        path: "/api/v1/auth/mfa",
+        route: || web::post().to(auth_api::mfa),
+    },
+    ApiRoute {
         method: "get",
         path: "/api/v1/me",
         route: || web::get().to(auth_api::me),
+    },
+    ApiRoute {
+        method: "post",
+        path: "/api/v1/me/totp",
+        route: || web::post().to(auth_api::totp_begin),
+    },
+    ApiRoute {
+        method: "post",
+        path: "/api/v1/me/totp/confirm",
+        route: || web::post().to(auth_api::totp_confirm),
     },
     ApiRoute {
         method: "get",
@@ -108,7 +123,10 @@ async fn openapi_json() -> HttpResponse {
         auth_api::setup,
         auth_api::login,
         auth_api::logout,
+        auth_api::mfa,
         auth_api::me,
+        auth_api::totp_begin,
+        auth_api::totp_confirm,
         auth_api::org_profile
     ),
     components(schemas(VersionInfo))

@@ -8,7 +8,8 @@ use super::AppState;
 use super::error::WebError;
 use super::identity::{self, now};
 use crate::access;
-use crate::auth::{self, AccountView, Password, SetupRequest};
+use crate::auth::mfa::SecondFactor;
+use crate::auth::{self, AccountView, Password, SetupRequest, TotpEnrolment};
 use crate::store::OrgId;
 
 #[derive(Deserialize, ToSchema)]
@@ -87,7 +88,7 @@ pub async fn login(
     Ok(HttpResponse::Ok()
         .cookie(identity::session_cookie(&signed_in.token))
         .json(LoginDone {
-            mfa_required: false,
+            mfa_required: signed_in.session.mfa_pending,
             account: AccountView::from(&signed_in.account),
             csrf_token: signed_in.session.csrf_token,
         }))
@@ -180,4 +181,76 @@ pub async fn org_profile(
     let org = web::block(move || crate::org::profile(&store, requester, org_id, &client, now()))
         .await??;
     Ok(HttpResponse::Ok().json(org))
+}
+
+/// Give the second factor owed by a sign-in: a TOTP code or a recovery code, each good once.
+#[utoipa::path(post, path = "/api/v1/auth/mfa", tag = "auth", request_body = SecondFactor,
+    responses((status = 204, description = "signed in"),
+        (status = 401, description = "`invalid_second_factor`, or no sign-in is waiting for one")))]
+pub async fn mfa(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<SecondFactor>,
+) -> Result<HttpResponse, WebError> {
+    let pending = identity::require_pending(&req, &state).await?;
+    identity::check_csrf(&req, &pending, None)?;
+    let client = identity::client(&req, &state);
+    let store = state.store.clone();
+    web::block(move || auth::complete_mfa(&store, &pending.token, &body, &client, now())).await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Start adding TOTP: returns the secret and `otpauth://` URL. Needs a sign-in within 5 minutes.
+#[utoipa::path(post, path = "/api/v1/me/totp", tag = "auth",
+    responses((status = 200, body = TotpEnrolment), (status = 401), (status = 403, description = "`reauthentication_required` or missing CSRF token")))]
+pub async fn totp_begin(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let signed_in = identity::require(&req, &state).await?;
+    identity::check_csrf(&req, &signed_in, None)?;
+    let store = state.store.clone();
+    let enrolment =
+        web::block(move || auth::begin_totp(&store, &signed_in.session, now())).await??;
+    Ok(HttpResponse::Ok().json(enrolment))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TotpConfirm {
+    /// The current code from the app.
+    code: String,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct RecoveryCodes {
+    /// Ten one-time codes, shown only now.
+    recovery_codes: Vec<String>,
+}
+
+/// Finish adding TOTP with a first code. Ends the account's other sessions.
+#[utoipa::path(post, path = "/api/v1/me/totp/confirm", tag = "auth", request_body = TotpConfirm,
+    responses((status = 200, body = RecoveryCodes), (status = 401), (status = 403), (status = 422, description = "wrong code")))]
+pub async fn totp_confirm(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<TotpConfirm>,
+) -> Result<HttpResponse, WebError> {
+    let signed_in = identity::require(&req, &state).await?;
+    identity::check_csrf(&req, &signed_in, None)?;
+    let client = identity::client(&req, &state);
+    let store = state.store.clone();
+    let codes = web::block(move || {
+        auth::confirm_totp(
+            &store,
+            &signed_in.token,
+            &signed_in.session,
+            &body.code,
+            &client,
+            now(),
+        )
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(RecoveryCodes {
+        recovery_codes: codes,
+    }))
 }

@@ -16,6 +16,12 @@ pub enum WebError {
     NotFound,
     #[error("sign in first")]
     Unauthenticated,
+    #[error("give your second factor first (POST /api/v1/auth/mfa)")]
+    MfaRequired,
+    #[error("that code is not right, or was already used")]
+    InvalidSecondFactor,
+    #[error("sign in again to do this: it needs a sign-in within the last 5 minutes")]
+    StepUpRequired,
     #[error("the e-mail address or password is not right")]
     InvalidCredentials,
     #[error("{0}")]
@@ -50,7 +56,11 @@ impl ResponseError for WebError {
     fn status_code(&self) -> StatusCode {
         match self {
             WebError::NotFound => StatusCode::NOT_FOUND,
-            WebError::Unauthenticated | WebError::InvalidCredentials => StatusCode::UNAUTHORIZED,
+            WebError::Unauthenticated
+            | WebError::InvalidCredentials
+            | WebError::MfaRequired
+            | WebError::InvalidSecondFactor => StatusCode::UNAUTHORIZED,
+            WebError::StepUpRequired => StatusCode::FORBIDDEN,
             WebError::Forbidden(_) => StatusCode::FORBIDDEN,
             WebError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             WebError::Conflict(_) => StatusCode::CONFLICT,
@@ -71,6 +81,9 @@ impl WebError {
     fn code(&self) -> Option<&'static str> {
         match self {
             WebError::InvalidCredentials => Some("invalid_credentials"),
+            WebError::MfaRequired => Some("mfa_required"),
+            WebError::InvalidSecondFactor => Some("invalid_second_factor"),
+            WebError::StepUpRequired => Some("reauthentication_required"),
             WebError::Gone(_) => Some("link_invalid"),
             _ => None,
         }
@@ -88,6 +101,8 @@ impl From<crate::auth::AuthError> for WebError {
                 message,
             },
             AuthError::EmailTaken => WebError::Conflict(err.to_string()),
+            AuthError::InvalidSecondFactor => WebError::InvalidSecondFactor,
+            AuthError::StepUpRequired => WebError::StepUpRequired,
             AuthError::SetupLinkInvalid | AuthError::AlreadySetUp => {
                 WebError::Gone(err.to_string())
             }

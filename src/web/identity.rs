@@ -83,9 +83,26 @@ pub fn requester(signed_in: &SignedIn) -> crate::access::Requester {
     }
 }
 
-/// The signed-in person, or 401.
+/// The signed-in person with every factor given, or 401.
 pub async fn require(req: &HttpRequest, state: &web::Data<AppState>) -> Result<SignedIn, WebError> {
-    current(req, state).await?.ok_or(WebError::Unauthenticated)
+    let signed_in = current(req, state)
+        .await?
+        .ok_or(WebError::Unauthenticated)?;
+    if signed_in.session.mfa_pending {
+        return Err(WebError::MfaRequired);
+    }
+    Ok(signed_in)
+}
+
+/// A session that still owes its second factor, for the MFA step only.
+pub async fn require_pending(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+) -> Result<SignedIn, WebError> {
+    current(req, state)
+        .await?
+        .filter(|s| s.session.mfa_pending)
+        .ok_or(WebError::Unauthenticated)
 }
 
 /// Unsafe requests on a session must echo its CSRF token (header for the API, form field

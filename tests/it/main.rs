@@ -13,6 +13,7 @@ mod crash;
 mod harness;
 mod identity;
 mod matrix;
+mod mfa;
 mod packaging;
 mod store;
 mod tls;

@@ -40,7 +40,23 @@ const MATRIX: &[(&str, &str, [u16; 7])] = &[
         "/api/v1/auth/login",
         [400, 400, 400, 400, 400, 400, 400],
     ),
+    // Only a sign-in that still owes its second factor may use this; none here does.
+    (
+        "post",
+        "/api/v1/auth/mfa",
+        [401, 401, 401, 401, 401, 401, 401],
+    ),
     ("get", "/api/v1/me", [401, 200, 200, 200, 200, 200, 200]),
+    (
+        "post",
+        "/api/v1/me/totp",
+        [401, 200, 200, 200, 200, 200, 200],
+    ),
+    (
+        "post",
+        "/api/v1/me/totp/confirm",
+        [400, 400, 400, 400, 400, 400, 400],
+    ),
     (
         "get",
         "/api/v1/orgs/{org_id}",

@@ -1,0 +1,206 @@
+//! TOTP and recovery codes through the real server: enrolment, the second sign-in step,
+//! replayed codes and spent recovery codes.
+
+use serde_json::{Value, json};
+use totp_rs::{Builder, Secret};
+
+use crate::harness::{TestEnv, TestServer};
+use crate::identity::{ADMIN_EMAIL, ADMIN_PASSWORD, Session, origin, set_up};
+
+fn now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+fn code(secret: &str, at: u64) -> String {
+    let secret = Secret::try_from_base32(secret).unwrap();
+    Builder::new()
+        .with_secret(secret)
+        .build()
+        .unwrap()
+        .generate(at)
+        .to_string()
+}
+
+fn post(
+    server: &TestServer,
+    session: &Session,
+    path: &str,
+    body: &Value,
+) -> reqwest::blocking::Response {
+    server
+        .client
+        .post(server.url(path))
+        .header("origin", origin(server))
+        .header("cookie", &session.cookie)
+        .header("x-csrf-token", &session.csrf)
+        .json(body)
+        .send()
+        .unwrap()
+}
+
+fn code_of(response: reqwest::blocking::Response) -> String {
+    let body: Value = response.json().unwrap();
+    body["error"]["code"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned()
+}
+
+/// Logs in with the password; the session owes its second factor.
+fn half_login(server: &TestServer) -> Session {
+    let response = Session::try_login(server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    assert_eq!(response.status(), 200);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let body: Value = response.json().unwrap();
+    assert_eq!(body["mfa_required"], true);
+    Session {
+        cookie,
+        csrf: body["csrf_token"].as_str().unwrap().to_owned(),
+    }
+}
+
+#[test]
+fn totp_enrolment_second_step_replay_and_recovery_codes() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    set_up(&server);
+    let older = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let session = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+
+    let enrol: Value = post(&server, &session, "/api/v1/me/totp", &json!({}))
+        .json()
+        .unwrap();
+    let secret = enrol["secret"].as_str().unwrap().to_owned();
+    assert!(
+        enrol["otpauth_url"]
+            .as_str()
+            .unwrap()
+            .starts_with("otpauth://totp/Rampart:admin@example.com?secret=")
+    );
+
+    let wrong = post(
+        &server,
+        &session,
+        "/api/v1/me/totp/confirm",
+        &json!({"code": "000000"}),
+    );
+    assert_eq!(wrong.status(), 422);
+    let confirmed = post(
+        &server,
+        &session,
+        "/api/v1/me/totp/confirm",
+        &json!({"code": code(&secret, now())}),
+    );
+    assert_eq!(confirmed.status(), 200);
+    let recovery: Vec<String> =
+        serde_json::from_value(confirmed.json::<Value>().unwrap()["recovery_codes"].clone())
+            .unwrap();
+    assert_eq!(recovery.len(), 10);
+    assert_eq!(
+        older.get(&server, "/api/v1/me").status(),
+        401,
+        "other sessions end when MFA changes"
+    );
+    assert_eq!(
+        session.get(&server, "/api/v1/me").status(),
+        200,
+        "this session stays"
+    );
+
+    // The password alone is not enough now.
+    let pending = half_login(&server);
+    let blocked = pending.get(&server, "/api/v1/me");
+    assert_eq!(blocked.status(), 401);
+    assert_eq!(code_of(blocked), "mfa_required");
+    let bad = post(
+        &server,
+        &pending,
+        "/api/v1/auth/mfa",
+        &json!({"code": "123456"}),
+    );
+    assert_eq!(bad.status(), 401);
+    assert_eq!(code_of(bad), "invalid_second_factor");
+    let next_code = code(&secret, now() + 30);
+    assert_eq!(
+        post(
+            &server,
+            &pending,
+            "/api/v1/auth/mfa",
+            &json!({"code": next_code})
+        )
+        .status(),
+        204
+    );
+    assert_eq!(pending.get(&server, "/api/v1/me").status(), 200);
+
+    // The same code again, on a new sign-in: refused as a replay.
+    let replay = half_login(&server);
+    let refused = post(
+        &server,
+        &replay,
+        "/api/v1/auth/mfa",
+        &json!({"code": next_code}),
+    );
+    assert_eq!(refused.status(), 401);
+    assert_eq!(replay.get(&server, "/api/v1/me").status(), 401);
+
+    // A recovery code works once.
+    let first = half_login(&server);
+    assert_eq!(
+        post(
+            &server,
+            &first,
+            "/api/v1/auth/mfa",
+            &json!({"recovery_code": recovery[0]})
+        )
+        .status(),
+        204
+    );
+    let second = half_login(&server);
+    assert_eq!(
+        post(
+            &server,
+            &second,
+            "/api/v1/auth/mfa",
+            &json!({"recovery_code": recovery[0]})
+        )
+        .status(),
+        401
+    );
+    assert_eq!(
+        post(
+            &server,
+            &second,
+            "/api/v1/auth/mfa",
+            &json!({"recovery_code": recovery[1]})
+        )
+        .status(),
+        204
+    );
+
+    let out = env.rampart(&["audit", "export"]);
+    let log = String::from_utf8_lossy(&out.stdout).into_owned();
+    let entries: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    let count = |action: &str, outcome: &str| {
+        entries
+            .iter()
+            .filter(|e| e["action"] == action && e["outcome"] == outcome)
+            .count()
+    };
+    assert_eq!(count("mfa.totp_enable", "success"), 1);
+    assert_eq!(count("auth.mfa", "failure"), 3);
+    assert_eq!(count("auth.mfa", "success"), 3);
+    assert!(!log.contains(&secret), "secret in the audit log");
+}
