@@ -41,6 +41,14 @@ pub enum Request {
         role: Option<crate::access::Role>,
     },
     UserList,
+    /// Unlock, disable, enable or reset-mfa the account with this address.
+    UserAction {
+        email: String,
+        action: String,
+    },
+    UserPasswordLink {
+        email: String,
+    },
 }
 
 /// What the operation may need to know about the process answering it.
@@ -133,6 +141,28 @@ pub fn handle(store: &Store, context: &Context, request: Request) -> Reply {
             .map_err(|err| err.to_string())
             .map(|account| serde_json::json!({ "id": account.id, "email": account.email }))
         }
+        Request::UserAction { email, action } => {
+            use crate::auth::OperatorAction;
+            let action = match action.as_str() {
+                "unlock" => Ok(OperatorAction::Unlock),
+                "disable" => Ok(OperatorAction::Disable),
+                "enable" => Ok(OperatorAction::Enable),
+                "reset_mfa" => Ok(OperatorAction::ResetMfa),
+                other => Err(format!("unknown account action {other}")),
+            };
+            action.and_then(|action| {
+                crate::auth::operator_action(store, &email, action, now_unix())
+                    .map_err(|err| err.to_string())
+                    .map(|account| serde_json::json!({ "id": account.id, "email": account.email }))
+            })
+        }
+        Request::UserPasswordLink { email } => crate::auth::operator_password_link(
+            store,
+            &email,
+            now_unix(),
+        )
+        .map_err(|err| err.to_string())
+        .map(|token| serde_json::json!({ "url": format!("{}/reset/{token}", context.base_url) })),
         Request::UserList => crate::auth::list_accounts(store)
             .map_err(|err| err.to_string())
             .and_then(|accounts| serde_json::to_value(accounts).map_err(|err| err.to_string())),

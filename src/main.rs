@@ -103,6 +103,31 @@ enum UserCommand {
     },
     /// List accounts as JSON.
     List,
+    /// Clear a lockout.
+    Unlock {
+        #[arg(long)]
+        email: String,
+    },
+    /// Refuse every sign-in and end every session of the account.
+    Disable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Allow a disabled account to sign in again.
+    Enable {
+        #[arg(long)]
+        email: String,
+    },
+    /// Remove TOTP and recovery codes so the person enrols again; ends every session.
+    ResetMfa {
+        #[arg(long)]
+        email: String,
+    },
+    /// Print a one-time link (valid 1 hour) that sets a new password.
+    ResetPassword {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -304,8 +329,27 @@ fn run(cli: Cli) -> Result<(), Failure> {
             command: AdminCommand::User { command },
         } => {
             let config = load_config(cli.config)?;
+            let action = |email: String, action: &str| Request::UserAction {
+                email,
+                action: action.to_owned(),
+            };
             let request = match command {
                 UserCommand::List => Request::UserList,
+                UserCommand::Unlock { email } => action(email, "unlock"),
+                UserCommand::Disable { email } => action(email, "disable"),
+                UserCommand::Enable { email } => action(email, "enable"),
+                UserCommand::ResetMfa { email } => action(email, "reset_mfa"),
+                UserCommand::ResetPassword { email } => {
+                    let reply = operate(&config, Request::UserPasswordLink { email })?;
+                    println!(
+                        "{}",
+                        reply
+                            .get("url")
+                            .and_then(|u| u.as_str())
+                            .unwrap_or_default()
+                    );
+                    return Ok(());
+                }
                 UserCommand::Create {
                     email,
                     name,

@@ -5,6 +5,7 @@
 pub mod account;
 pub mod mfa;
 pub mod password;
+pub mod reset;
 pub mod session;
 mod setup;
 
@@ -47,6 +48,12 @@ pub enum AuthError {
     AlreadySetUp,
     #[error("that code is not right, or was already used")]
     InvalidSecondFactor,
+    #[error(
+        "this link is not valid: it was used or has expired; ask your administrator for a new one"
+    )]
+    LinkInvalid,
+    #[error("no account has that e-mail address")]
+    NoSuchAccount,
     #[error("sign in again to do this: it needs a sign-in within the last 5 minutes")]
     StepUpRequired,
     #[error(transparent)]
@@ -293,6 +300,74 @@ pub fn create_account_as_operator(
     drop(system);
     txn.commit()?;
     Ok(created)
+}
+
+/// What the operator can do to an account.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OperatorAction {
+    /// Clear a lockout.
+    Unlock,
+    /// Refuse every sign-in and end every session.
+    Disable,
+    /// Allow sign-in again.
+    Enable,
+    /// Remove TOTP and recovery codes (the person enrols again), ending every session.
+    ResetMfa,
+}
+
+/// Applies `action` to the account with address `email`, audited as the operator's.
+pub fn operator_action(
+    store: &Store,
+    email: &str,
+    action: OperatorAction,
+    now: i64,
+) -> Result<Account, AuthError> {
+    let email = account::normalize_email(email)?;
+    let txn = store.write()?;
+    let system = txn.system(&SystemGrant::internal())?;
+    let mut target = account::find_by_email(&system, &email)?.ok_or(AuthError::NoSuchAccount)?;
+    let name = match action {
+        OperatorAction::Unlock => {
+            target.locked_until = None;
+            target.failed_logins = 0;
+            "admin.user_unlock"
+        }
+        OperatorAction::Disable => {
+            target.disabled = true;
+            session::revoke_all(&system, target.id, None)?;
+            "admin.user_disable"
+        }
+        OperatorAction::Enable => {
+            target.disabled = false;
+            "admin.user_enable"
+        }
+        OperatorAction::ResetMfa => {
+            target.mfa = mfa::MfaState::default();
+            session::revoke_all(&system, target.id, None)?;
+            "admin.user_reset_mfa"
+        }
+    };
+    account::save(&system, &target)?;
+    audit::append(
+        &txn,
+        Event::new(Actor::Operator, name, Outcome::Success).target(target.id),
+        now,
+    )?;
+    drop(system);
+    txn.commit()?;
+    Ok(target)
+}
+
+/// A one-time link to set a new password, for the account with address `email`.
+pub fn operator_password_link(store: &Store, email: &str, now: i64) -> Result<String, AuthError> {
+    let email = account::normalize_email(email)?;
+    let id = {
+        let read = store.read()?;
+        account::find_by_email(&read.system(&SystemGrant::internal())?, &email)?
+            .ok_or(AuthError::NoSuchAccount)?
+            .id
+    };
+    reset::issue(store, id, now)
 }
 
 /// Every account, for the operator.

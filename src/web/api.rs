@@ -43,6 +43,11 @@ pub static ROUTES: &[ApiRoute] = &[
     },
     ApiRoute {
         method: "post",
+        path: "/api/v1/auth/reset",
+        route: || web::post().to(auth_api::reset),
+    },
+    ApiRoute {
+        method: "post",
         path: "/api/v1/auth/mfa",
         route: || web::post().to(auth_api::mfa),
     },
@@ -124,6 +129,7 @@ async fn openapi_json() -> HttpResponse {
         auth_api::login,
         auth_api::logout,
         auth_api::mfa,
+        auth_api::reset,
         auth_api::me,
         auth_api::totp_begin,
         auth_api::totp_confirm,

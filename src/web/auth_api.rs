@@ -254,3 +254,33 @@ pub async fn totp_confirm(
         recovery_codes: codes,
     }))
 }
+
+#[derive(Deserialize, ToSchema)]
+pub struct ResetBody {
+    /// The token from the one-time link.
+    token: String,
+    #[schema(value_type = String)]
+    password: Password,
+}
+
+/// Set a new password with a one-time link's token. Ends every session of the account.
+#[utoipa::path(post, path = "/api/v1/auth/reset", tag = "auth", request_body = ResetBody,
+    responses((status = 204, description = "password set"), (status = 410, description = "`link_invalid`"),
+        (status = 422, description = "password too weak")))]
+pub async fn reset(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<ResetBody>,
+) -> Result<HttpResponse, WebError> {
+    let client = identity::client(&req, &state);
+    auth::reset::complete(
+        &state.store,
+        &state.hasher,
+        &body.token,
+        &body.password,
+        &client,
+        now(),
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

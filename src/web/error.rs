@@ -103,7 +103,7 @@ impl From<crate::auth::AuthError> for WebError {
             AuthError::EmailTaken => WebError::Conflict(err.to_string()),
             AuthError::InvalidSecondFactor => WebError::InvalidSecondFactor,
             AuthError::StepUpRequired => WebError::StepUpRequired,
-            AuthError::SetupLinkInvalid | AuthError::AlreadySetUp => {
+            AuthError::SetupLinkInvalid | AuthError::AlreadySetUp | AuthError::LinkInvalid => {
                 WebError::Gone(err.to_string())
             }
             AuthError::Access(access) => access.into(),

@@ -35,6 +35,7 @@ impl RouteClass {
             "/api/v1/auth/",
             "/api/v1/setup",
             "/setup/",
+            "/reset/",
             "/signin",
             "/signout",
         ];

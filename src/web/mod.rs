@@ -106,6 +106,11 @@ pub fn build_server(
                     .post(pages::signin_submit),
             )
             .service(web::resource("/signout").post(pages::signout))
+            .service(
+                web::resource("/reset/{token}")
+                    .get(pages::reset_form)
+                    .post(pages::reset_submit),
+            )
             .service(web::resource("/healthz").get(healthz))
             .service(web::resource("/readyz").get(readyz))
             .service(web::resource("/assets/{name}").get(assets::serve))

@@ -270,3 +270,72 @@ pub async fn signout(
         .map_err(|err| WebError::Internal(err.to_string()))?;
     Ok(response)
 }
+
+#[derive(Template)]
+#[template(path = "reset.html")]
+struct ResetPage {
+    layout: Layout,
+    link_valid: bool,
+    message: String,
+}
+
+pub async fn reset_form(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let store = state.store.clone();
+    let token = token.into_inner();
+    let valid =
+        web::block(move || auth::reset::check(&store, &token, identity::now()).is_ok()).await?;
+    let page = ResetPage {
+        layout: Layout::new(),
+        link_valid: valid,
+        message: String::new(),
+    };
+    let status = if valid {
+        StatusCode::OK
+    } else {
+        StatusCode::GONE
+    };
+    Ok(html_status(status, render(&page)?))
+}
+
+#[derive(serde::Deserialize)]
+pub struct ResetForm {
+    password: Password,
+}
+
+pub async fn reset_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+    form: web::Form<ResetForm>,
+) -> Result<HttpResponse, WebError> {
+    let client = identity::client(&req, &state);
+    match auth::reset::complete(
+        &state.store,
+        &state.hasher,
+        &token,
+        &form.password,
+        &client,
+        identity::now(),
+    )
+    .await
+    {
+        Ok(()) => Ok(see_other("/signin")),
+        Err(err) => {
+            let err = WebError::from(err);
+            let (status, link_valid) = match &err {
+                WebError::Invalid { .. } => (StatusCode::UNPROCESSABLE_ENTITY, true),
+                WebError::Gone(_) => (StatusCode::GONE, false),
+                _ => return Err(err),
+            };
+            let page = ResetPage {
+                layout: Layout::new(),
+                link_valid,
+                message: err.to_string(),
+            };
+            Ok(html_status(status, render(&page)?))
+        }
+    }
+}

@@ -14,6 +14,7 @@ mod harness;
 mod identity;
 mod matrix;
 mod mfa;
+mod operator;
 mod packaging;
 mod store;
 mod tls;

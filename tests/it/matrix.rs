@@ -40,6 +40,11 @@ const MATRIX: &[(&str, &str, [u16; 7])] = &[
         "/api/v1/auth/login",
         [400, 400, 400, 400, 400, 400, 400],
     ),
+    (
+        "post",
+        "/api/v1/auth/reset",
+        [400, 400, 400, 400, 400, 400, 400],
+    ),
     // Only a sign-in that still owes its second factor may use this; none here does.
     (
         "post",

@@ -204,3 +204,33 @@ fn totp_enrolment_second_step_replay_and_recovery_codes() {
     assert_eq!(count("auth.mfa", "success"), 3);
     assert!(!log.contains(&secret), "secret in the audit log");
 }
+
+#[test]
+fn operator_reset_mfa_lets_the_person_enrol_again() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    set_up(&server);
+    let session = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let enrol: Value = post(&server, &session, "/api/v1/me/totp", &json!({}))
+        .json()
+        .unwrap();
+    let secret = enrol["secret"].as_str().unwrap().to_owned();
+    let confirmed = post(
+        &server,
+        &session,
+        "/api/v1/me/totp/confirm",
+        &json!({"code": code(&secret, now())}),
+    );
+    assert_eq!(confirmed.status(), 200);
+    half_login(&server);
+
+    let out = env.rampart(&["admin", "user", "reset-mfa", "--email", ADMIN_EMAIL]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(
+        session.get(&server, "/api/v1/me").status(),
+        401,
+        "sessions end on MFA reset"
+    );
+    let fresh = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    assert_eq!(fresh.get(&server, "/api/v1/me").status(), 200);
+}

@@ -1,0 +1,106 @@
+//! One-time password links: issued by the operator (and, once mail lands, by "forgot
+//! password"), valid one hour, only the token's hash stored.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use serde::{Deserialize, Serialize};
+
+use super::{AccountId, AuthError, Client, Hasher, Password, account, password, session};
+use crate::access::SystemGrant;
+use crate::audit::{self, Actor, Event, Outcome};
+use crate::store::{Store, SystemGet, SystemTable};
+
+const LINKS: SystemTable = SystemTable::new("s.password_links");
+pub const LINK_TTL_SECS: i64 = 60 * 60;
+
+#[derive(Serialize, Deserialize)]
+struct StoredLink {
+    account: AccountId,
+    expires_at: i64,
+}
+
+fn key(token: &str) -> Vec<u8> {
+    crate::crypto::sha256(token.as_bytes()).to_vec()
+}
+
+/// A fresh link token for `account`; earlier links stay valid until used or expired.
+pub fn issue(store: &Store, account: AccountId, now: i64) -> Result<String, AuthError> {
+    let bytes: [u8; 32] = crate::crypto::random_bytes()?;
+    let token = B64URL.encode(bytes);
+    let txn = store.write()?;
+    let system = txn.system(&SystemGrant::internal())?;
+    let stored = StoredLink {
+        account,
+        expires_at: now + LINK_TTL_SECS,
+    };
+    system.put(LINKS, &key(&token), &serde_json::to_vec(&stored)?)?;
+    let event =
+        Event::new(Actor::Operator, "admin.password_link", Outcome::Success).target(account);
+    audit::append(&txn, event, now)?;
+    drop(system);
+    txn.commit()?;
+    Ok(token)
+}
+
+fn live(system: &impl SystemGet, token: &str, now: i64) -> Result<Option<AccountId>, AuthError> {
+    if token.len() != 43 {
+        return Ok(None);
+    }
+    Ok(match system.get(LINKS, &key(token))? {
+        Some(bytes) => {
+            let stored: StoredLink = serde_json::from_slice(&bytes)?;
+            (stored.expires_at > now).then_some(stored.account)
+        }
+        None => None,
+    })
+}
+
+pub fn check(store: &Store, token: &str, now: i64) -> Result<(), AuthError> {
+    let read = store.read()?;
+    match live(&read.system(&SystemGrant::internal())?, token, now)? {
+        Some(_) => Ok(()),
+        None => Err(AuthError::LinkInvalid),
+    }
+}
+
+/// Sets a new password with a link, spends the link, ends every session and clears lockout.
+pub async fn complete(
+    store: &std::sync::Arc<Store>,
+    hasher: &Hasher,
+    token: &str,
+    new_password: &Password,
+    client: &Client,
+    now: i64,
+) -> Result<(), AuthError> {
+    let grant = SystemGrant::internal();
+    let target = {
+        let read = store.read()?;
+        let system = read.system(&grant)?;
+        let id = live(&system, token, now)?.ok_or(AuthError::LinkInvalid)?;
+        account::get(&system, id)?.ok_or(AuthError::LinkInvalid)?
+    };
+    password::check_policy(new_password, &[&target.email, &target.display_name])?;
+    let hash = hasher.hash(new_password).await?;
+    let txn = store.write()?;
+    let system = txn.system(&grant)?;
+    // Checked again inside the transaction: two submissions of one link race here.
+    if live(&system, token, now)? != Some(target.id) {
+        return Err(AuthError::LinkInvalid);
+    }
+    system.delete(LINKS, &key(token))?;
+    let mut updated = account::get(&system, target.id)?.ok_or(AuthError::LinkInvalid)?;
+    updated.password_hash = Some(hash);
+    updated.failed_logins = 0;
+    updated.locked_until = None;
+    account::save(&system, &updated)?;
+    session::revoke_all(&system, updated.id, None)?;
+    let event = Event::new(
+        Actor::Account(updated.id.to_string()),
+        "auth.password_change",
+        Outcome::Success,
+    );
+    audit::append(&txn, client.stamp(event), now)?;
+    drop(system);
+    txn.commit()?;
+    Ok(())
+}
