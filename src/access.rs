@@ -177,6 +177,9 @@ pub fn memberships(
 pub struct Requester {
     pub account: AccountId,
     pub appliance_admin: bool,
+    /// Set when the request came with an API token: it reaches one organization, and only
+    /// as far as its scope.
+    pub token: Option<crate::auth::tokens::TokenLimits>,
 }
 
 /// How access was granted: the caller audits [`Via::ApplianceAdmin`] reads, which the
@@ -198,13 +201,19 @@ pub fn authorize(
     org: OrgId,
     permission: Permission,
 ) -> Result<(Grant, Via), AccessError> {
+    if let Some(limits) = requester.token {
+        if limits.org != org {
+            return Err(AccessError::NotFound);
+        }
+        if !limits.scope.allows(permission) {
+            return Err(AccessError::Forbidden);
+        }
+    }
+    let appliance_admin = requester.appliance_admin && requester.token.is_none();
     match role_in(system, requester.account, org)? {
         Some(role) if role.allows(permission) => Ok((Grant { org }, Via::Member(role))),
         Some(_) => Err(AccessError::Forbidden),
-        None if requester.appliance_admin
-            && permission == Permission::Read
-            && known_orgs.contains(&org) =>
-        {
+        None if appliance_admin && permission == Permission::Read && known_orgs.contains(&org) => {
             Ok((Grant { org }, Via::ApplianceAdmin))
         }
         None => Err(AccessError::NotFound),

@@ -8,6 +8,7 @@ pub mod password;
 pub mod reset;
 pub mod session;
 mod setup;
+pub mod tokens;
 
 use serde::Serialize;
 

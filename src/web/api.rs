@@ -71,6 +71,21 @@ pub static ROUTES: &[ApiRoute] = &[
         path: "/api/v1/orgs/{org_id}",
         route: || web::get().to(auth_api::org_profile),
     },
+    ApiRoute {
+        method: "post",
+        path: "/api/v1/orgs/{org_id}/tokens",
+        route: || web::post().to(auth_api::token_create),
+    },
+    ApiRoute {
+        method: "get",
+        path: "/api/v1/orgs/{org_id}/tokens",
+        route: || web::get().to(auth_api::token_list),
+    },
+    ApiRoute {
+        method: "delete",
+        path: "/api/v1/orgs/{org_id}/tokens/{token_id}",
+        route: || web::delete().to(auth_api::token_revoke),
+    },
 ];
 
 /// Registers one resource per path holding all of its methods, so a wrong method gets 405.
@@ -133,7 +148,10 @@ async fn openapi_json() -> HttpResponse {
         auth_api::me,
         auth_api::totp_begin,
         auth_api::totp_confirm,
-        auth_api::org_profile
+        auth_api::org_profile,
+        auth_api::token_create,
+        auth_api::token_list,
+        auth_api::token_revoke
     ),
     components(schemas(VersionInfo))
 )]

@@ -138,14 +138,17 @@ pub struct Me {
 /// The signed-in account and its organizations with roles.
 #[utoipa::path(get, path = "/api/v1/me", tag = "auth", responses((status = 200, body = Me), (status = 401)))]
 pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
-    let signed_in = identity::require(&req, &state).await?;
+    let caller = identity::require_caller(&req, &state).await?;
     let store = state.store.clone();
-    let account_id = signed_in.account.id;
-    let requester = identity::requester(&signed_in);
+    let account_id = caller.account.id;
+    let requester = caller.requester;
     let client = identity::client(&req, &state);
     let organizations = web::block(move || -> Result<Vec<Membership>, WebError> {
         let mut out = Vec::new();
-        for (org_id, role) in auth::memberships(&store, account_id)? {
+        let visible = auth::memberships(&store, account_id)?
+            .into_iter()
+            .filter(|(org_id, _)| requester.token.is_none_or(|limits| limits.org == *org_id));
+        for (org_id, role) in visible {
             let org = crate::org::profile(&store, requester, org_id, &client, now())?;
             out.push(Membership {
                 id: org.id,
@@ -157,7 +160,7 @@ pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResp
     })
     .await??;
     Ok(HttpResponse::Ok().json(Me {
-        account: AccountView::from(&signed_in.account),
+        account: AccountView::from(&caller.account),
         organizations,
     }))
 }
@@ -171,12 +174,12 @@ pub async fn org_profile(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let signed_in = identity::require(&req, &state).await?;
+    let caller = identity::require_caller(&req, &state).await?;
     let org_id = uuid::Uuid::parse_str(&path)
         .map(OrgId)
         .map_err(|_| WebError::NotFound)?;
     let store = state.store.clone();
-    let requester = identity::requester(&signed_in);
+    let requester = caller.requester;
     let client = identity::client(&req, &state);
     let org = web::block(move || crate::org::profile(&store, requester, org_id, &client, now()))
         .await??;
@@ -282,5 +285,115 @@ pub async fn reset(
         now(),
     )
     .await?;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+fn parse_org(text: &str) -> Result<OrgId, WebError> {
+    uuid::Uuid::parse_str(text)
+        .map(OrgId)
+        .map_err(|_| WebError::NotFound)
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct TokenBody {
+    /// What the token is for, such as "SIEM export".
+    name: String,
+    scope: auth::tokens::Scope,
+    /// Lifetime in days, 1 to 365.
+    expires_in_days: u32,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct TokenCreated {
+    /// The secret, shown only now: send it as `Authorization: Bearer <token>`.
+    token: String,
+    #[serde(flatten)]
+    details: auth::tokens::ApiToken,
+}
+
+/// Create an API token for this organization (session only, sign-in within 5 minutes).
+#[utoipa::path(post, path = "/api/v1/orgs/{org_id}/tokens", tag = "tokens", request_body = TokenBody,
+    params(("org_id" = String, Path, description = "organization id")),
+    responses((status = 201, body = TokenCreated), (status = 401), (status = 403), (status = 404), (status = 422)))]
+pub async fn token_create(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<TokenBody>,
+) -> Result<HttpResponse, WebError> {
+    let signed_in = identity::require(&req, &state).await?;
+    identity::check_csrf(&req, &signed_in, None)?;
+    let org = parse_org(&path)?;
+    let client = identity::client(&req, &state);
+    let store = state.store.clone();
+    let requester = identity::requester(&signed_in);
+    let (token, details) = web::block(move || {
+        auth::tokens::create(
+            &store,
+            requester,
+            &signed_in.session,
+            org,
+            &body.name,
+            body.scope,
+            body.expires_in_days,
+            &client,
+            now(),
+        )
+    })
+    .await??;
+    Ok(HttpResponse::Created().json(TokenCreated { token, details }))
+}
+
+/// Your API tokens for this organization (never their secrets).
+#[utoipa::path(get, path = "/api/v1/orgs/{org_id}/tokens", tag = "tokens",
+    params(("org_id" = String, Path, description = "organization id")),
+    responses((status = 200, body = [auth::tokens::ApiToken]), (status = 401), (status = 404)))]
+pub async fn token_list(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let signed_in = identity::require(&req, &state).await?;
+    let org = parse_org(&path)?;
+    let store = state.store.clone();
+    let requester = identity::requester(&signed_in);
+    let tokens = web::block(move || -> Result<Vec<auth::tokens::ApiToken>, WebError> {
+        let read = store.read()?;
+        let known = store.organizations()?;
+        let member = access::Requester {
+            appliance_admin: false,
+            ..requester
+        };
+        access::authorize(
+            &read.system(&access::SystemGrant::internal())?,
+            &known,
+            member,
+            org,
+            access::Permission::Read,
+        )?;
+        Ok(auth::tokens::list(&store, requester.account, org)?)
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(tokens))
+}
+
+/// Revoke a token: your own, or any in the organization if you manage its members.
+#[utoipa::path(delete, path = "/api/v1/orgs/{org_id}/tokens/{token_id}", tag = "tokens",
+    params(("org_id" = String, Path, description = "organization id"), ("token_id" = String, Path, description = "token id")),
+    responses((status = 204, description = "revoked"), (status = 401), (status = 403), (status = 404)))]
+pub async fn token_revoke(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let signed_in = identity::require(&req, &state).await?;
+    identity::check_csrf(&req, &signed_in, None)?;
+    let (org, id) = path.into_inner();
+    let org = parse_org(&org)?;
+    let id = uuid::Uuid::parse_str(&id).map_err(|_| WebError::NotFound)?;
+    let client = identity::client(&req, &state);
+    let store = state.store.clone();
+    let requester = identity::requester(&signed_in);
+    web::block(move || auth::tokens::revoke(&store, requester, org, id, &client, now())).await??;
     Ok(HttpResponse::NoContent().finish())
 }

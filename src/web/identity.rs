@@ -80,7 +80,45 @@ pub fn requester(signed_in: &SignedIn) -> crate::access::Requester {
     crate::access::Requester {
         account: signed_in.account.id,
         appliance_admin: signed_in.account.appliance_admin,
+        token: None,
     }
+}
+
+/// Whoever may call a data route: a fully signed-in session, or an API token.
+pub struct Caller {
+    pub account: Account,
+    pub requester: crate::access::Requester,
+}
+
+fn bearer(req: &HttpRequest) -> Option<String> {
+    let value = req.headers().get("authorization")?.to_str().ok()?;
+    value.strip_prefix("Bearer ").map(|t| t.trim().to_owned())
+}
+
+/// The caller of a data route: `Authorization: Bearer rmp_...`, else the session cookie.
+/// A bearer token that is unknown, revoked or expired is 401, never a fallback to the cookie.
+pub async fn require_caller(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+) -> Result<Caller, WebError> {
+    if let Some(token) = bearer(req) {
+        let store = state.store.clone();
+        let found = web::block(move || auth::tokens::authenticate(&store, &token, now())).await??;
+        let (account, limits) = found.ok_or(WebError::Unauthenticated)?;
+        return Ok(Caller {
+            requester: crate::access::Requester {
+                account: account.id,
+                appliance_admin: account.appliance_admin,
+                token: Some(limits),
+            },
+            account,
+        });
+    }
+    let signed_in = require(req, state).await?;
+    Ok(Caller {
+        requester: requester(&signed_in),
+        account: signed_in.account,
+    })
 }
 
 /// The signed-in person with every factor given, or 401.

@@ -18,4 +18,5 @@ mod operator;
 mod packaging;
 mod store;
 mod tls;
+mod tokens;
 mod web;
