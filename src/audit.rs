@@ -26,7 +26,7 @@ pub enum AuditError {
 }
 
 /// Who acted.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(tag = "kind", content = "id", rename_all = "snake_case")]
 pub enum Actor {
     /// The local operator on the control socket or CLI.
@@ -39,7 +39,7 @@ pub enum Actor {
     System,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
 pub enum Outcome {
     Success,
@@ -48,7 +48,7 @@ pub enum Outcome {
 }
 
 /// What happened, before it is numbered and chained.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Event {
     pub actor: Actor,
     pub org: Option<String>,
@@ -85,7 +85,7 @@ impl Event {
 }
 
 /// One numbered, chained entry as stored and exported.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Entry {
     pub seq: u64,
     /// Unix seconds.
@@ -164,6 +164,42 @@ pub fn entries(store: &Store) -> Result<Vec<Entry>, AuditError> {
         .into_iter()
         .map(|(_, bytes)| serde_json::from_slice(&bytes).map_err(AuditError::from))
         .collect()
+}
+
+/// Which entries to show.
+#[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+pub struct Filter {
+    /// Only entries whose action starts with this, such as `auth.`.
+    pub action: Option<String>,
+    pub outcome: Option<Outcome>,
+    /// Only entries at or after this time (Unix seconds).
+    pub since: Option<i64>,
+    /// Only entries with a sequence number below this, for paging back.
+    pub before: Option<u64>,
+    /// At most this many, newest first (default 100, at most 1000).
+    pub limit: Option<usize>,
+}
+
+/// Entries matching `filter`, newest first; only `org`'s when given.
+pub fn search(store: &Store, org: Option<&str>, filter: &Filter) -> Result<Vec<Entry>, AuditError> {
+    let limit = filter.limit.unwrap_or(100).clamp(1, 1000);
+    let mut found: Vec<Entry> = entries(store)?
+        .into_iter()
+        .rev()
+        .filter(|e| org.is_none_or(|org| e.event.org.as_deref() == Some(org)))
+        .filter(|e| {
+            filter
+                .action
+                .as_deref()
+                .is_none_or(|a| e.event.action.starts_with(a))
+        })
+        .filter(|e| filter.outcome.is_none_or(|o| e.event.outcome == o))
+        .filter(|e| filter.since.is_none_or(|t| e.time >= t))
+        .filter(|e| filter.before.is_none_or(|seq| e.seq < seq))
+        .take(limit)
+        .collect();
+    found.shrink_to_fit();
+    Ok(found)
 }
 
 /// The outcome of checking the chain.

@@ -72,6 +72,16 @@ pub static ROUTES: &[ApiRoute] = &[
         route: || web::get().to(auth_api::org_profile),
     },
     ApiRoute {
+        method: "get",
+        path: "/api/v1/orgs/{org_id}/audit",
+        route: || web::get().to(auth_api::org_audit),
+    },
+    ApiRoute {
+        method: "get",
+        path: "/api/v1/admin/audit",
+        route: || web::get().to(auth_api::admin_audit),
+    },
+    ApiRoute {
         method: "post",
         path: "/api/v1/orgs/{org_id}/tokens",
         route: || web::post().to(auth_api::token_create),
@@ -151,7 +161,9 @@ async fn openapi_json() -> HttpResponse {
         auth_api::org_profile,
         auth_api::token_create,
         auth_api::token_list,
-        auth_api::token_revoke
+        auth_api::token_revoke,
+        auth_api::org_audit,
+        auth_api::admin_audit
     ),
     components(schemas(VersionInfo))
 )]

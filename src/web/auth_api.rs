@@ -397,3 +397,54 @@ pub async fn token_revoke(
     web::block(move || auth::tokens::revoke(&store, requester, org, id, &client, now())).await??;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// The organization's audit log, newest first (owners).
+#[utoipa::path(get, path = "/api/v1/orgs/{org_id}/audit", tag = "audit",
+    params(("org_id" = String, Path, description = "organization id"), crate::audit::Filter),
+    responses((status = 200, body = [crate::audit::Entry]), (status = 401), (status = 403), (status = 404)))]
+pub async fn org_audit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    filter: web::Query<crate::audit::Filter>,
+) -> Result<HttpResponse, WebError> {
+    let caller = identity::require_caller(&req, &state).await?;
+    let org = parse_org(&path)?;
+    let store = state.store.clone();
+    let entries = web::block(move || -> Result<Vec<crate::audit::Entry>, WebError> {
+        let known = store.organizations()?;
+        let read = store.read()?;
+        access::authorize(
+            &read.system(&access::SystemGrant::internal())?,
+            &known,
+            caller.requester,
+            org,
+            access::Permission::ManageOrganization,
+        )?;
+        crate::audit::search(&store, Some(&org.to_string()), &filter)
+            .map_err(|e| WebError::Internal(e.to_string()))
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(entries))
+}
+
+/// The whole appliance's audit log, newest first (appliance administrator).
+#[utoipa::path(get, path = "/api/v1/admin/audit", tag = "audit", params(crate::audit::Filter),
+    responses((status = 200, body = [crate::audit::Entry]), (status = 401), (status = 403)))]
+pub async fn admin_audit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    filter: web::Query<crate::audit::Filter>,
+) -> Result<HttpResponse, WebError> {
+    let caller = identity::require_caller(&req, &state).await?;
+    if !caller.account.appliance_admin || caller.requester.token.is_some() {
+        return Err(WebError::Forbidden(
+            "only the appliance administrator sees the whole log".into(),
+        ));
+    }
+    let store = state.store.clone();
+    let entries = web::block(move || crate::audit::search(&store, None, &filter))
+        .await?
+        .map_err(|e| WebError::Internal(e.to_string()))?;
+    Ok(HttpResponse::Ok().json(entries))
+}

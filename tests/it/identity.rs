@@ -581,3 +581,57 @@ fn forwarded_address_is_believed_only_from_trusted_proxies() {
         "client address not audited"
     );
 }
+
+#[test]
+fn owners_see_the_appliance_administrators_reads_in_their_log() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    set_up(&server);
+    let out = env.rampart(&["admin", "org", "create", "Globex"]);
+    let globex: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let globex = globex["id"].as_str().unwrap().to_owned();
+    create_user(
+        &env,
+        "owner@globex.example",
+        "velvet orbit canyon 93 drift",
+        &globex,
+        "owner",
+    );
+
+    let admin = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    assert_eq!(
+        admin
+            .get(&server, &format!("/api/v1/orgs/{globex}"))
+            .status(),
+        200
+    );
+    let owner = Session::login(
+        &server,
+        "owner@globex.example",
+        "velvet orbit canyon 93 drift",
+    );
+    let log: Value = owner
+        .get(
+            &server,
+            &format!("/api/v1/orgs/{globex}/audit?action=admin."),
+        )
+        .json()
+        .unwrap();
+    let actions: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        actions,
+        vec!["admin.org_read", "admin.user_create"],
+        "newest first"
+    );
+    let all: Value = admin
+        .get(&server, "/api/v1/admin/audit?limit=3")
+        .json()
+        .unwrap();
+    assert_eq!(all.as_array().unwrap().len(), 3);
+    assert_eq!(owner.get(&server, "/api/v1/admin/audit").status(), 403);
+}

@@ -83,6 +83,16 @@ const MATRIX: &[(&str, &str, [u16; 7])] = &[
         "/api/v1/orgs/{org_id}/tokens/{token_id}",
         [401, 404, 404, 404, 404, 404, 404],
     ),
+    (
+        "get",
+        "/api/v1/orgs/{org_id}/audit",
+        [401, 403, 403, 403, 200, 404, 404],
+    ),
+    (
+        "get",
+        "/api/v1/admin/audit",
+        [401, 403, 403, 403, 403, 403, 200],
+    ),
     // Ends the session: runs last.
     (
         "post",
