@@ -20,6 +20,12 @@ pub enum OrgError {
         "organization name must be 1 to {NAME_MAX_CHARS} characters without control characters"
     )]
     InvalidName,
+    /// A profile field is wrong; the message says how.
+    #[error("{message}")]
+    InvalidField {
+        field: &'static str,
+        message: String,
+    },
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -30,12 +36,219 @@ pub enum OrgError {
     Decode(#[from] serde_json::Error),
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Organization {
+    #[schema(value_type = String)]
     pub id: OrgId,
     pub name: String,
     /// Unix seconds.
     pub created_at: i64,
+    /// Commercial and Government Entity code: 5 letters or digits.
+    #[serde(default)]
+    pub cage: Option<String>,
+    /// SAM.gov Unique Entity ID: 12 letters or digits, never O or I.
+    #[serde(default)]
+    pub uei: Option<String>,
+    #[serde(default)]
+    pub contracts: Vec<Contract>,
+}
+
+/// A contract the organization holds, and whether it involves CUI.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Contract {
+    pub number: String,
+    pub agency: String,
+    /// Whether the contract involves Controlled Unclassified Information.
+    pub cui: bool,
+    /// `YYYY-MM-DD`.
+    pub start: Option<String>,
+    /// `YYYY-MM-DD`, not before `start`.
+    pub end: Option<String>,
+}
+
+/// The editable part of a profile.
+#[derive(Debug, Clone, Deserialize, utoipa::ToSchema)]
+pub struct ProfileUpdate {
+    pub name: String,
+    pub cage: Option<String>,
+    pub uei: Option<String>,
+    #[serde(default)]
+    pub contracts: Vec<Contract>,
+}
+
+fn invalid(field: &'static str, message: impl Into<String>) -> OrgError {
+    OrgError::InvalidField {
+        field,
+        message: message.into(),
+    }
+}
+
+/// Upper-cases and checks a CAGE code, saying what is wrong.
+pub fn clean_cage(raw: &str) -> Result<String, OrgError> {
+    let cage = raw.trim().to_ascii_uppercase();
+    let count = cage.chars().count();
+    if count != 5 {
+        return Err(invalid(
+            "cage",
+            format!("a CAGE code has exactly 5 characters; this has {count}"),
+        ));
+    }
+    if let Some(bad) = cage.chars().find(|c| !c.is_ascii_alphanumeric()) {
+        return Err(invalid(
+            "cage",
+            format!("a CAGE code has only letters and digits, not {bad:?}"),
+        ));
+    }
+    Ok(cage)
+}
+
+/// Upper-cases and checks a UEI, saying what is wrong.
+pub fn clean_uei(raw: &str) -> Result<String, OrgError> {
+    let uei = raw.trim().to_ascii_uppercase();
+    let count = uei.chars().count();
+    if count != 12 {
+        return Err(invalid(
+            "uei",
+            format!("a UEI has exactly 12 characters; this has {count}"),
+        ));
+    }
+    if let Some(bad) = uei.chars().find(|c| !c.is_ascii_alphanumeric()) {
+        return Err(invalid(
+            "uei",
+            format!("a UEI has only letters and digits, not {bad:?}"),
+        ));
+    }
+    if let Some(bad) = uei.chars().find(|c| matches!(c, 'O' | 'I')) {
+        return Err(invalid(
+            "uei",
+            format!("a UEI never contains the letter {bad} (it would be confused with a digit)"),
+        ));
+    }
+    Ok(uei)
+}
+
+fn parse_date(field: &'static str, text: &str) -> Result<time::Date, OrgError> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    time::Date::parse(text.trim(), &format).map_err(|_| {
+        invalid(
+            field,
+            format!("{text:?} is not a date in the form YYYY-MM-DD"),
+        )
+    })
+}
+
+fn clean_contract(contract: &Contract) -> Result<Contract, OrgError> {
+    let text = |field: &'static str, value: &str, what: &str| -> Result<String, OrgError> {
+        let value = value.trim();
+        let count = value.chars().count();
+        if count == 0 || count > 100 || value.chars().any(char::is_control) {
+            return Err(invalid(
+                field,
+                format!("a contract {what} has 1 to 100 characters"),
+            ));
+        }
+        Ok(value.to_owned())
+    };
+    let start = contract
+        .start
+        .as_deref()
+        .map(|d| parse_date("contracts.start", d))
+        .transpose()?;
+    let end = contract
+        .end
+        .as_deref()
+        .map(|d| parse_date("contracts.end", d))
+        .transpose()?;
+    if let (Some(start), Some(end)) = (start, end)
+        && end < start
+    {
+        return Err(invalid(
+            "contracts.end",
+            "a contract cannot end before it starts",
+        ));
+    }
+    Ok(Contract {
+        number: text("contracts.number", &contract.number, "number")?,
+        agency: text("contracts.agency", &contract.agency, "agency")?,
+        cui: contract.cui,
+        start: start.map(|d| d.to_string()),
+        end: end.map(|d| d.to_string()),
+    })
+}
+
+/// Changes the profile (owners); audited.
+pub fn update_profile(
+    store: &Store,
+    requester: Requester,
+    org: OrgId,
+    update: &ProfileUpdate,
+    client: &Client,
+    now: i64,
+) -> Result<Organization, OrgError> {
+    let name = clean_name(&update.name).map_err(|_| {
+        invalid(
+            "name",
+            format!("a name has 1 to {NAME_MAX_CHARS} characters"),
+        )
+    })?;
+    let cage = update
+        .cage
+        .as_deref()
+        .filter(|c| !c.trim().is_empty())
+        .map(clean_cage)
+        .transpose()?;
+    let uei = update
+        .uei
+        .as_deref()
+        .filter(|u| !u.trim().is_empty())
+        .map(clean_uei)
+        .transpose()?;
+    if update.contracts.len() > 200 {
+        return Err(invalid("contracts", "at most 200 contracts"));
+    }
+    let contracts = update
+        .contracts
+        .iter()
+        .map(clean_contract)
+        .collect::<Result<Vec<_>, _>>()?;
+    let known = store.organizations()?;
+    let txn = store.write()?;
+    let (grant, _) = {
+        let system = txn.system(&SystemGrant::internal())?;
+        access::authorize(
+            &system,
+            &known,
+            requester,
+            org,
+            Permission::ManageOrganization,
+        )?
+    };
+    let tenant = txn.tenant(&grant)?;
+    let current: Organization = match tenant.get(PROFILE, PROFILE_KEY)? {
+        Some(bytes) => serde_json::from_slice(&bytes)?,
+        None => return Err(OrgError::Access(AccessError::NotFound)),
+    };
+    let updated = Organization {
+        name,
+        cage,
+        uei,
+        contracts,
+        ..current
+    };
+    tenant.put(PROFILE, PROFILE_KEY, &serde_json::to_vec(&updated)?)?;
+    let mut event = Event::new(
+        Actor::Account(requester.account.to_string()),
+        "org.update",
+        Outcome::Success,
+    )
+    .org(org)
+    .target(org);
+    event.ip = client.ip.clone();
+    event.user_agent = client.user_agent.clone();
+    audit::append(&txn, event, now)?;
+    drop(tenant);
+    txn.commit()?;
+    Ok(updated)
 }
 
 /// Checks an organization name as typed.
@@ -63,6 +276,9 @@ pub fn create_in(
         id: grant.org(),
         name: clean_name(name)?,
         created_at: now,
+        cage: None,
+        uei: None,
+        contracts: Vec::new(),
     };
     txn.create_organization(grant)?
         .put(PROFILE, PROFILE_KEY, &serde_json::to_vec(&org)?)?;
@@ -144,4 +360,55 @@ pub fn list(store: &Store, operator: &ApplianceOperator) -> Result<Vec<Organizat
     }
     orgs.sort_by(|a: &Organization, b| a.created_at.cmp(&b.created_at).then(a.name.cmp(&b.name)));
     Ok(orgs)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn cage_and_uei_are_checked_with_reasons() {
+        assert_eq!(clean_cage(" 1a2b3 ").unwrap(), "1A2B3");
+        assert!(
+            clean_cage("1234")
+                .unwrap_err()
+                .to_string()
+                .contains("this has 4")
+        );
+        assert!(clean_cage("12-45").unwrap_err().to_string().contains("'-'"));
+        assert_eq!(clean_uei("abcdefgh2345").unwrap(), "ABCDEFGH2345");
+        assert!(
+            clean_uei("ABCDEFGH234")
+                .unwrap_err()
+                .to_string()
+                .contains("this has 11")
+        );
+        assert!(
+            clean_uei("ABCDEFGHI234")
+                .unwrap_err()
+                .to_string()
+                .contains("letter I")
+        );
+        assert!(
+            clean_uei("ABCDEFGHO234")
+                .unwrap_err()
+                .to_string()
+                .contains("letter O")
+        );
+        assert!(clean_uei("ABCDEFGH 234").is_err());
+    }
+
+    #[test]
+    fn contract_dates_must_parse_and_be_ordered() {
+        let contract = |start: &str, end: &str| Contract {
+            number: "W56KGU-25-C-0001".into(),
+            agency: "Army".into(),
+            cui: true,
+            start: Some(start.into()),
+            end: Some(end.into()),
+        };
+        assert!(clean_contract(&contract("2025-01-01", "2026-01-01")).is_ok());
+        assert!(clean_contract(&contract("2026-01-01", "2025-01-01")).is_err());
+        assert!(clean_contract(&contract("2025-13-01", "2026-01-01")).is_err());
+    }
 }

@@ -72,6 +72,11 @@ pub static ROUTES: &[ApiRoute] = &[
         route: || web::get().to(auth_api::org_profile),
     },
     ApiRoute {
+        method: "put",
+        path: "/api/v1/orgs/{org_id}",
+        route: || web::put().to(auth_api::org_update),
+    },
+    ApiRoute {
         method: "get",
         path: "/api/v1/orgs/{org_id}/audit",
         route: || web::get().to(auth_api::org_audit),
@@ -163,6 +168,7 @@ async fn openapi_json() -> HttpResponse {
         auth_api::token_list,
         auth_api::token_revoke,
         auth_api::org_audit,
+        auth_api::org_update,
         auth_api::admin_audit
     ),
     components(schemas(VersionInfo))

@@ -448,3 +448,27 @@ pub async fn admin_audit(
         .map_err(|e| WebError::Internal(e.to_string()))?;
     Ok(HttpResponse::Ok().json(entries))
 }
+
+/// Change the organization's profile: name, CAGE code, UEI, contracts (owners).
+#[utoipa::path(put, path = "/api/v1/orgs/{org_id}", tag = "organizations", request_body = crate::org::ProfileUpdate,
+    params(("org_id" = String, Path, description = "organization id")),
+    responses((status = 200, body = crate::org::Organization), (status = 401), (status = 403), (status = 404),
+        (status = 422, description = "a field is wrong; `field` and the message say which and why")))]
+pub async fn org_update(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<crate::org::ProfileUpdate>,
+) -> Result<HttpResponse, WebError> {
+    let caller = identity::require_caller(&req, &state).await?;
+    caller.check_csrf(&req)?;
+    let org = parse_org(&path)?;
+    let client = identity::client(&req, &state);
+    let store = state.store.clone();
+    let requester = caller.requester;
+    let updated = web::block(move || {
+        crate::org::update_profile(&store, requester, org, &body, &client, now())
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(updated))
+}

@@ -131,6 +131,9 @@ impl From<crate::org::OrgError> for WebError {
                 message: err.to_string(),
             },
             crate::org::OrgError::Access(access) => access.into(),
+            crate::org::OrgError::InvalidField { field, message } => {
+                WebError::Invalid { field, message }
+            }
             other => WebError::Internal(other.to_string()),
         }
     }

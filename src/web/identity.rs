@@ -88,6 +88,21 @@ pub fn requester(signed_in: &SignedIn) -> crate::access::Requester {
 pub struct Caller {
     pub account: Account,
     pub requester: crate::access::Requester,
+    /// The session's CSRF token; `None` for an API token, which carries no cookie to forge.
+    pub csrf_token: Option<String>,
+}
+
+impl Caller {
+    /// Unsafe requests on a session must echo its CSRF token in the header.
+    pub fn check_csrf(&self, req: &HttpRequest) -> Result<(), WebError> {
+        let Some(expected) = &self.csrf_token else {
+            return Ok(());
+        };
+        csrf_matches(
+            req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()),
+            expected,
+        )
+    }
 }
 
 fn bearer(req: &HttpRequest) -> Option<String> {
@@ -106,6 +121,7 @@ pub async fn require_caller(
         let found = web::block(move || auth::tokens::authenticate(&store, &token, now())).await??;
         let (account, limits) = found.ok_or(WebError::Unauthenticated)?;
         return Ok(Caller {
+            csrf_token: None,
             requester: crate::access::Requester {
                 account: account.id,
                 appliance_admin: account.appliance_admin,
@@ -117,6 +133,7 @@ pub async fn require_caller(
     let signed_in = require(req, state).await?;
     Ok(Caller {
         requester: requester(&signed_in),
+        csrf_token: Some(signed_in.session.csrf_token),
         account: signed_in.account,
     })
 }
@@ -151,13 +168,12 @@ pub fn check_csrf(
     form_token: Option<&str>,
 ) -> Result<(), WebError> {
     let sent = form_token.or_else(|| req.headers().get(CSRF_HEADER).and_then(|v| v.to_str().ok()));
+    csrf_matches(sent, &signed_in.session.csrf_token)
+}
+
+fn csrf_matches(sent: Option<&str>, expected: &str) -> Result<(), WebError> {
     match sent {
-        Some(sent)
-            if crate::crypto::constant_time_eq(
-                sent.as_bytes(),
-                signed_in.session.csrf_token.as_bytes(),
-            ) =>
-        {
+        Some(sent) if crate::crypto::constant_time_eq(sent.as_bytes(), expected.as_bytes()) => {
             Ok(())
         }
         _ => Err(WebError::Forbidden(

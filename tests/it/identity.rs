@@ -635,3 +635,70 @@ fn owners_see_the_appliance_administrators_reads_in_their_log() {
     assert_eq!(all.as_array().unwrap().len(), 3);
     assert_eq!(owner.get(&server, "/api/v1/admin/audit").status(), 403);
 }
+
+#[test]
+fn owner_edits_profile_with_cage_uei_and_contracts_checked() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    let acme = set_up(&server);
+    let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let put = |body: &Value| {
+        server
+            .client
+            .put(server.url(&format!("/api/v1/orgs/{acme}")))
+            .header("origin", origin(&server))
+            .header("cookie", &owner.cookie)
+            .header("x-csrf-token", &owner.csrf)
+            .json(body)
+            .send()
+            .unwrap()
+    };
+    let cases = [
+        (json!({"name": "Acme", "cage": "1A2B"}), "cage", "exactly 5"),
+        (
+            json!({"name": "Acme", "uei": "ABCDEFGHI234"}),
+            "uei",
+            "letter I",
+        ),
+        (
+            json!({"name": "Acme", "uei": "ABCDEFGH234"}),
+            "uei",
+            "exactly 12",
+        ),
+        (json!({"name": "", "cage": "1A2B3"}), "name", "1 to 200"),
+        (
+            json!({"name": "Acme", "contracts": [{"number": "W1", "agency": "Army", "cui": true, "start": "2026-02-30", "end": null}]}),
+            "contracts.start",
+            "YYYY-MM-DD",
+        ),
+    ];
+    for (body, field, words) in cases {
+        let response = put(&body);
+        assert_eq!(response.status(), 422, "{field}");
+        let message = response.json::<Value>().unwrap()["error"]["message"]
+            .as_str()
+            .unwrap()
+            .to_owned();
+        assert!(message.contains(words), "{field}: {message}");
+    }
+    let good = json!({"name": "Acme Defense Systems", "cage": "1a2b3", "uei": "abcdefgh2345",
+        "contracts": [{"number": "W56KGU-25-C-0001", "agency": "Army", "cui": true, "start": "2025-10-01", "end": "2027-09-30"}]});
+    let response = put(&good);
+    assert_eq!(response.status(), 200);
+    let profile: Value = owner
+        .get(&server, &format!("/api/v1/orgs/{acme}"))
+        .json()
+        .unwrap();
+    assert_eq!(profile["cage"], "1A2B3");
+    assert_eq!(profile["uei"], "ABCDEFGH2345");
+    assert_eq!(profile["contracts"][0]["cui"], true);
+    assert_eq!(profile["name"], "Acme Defense Systems");
+    let log: Value = owner
+        .get(
+            &server,
+            &format!("/api/v1/orgs/{acme}/audit?action=org.update"),
+        )
+        .json()
+        .unwrap();
+    assert_eq!(log.as_array().unwrap().len(), 1);
+}
