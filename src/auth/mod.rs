@@ -452,6 +452,67 @@ pub fn complete_mfa(
     }
 }
 
+/// Proves the password again for step-up: refreshes the session's sign-in time. A wrong
+/// password counts as a failed sign-in.
+pub async fn reauthenticate(
+    store: &std::sync::Arc<Store>,
+    hasher: &Hasher,
+    token: &str,
+    current: &Session,
+    password: &Password,
+    client: &Client,
+    now: i64,
+) -> Result<(), AuthError> {
+    let grant = SystemGrant::internal();
+    let stored_hash = {
+        let read = store.read()?;
+        account::get(&read.system(&grant)?, current.account)?.and_then(|a| a.password_hash)
+    };
+    let matched = hasher.verify(password, stored_hash.as_deref()).await?;
+    let txn = store.write()?;
+    let system = txn.system(&grant)?;
+    let mut holder =
+        account::get(&system, current.account)?.ok_or(AuthError::InvalidCredentials)?;
+    let actor = Actor::Account(holder.id.to_string());
+    let locked = holder.locked_until.is_some_and(|until| until > now);
+    if matched && !locked && !holder.disabled {
+        let mut refreshed =
+            session::lookup(&system, token, now)?.ok_or(AuthError::InvalidCredentials)?;
+        refreshed.authenticated_at = now;
+        session::save(&system, token, &refreshed)?;
+        holder.failed_logins = 0;
+        account::save(&system, &holder)?;
+        audit::append(
+            &txn,
+            client.stamp(Event::new(actor, "auth.reauthenticate", Outcome::Success)),
+            now,
+        )?;
+        drop(system);
+        txn.commit()?;
+        return Ok(());
+    }
+    if !locked {
+        holder.failed_logins += 1;
+        if holder.failed_logins >= LOCKOUT_THRESHOLD {
+            holder.locked_until = Some(now + LOCKOUT_SECS);
+            holder.failed_logins = 0;
+            session::revoke_all(&system, holder.id, None)?;
+            let event =
+                Event::new(actor.clone(), "auth.lockout", Outcome::Success).target(holder.id);
+            audit::append(&txn, client.stamp(event), now)?;
+        }
+        account::save(&system, &holder)?;
+    }
+    audit::append(
+        &txn,
+        client.stamp(Event::new(actor, "auth.reauthenticate", Outcome::Failure)),
+        now,
+    )?;
+    drop(system);
+    txn.commit()?;
+    Err(AuthError::InvalidCredentials)
+}
+
 /// What a person needs to add TOTP to an authenticator app.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TotpEnrolment {
@@ -518,4 +579,29 @@ pub fn memberships(
         &read.system(&SystemGrant::internal())?,
         account,
     )?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn session(authenticated_at: i64) -> Session {
+        Session {
+            account: AccountId(uuid::Uuid::nil()),
+            created_at: 0,
+            last_seen: authenticated_at,
+            authenticated_at,
+            csrf_token: String::new(),
+            mfa_pending: false,
+        }
+    }
+
+    #[test]
+    fn step_up_needs_a_sign_in_within_five_minutes() {
+        assert!(require_step_up(&session(1000), 1000 + STEP_UP_SECS).is_ok());
+        assert!(matches!(
+            require_step_up(&session(1000), 1001 + STEP_UP_SECS),
+            Err(AuthError::StepUpRequired)
+        ));
+    }
 }

@@ -48,6 +48,11 @@ pub static ROUTES: &[ApiRoute] = &[
     },
     ApiRoute {
         method: "post",
+        path: "/api/v1/auth/reauthenticate",
+        route: || web::post().to(auth_api::reauthenticate),
+    },
+    ApiRoute {
+        method: "post",
         path: "/api/v1/auth/mfa",
         route: || web::post().to(auth_api::mfa),
     },
@@ -159,6 +164,7 @@ async fn openapi_json() -> HttpResponse {
         auth_api::login,
         auth_api::logout,
         auth_api::mfa,
+        auth_api::reauthenticate,
         auth_api::reset,
         auth_api::me,
         auth_api::totp_begin,

@@ -472,3 +472,34 @@ pub async fn org_update(
     .await??;
     Ok(HttpResponse::Ok().json(updated))
 }
+
+#[derive(Deserialize, ToSchema)]
+pub struct ReauthBody {
+    #[schema(value_type = String)]
+    password: Password,
+}
+
+/// Give the password again so sensitive operations (tokens, MFA changes) are allowed for
+/// the next 5 minutes.
+#[utoipa::path(post, path = "/api/v1/auth/reauthenticate", tag = "auth", request_body = ReauthBody,
+    responses((status = 204, description = "confirmed"), (status = 401, description = "`invalid_credentials`"), (status = 403)))]
+pub async fn reauthenticate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<ReauthBody>,
+) -> Result<HttpResponse, WebError> {
+    let signed_in = identity::require(&req, &state).await?;
+    identity::check_csrf(&req, &signed_in, None)?;
+    let client = identity::client(&req, &state);
+    auth::reauthenticate(
+        &state.store,
+        &state.hasher,
+        &signed_in.token,
+        &signed_in.session,
+        &body.password,
+        &client,
+        now(),
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -702,3 +702,29 @@ fn owner_edits_profile_with_cage_uei_and_contracts_checked() {
         .unwrap();
     assert_eq!(log.as_array().unwrap().len(), 1);
 }
+
+#[test]
+fn reauthentication_checks_the_password_and_is_audited() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    set_up(&server);
+    let session = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let reauth = |password: &str| {
+        server
+            .client
+            .post(server.url("/api/v1/auth/reauthenticate"))
+            .header("origin", origin(&server))
+            .header("cookie", &session.cookie)
+            .header("x-csrf-token", &session.csrf)
+            .json(&json!({ "password": password }))
+            .send()
+            .unwrap()
+    };
+    let wrong = reauth("not my password at all");
+    assert_eq!(wrong.status(), 401);
+    assert_eq!(error_code(wrong), "invalid_credentials");
+    assert_eq!(reauth(ADMIN_PASSWORD).status(), 204);
+    let actions = audit_actions(&env);
+    assert!(actions.contains(&("auth.reauthenticate".to_owned(), "failure".to_owned())));
+    assert!(actions.contains(&("auth.reauthenticate".to_owned(), "success".to_owned())));
+}

@@ -62,6 +62,12 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
         r#"{"code":"123456"}"#,
         [401, 401, 401, 401, 401, 401, 401],
     ),
+    (
+        "post",
+        "/api/v1/auth/reauthenticate",
+        r#"{"password":"wrong password here"}"#,
+        [401, 401, 401, 401, 401, 401, 401],
+    ),
     ("get", "/api/v1/me", "", [401, 200, 200, 200, 200, 200, 200]),
     (
         "post",
