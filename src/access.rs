@@ -150,6 +150,39 @@ pub fn role_in(
     })
 }
 
+/// Removes `account` from `org`; true when it was a member.
+pub fn remove_role(
+    system: &System<'_>,
+    account: AccountId,
+    org: OrgId,
+) -> Result<bool, AccessError> {
+    Ok(system.delete(MEMBERS, &member_key(account, org))?)
+}
+
+/// Every member of `org` with its role. Scans all memberships: an appliance holds a few
+/// thousand at most; an org-first index is the next step if that changes.
+pub fn members_of(
+    system: &impl SystemGet,
+    org: OrgId,
+) -> Result<Vec<(AccountId, Role)>, AccessError> {
+    let mut out = Vec::new();
+    for (key, bytes) in system.list_from(MEMBERS, &[])? {
+        let (account, member_org) = key
+            .split_at_checked(16)
+            .ok_or_else(|| StoreError::Damaged("membership key has the wrong length".into()))?;
+        if member_org == org.0.as_bytes() {
+            let account: [u8; 16] = account
+                .try_into()
+                .map_err(|_| StoreError::Damaged("membership key has the wrong length".into()))?;
+            out.push((
+                AccountId(uuid::Uuid::from_bytes(account)),
+                serde_json::from_slice(&bytes)?,
+            ));
+        }
+    }
+    Ok(out)
+}
+
 /// Every organization `account` belongs to, with its role there.
 pub fn memberships(
     system: &impl SystemGet,

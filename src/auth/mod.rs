@@ -3,6 +3,7 @@
 //! Functions take the clock (`now`, Unix seconds) as an argument so tests can drive time.
 
 pub mod account;
+pub mod members;
 pub mod mfa;
 pub mod password;
 pub mod reset;
@@ -383,7 +384,7 @@ pub fn list_accounts(store: &Store) -> Result<Vec<AccountView>, AuthError> {
 /// Sensitive operations need the password (and second factor) given this recently.
 pub const STEP_UP_SECS: i64 = 5 * 60;
 
-fn require_step_up(session: &Session, now: i64) -> Result<(), AuthError> {
+pub fn require_step_up(session: &Session, now: i64) -> Result<(), AuthError> {
     if now - session.authenticated_at > STEP_UP_SECS {
         return Err(AuthError::StepUpRequired);
     }

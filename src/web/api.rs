@@ -83,6 +83,21 @@ pub static ROUTES: &[ApiRoute] = &[
     },
     ApiRoute {
         method: "get",
+        path: "/api/v1/orgs/{org_id}/members",
+        route: || web::get().to(auth_api::members),
+    },
+    ApiRoute {
+        method: "put",
+        path: "/api/v1/orgs/{org_id}/members/{account_id}",
+        route: || web::put().to(auth_api::member_role),
+    },
+    ApiRoute {
+        method: "delete",
+        path: "/api/v1/orgs/{org_id}/members/{account_id}",
+        route: || web::delete().to(auth_api::member_remove),
+    },
+    ApiRoute {
+        method: "get",
         path: "/api/v1/orgs/{org_id}/audit",
         route: || web::get().to(auth_api::org_audit),
     },
@@ -175,6 +190,9 @@ async fn openapi_json() -> HttpResponse {
         auth_api::token_revoke,
         auth_api::org_audit,
         auth_api::org_update,
+        auth_api::members,
+        auth_api::member_role,
+        auth_api::member_remove,
         auth_api::admin_audit
     ),
     components(schemas(VersionInfo))

@@ -503,3 +503,76 @@ pub async fn reauthenticate(
     .await?;
     Ok(HttpResponse::NoContent().finish())
 }
+
+/// The organization's members with their roles.
+#[utoipa::path(get, path = "/api/v1/orgs/{org_id}/members", tag = "organizations",
+    params(("org_id" = String, Path, description = "organization id")),
+    responses((status = 200, body = [auth::members::Member]), (status = 401), (status = 404)))]
+pub async fn members(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let caller = identity::require_caller(&req, &state).await?;
+    let org = parse_org(&path)?;
+    let store = state.store.clone();
+    let members = web::block(move || auth::members::list(&store, caller.requester, org)).await??;
+    Ok(HttpResponse::Ok().json(members))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct RoleBody {
+    #[schema(value_type = String)]
+    role: access::Role,
+}
+
+fn parse_account(text: &str) -> Result<auth::AccountId, WebError> {
+    uuid::Uuid::parse_str(text)
+        .map(auth::AccountId)
+        .map_err(|_| WebError::NotFound)
+}
+
+async fn change_member(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: (String, String),
+    role: Option<access::Role>,
+) -> Result<HttpResponse, WebError> {
+    let signed_in = identity::require(&req, &state).await?;
+    identity::check_csrf(&req, &signed_in, None)?;
+    auth::require_step_up(&signed_in.session, now())?;
+    let org = parse_org(&path.0)?;
+    let target = parse_account(&path.1)?;
+    let client = identity::client(&req, &state);
+    let store = state.store.clone();
+    let requester = identity::requester(&signed_in);
+    web::block(move || auth::members::change(&store, requester, org, target, role, &client, now()))
+        .await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
+/// Change a member's role (admins; only owners make or unmake owners; sign-in within 5 minutes).
+#[utoipa::path(put, path = "/api/v1/orgs/{org_id}/members/{account_id}", tag = "organizations", request_body = RoleBody,
+    params(("org_id" = String, Path, description = "organization id"), ("account_id" = String, Path, description = "member's account id")),
+    responses((status = 204, description = "changed"), (status = 401), (status = 403), (status = 404),
+        (status = 422, description = "would leave the organization without an owner")))]
+pub async fn member_role(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Json<RoleBody>,
+) -> Result<HttpResponse, WebError> {
+    change_member(req, state, path.into_inner(), Some(body.role)).await
+}
+
+/// Remove a member; their sessions end.
+#[utoipa::path(delete, path = "/api/v1/orgs/{org_id}/members/{account_id}", tag = "organizations",
+    params(("org_id" = String, Path, description = "organization id"), ("account_id" = String, Path, description = "member's account id")),
+    responses((status = 204, description = "removed"), (status = 401), (status = 403), (status = 404), (status = 422)))]
+pub async fn member_remove(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    change_member(req, state, path.into_inner(), None).await
+}

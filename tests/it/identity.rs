@@ -728,3 +728,91 @@ fn reauthentication_checks_the_password_and_is_audited() {
     assert!(actions.contains(&("auth.reauthenticate".to_owned(), "failure".to_owned())));
     assert!(actions.contains(&("auth.reauthenticate".to_owned(), "success".to_owned())));
 }
+
+#[test]
+fn members_roles_change_under_the_owner_rules() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    let acme = set_up(&server);
+    let pw = "velvet orbit canyon 93 drift";
+    create_user(&env, "admin@acme.example", pw, &acme, "admin");
+    create_user(&env, "member@acme.example", pw, &acme, "member");
+    let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let admin = Session::login(&server, "admin@acme.example", pw);
+    let member = Session::login(&server, "member@acme.example", pw);
+    let listed: Value = member
+        .get(&server, &format!("/api/v1/orgs/{acme}/members"))
+        .json()
+        .unwrap();
+    let id_of = |email: &str| -> String {
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["email"] == email)
+            .unwrap()["account"]
+            .as_str()
+            .unwrap()
+            .to_owned()
+    };
+    let (owner_id, member_id) = (id_of("admin@example.com"), id_of("member@acme.example"));
+    assert_eq!(listed[0]["role"], "owner", "owners first");
+
+    let send = |session: &Session, method: &str, target: &str, body: Option<Value>| {
+        let mut request = server
+            .client
+            .request(
+                method.parse().unwrap(),
+                server.url(&format!("/api/v1/orgs/{acme}/members/{target}")),
+            )
+            .header("origin", origin(&server))
+            .header("cookie", &session.cookie)
+            .header("x-csrf-token", &session.csrf);
+        if let Some(body) = body {
+            request = request.json(&body);
+        }
+        request.send().unwrap()
+    };
+    // Only owners make owners; the last owner cannot leave.
+    assert_eq!(
+        send(&admin, "PUT", &member_id, Some(json!({"role": "owner"}))).status(),
+        403
+    );
+    let last = send(&owner, "PUT", &owner_id, Some(json!({"role": "admin"})));
+    assert_eq!(last.status(), 422);
+    assert!(last.text().unwrap().contains("at least one owner"));
+    assert_eq!(send(&owner, "DELETE", &owner_id, None).status(), 422);
+
+    // A demotion ends the member's sessions; a removal takes the organization away.
+    assert_eq!(
+        send(&admin, "PUT", &member_id, Some(json!({"role": "viewer"}))).status(),
+        204
+    );
+    assert_eq!(member.get(&server, "/api/v1/me").status(), 401);
+    let member = Session::login(&server, "member@acme.example", pw);
+    let me: Value = member.get(&server, "/api/v1/me").json().unwrap();
+    assert_eq!(me["organizations"][0]["role"], "viewer");
+    assert_eq!(send(&admin, "DELETE", &member_id, None).status(), 204);
+    let member = Session::login(&server, "member@acme.example", pw);
+    assert_eq!(
+        member
+            .get(&server, &format!("/api/v1/orgs/{acme}"))
+            .status(),
+        404
+    );
+
+    let log: Value = owner
+        .get(
+            &server,
+            &format!("/api/v1/orgs/{acme}/audit?action=member."),
+        )
+        .json()
+        .unwrap();
+    let actions: Vec<&str> = log
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["action"].as_str().unwrap())
+        .collect();
+    assert_eq!(actions, vec!["member.remove", "member.role_change"]);
+}

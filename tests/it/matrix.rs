@@ -124,6 +124,26 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
         "",
         [401, 404, 404, 404, 404, 404, 404],
     ),
+    (
+        "get",
+        "/api/v1/orgs/{org_id}/members",
+        "",
+        [401, 200, 200, 200, 200, 404, 404],
+    ),
+    // {account_id} is a plain member; setting the role it has changes nothing for later rows.
+    (
+        "put",
+        "/api/v1/orgs/{org_id}/members/{account_id}",
+        r#"{"role":"member"}"#,
+        [401, 403, 403, 204, 204, 404, 404],
+    ),
+    // Columns run left to right: the admin removes {account_id}, so the owner then finds no one.
+    (
+        "delete",
+        "/api/v1/orgs/{org_id}/members/{account_id}",
+        "",
+        [401, 403, 403, 204, 404, 404, 404],
+    ),
     // Ends the session: runs last.
     (
         "post",
@@ -142,7 +162,7 @@ fn create_org(env: &TestEnv, name: &str) -> String {
     org["id"].as_str().unwrap().to_owned()
 }
 
-fn create_user(env: &TestEnv, email: &str, org: &str, role: &str) {
+fn create_user(env: &TestEnv, email: &str, org: &str, role: &str) -> String {
     let mut child = env
         .command(&[
             "admin",
@@ -164,6 +184,8 @@ fn create_user(env: &TestEnv, email: &str, org: &str, role: &str) {
     writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let created: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    created["id"].as_str().unwrap().to_owned()
 }
 
 fn call(
@@ -212,6 +234,7 @@ fn every_route_answers_every_actor_as_the_table_says() {
         create_user(&env, &format!("{role}@globex.example"), &target, role);
     }
     create_user(&env, "owner@initech.example", &other, "owner");
+    let plain_member = create_user(&env, "target@globex.example", &target, "member");
 
     let sessions: Vec<Option<Session>> = vec![
         None,
@@ -227,7 +250,8 @@ fn every_route_answers_every_actor_as_the_table_says() {
     for (method, path, body, expected) in MATRIX {
         let path = path
             .replace("{org_id}", &target)
-            .replace("{token_id}", "5b0c8f1e-2d4a-4e7b-9c3f-1a2b3c4d5e6f");
+            .replace("{token_id}", "5b0c8f1e-2d4a-4e7b-9c3f-1a2b3c4d5e6f")
+            .replace("{account_id}", &plain_member);
         for (i, session) in sessions.iter().enumerate() {
             let got = call(&server, session.as_ref(), method, &path, body);
             if got != expected[i] {
