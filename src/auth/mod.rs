@@ -3,6 +3,7 @@
 //! Functions take the clock (`now`, Unix seconds) as an argument so tests can drive time.
 
 pub mod account;
+pub mod invitations;
 pub mod members;
 pub mod mfa;
 pub mod password;

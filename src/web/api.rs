@@ -97,6 +97,16 @@ pub static ROUTES: &[ApiRoute] = &[
         route: || web::delete().to(auth_api::member_remove),
     },
     ApiRoute {
+        method: "post",
+        path: "/api/v1/orgs/{org_id}/invitations",
+        route: || web::post().to(auth_api::invite),
+    },
+    ApiRoute {
+        method: "post",
+        path: "/api/v1/invitations/accept",
+        route: || web::post().to(auth_api::accept_invitation),
+    },
+    ApiRoute {
         method: "get",
         path: "/api/v1/orgs/{org_id}/audit",
         route: || web::get().to(auth_api::org_audit),
@@ -193,6 +203,8 @@ async fn openapi_json() -> HttpResponse {
         auth_api::members,
         auth_api::member_role,
         auth_api::member_remove,
+        auth_api::invite,
+        auth_api::accept_invitation,
         auth_api::admin_audit
     ),
     components(schemas(VersionInfo))

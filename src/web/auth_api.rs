@@ -576,3 +576,99 @@ pub async fn member_remove(
 ) -> Result<HttpResponse, WebError> {
     change_member(req, state, path.into_inner(), None).await
 }
+
+#[derive(Deserialize, ToSchema)]
+pub struct InviteBody {
+    email: String,
+    #[schema(value_type = String)]
+    role: access::Role,
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct InviteCreated {
+    /// The single-use link to give the invitee (valid 7 days).
+    url: String,
+    #[serde(flatten)]
+    invitation: auth::invitations::Invitation,
+}
+
+/// Invite an address with a role (admins; only owners invite owners). The link is shown now.
+#[utoipa::path(post, path = "/api/v1/orgs/{org_id}/invitations", tag = "organizations", request_body = InviteBody,
+    params(("org_id" = String, Path, description = "organization id")),
+    responses((status = 201, body = InviteCreated), (status = 401), (status = 403), (status = 404), (status = 422)))]
+pub async fn invite(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<InviteBody>,
+) -> Result<HttpResponse, WebError> {
+    let signed_in = identity::require(&req, &state).await?;
+    identity::check_csrf(&req, &signed_in, None)?;
+    let org = parse_org(&path)?;
+    let client = identity::client(&req, &state);
+    let store = state.store.clone();
+    let requester = identity::requester(&signed_in);
+    let (token, invitation) = web::block(move || {
+        auth::invitations::invite(
+            &store,
+            requester,
+            org,
+            &body.email,
+            body.role,
+            &client,
+            now(),
+        )
+    })
+    .await??;
+    let url = format!("{}/invite/{token}", state.base_url);
+    Ok(HttpResponse::Created().json(InviteCreated { url, invitation }))
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct AcceptBody {
+    token: String,
+    /// For a new account: the person's name.
+    display_name: Option<String>,
+    /// For a new account: its password. Leave out to accept as the signed-in account.
+    #[schema(value_type = Option<String>)]
+    password: Option<Password>,
+}
+
+/// Accept an invitation: with `display_name` and `password` as a new account for the
+/// invited address, or without them as the signed-in account that has that address.
+#[utoipa::path(post, path = "/api/v1/invitations/accept", tag = "organizations", request_body = AcceptBody,
+    responses((status = 200, body = AccountView), (status = 410, description = "`link_invalid`"), (status = 422)))]
+pub async fn accept_invitation(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<AcceptBody>,
+) -> Result<HttpResponse, WebError> {
+    let client = identity::client(&req, &state);
+    let body = body.into_inner();
+    let signed_in = match &body.password {
+        Some(_) => None,
+        None => {
+            let signed_in = identity::require(&req, &state).await?;
+            identity::check_csrf(&req, &signed_in, None)?;
+            Some(signed_in.account.id)
+        }
+    };
+    let acceptor = match (&body.password, signed_in) {
+        (Some(password), _) => auth::invitations::Acceptor::NewAccount {
+            display_name: body.display_name.as_deref().unwrap_or(""),
+            password,
+        },
+        (None, Some(id)) => auth::invitations::Acceptor::SignedIn(id),
+        (None, None) => return Err(WebError::Unauthenticated),
+    };
+    let member = auth::invitations::accept(
+        &state.store,
+        &state.hasher,
+        &body.token,
+        acceptor,
+        &client,
+        now(),
+    )
+    .await?;
+    Ok(HttpResponse::Ok().json(AccountView::from(&member)))
+}

@@ -36,6 +36,8 @@ impl RouteClass {
             "/api/v1/setup",
             "/setup/",
             "/reset/",
+            "/invite/",
+            "/api/v1/invitations/",
             "/signin",
             "/signout",
         ];

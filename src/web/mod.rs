@@ -33,6 +33,8 @@ pub struct AppState {
     pub hasher: crate::auth::Hasher,
     pub trusted_proxies: crate::config::TrustedProxies,
     pub limits: Arc<limits::Limits>,
+    /// Where users reach Rampart, for links shown in answers.
+    pub base_url: String,
     pub body_limit_bytes: u64,
     /// False once shutdown begins, so load balancers stop sending traffic.
     pub ready: Arc<AtomicBool>,
@@ -77,7 +79,17 @@ pub fn build_server(
             sweeper.sweep();
         }
     });
+    let base_url = config.public_url.as_ref().map_or_else(
+        || {
+            format!(
+                "https://{}",
+                listener.local_addr().map_or(config.listen, |a| a)
+            )
+        },
+        |url| url.as_str().to_owned(),
+    );
     let state = web::Data::new(AppState {
+        base_url,
         limits,
         store,
         hasher: crate::auth::Hasher::new(cores),
@@ -106,6 +118,11 @@ pub fn build_server(
                     .post(pages::signin_submit),
             )
             .service(web::resource("/signout").post(pages::signout))
+            .service(
+                web::resource("/invite/{token}")
+                    .get(pages::invite_form)
+                    .post(pages::invite_submit),
+            )
             .service(
                 web::resource("/reset/{token}")
                     .get(pages::reset_form)

@@ -339,3 +339,133 @@ pub async fn reset_submit(
         }
     }
 }
+
+#[derive(Template)]
+#[template(path = "invite.html")]
+struct InvitePage {
+    layout: Layout,
+    link_valid: bool,
+    email: String,
+    role: String,
+    signed_in_as: Option<String>,
+    csrf_token: String,
+    message: String,
+}
+
+async fn invite_page(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    token: String,
+    status: StatusCode,
+    message: String,
+) -> Result<HttpResponse, WebError> {
+    let store = state.store.clone();
+    let found =
+        web::block(move || auth::invitations::lookup(&store, &token, identity::now()).ok()).await?;
+    let signed_in = identity::current(req, state)
+        .await?
+        .filter(|s| !s.session.mfa_pending);
+    let page = InvitePage {
+        layout: Layout::new(),
+        link_valid: found.is_some(),
+        email: found.as_ref().map(|i| i.email.clone()).unwrap_or_default(),
+        role: found
+            .as_ref()
+            .and_then(|i| serde_json::to_value(i.role).ok())
+            .and_then(|v| v.as_str().map(str::to_owned))
+            .unwrap_or_default(),
+        csrf_token: signed_in
+            .as_ref()
+            .map(|s| s.session.csrf_token.clone())
+            .unwrap_or_default(),
+        signed_in_as: signed_in.map(|s| s.account.display_name),
+        message,
+    };
+    let status = if page.link_valid {
+        status
+    } else {
+        StatusCode::GONE
+    };
+    Ok(html_status(status, render(&page)?))
+}
+
+pub async fn invite_form(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    invite_page(
+        &req,
+        &state,
+        token.into_inner(),
+        StatusCode::OK,
+        String::new(),
+    )
+    .await
+}
+
+#[derive(serde::Deserialize)]
+pub struct InviteForm {
+    display_name: Option<String>,
+    password: Option<Password>,
+    csrf_token: Option<String>,
+}
+
+pub async fn invite_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+    form: web::Form<InviteForm>,
+) -> Result<HttpResponse, WebError> {
+    let token = token.into_inner();
+    let client = identity::client(&req, &state);
+    let form = form.into_inner();
+    let acceptor_account = match &form.password {
+        Some(_) => None,
+        None => {
+            let signed_in = identity::require(&req, &state).await?;
+            identity::check_csrf(&req, &signed_in, form.csrf_token.as_deref())?;
+            Some(signed_in.account.id)
+        }
+    };
+    let acceptor = match (&form.password, acceptor_account) {
+        (Some(password), _) => auth::invitations::Acceptor::NewAccount {
+            display_name: form.display_name.as_deref().unwrap_or(""),
+            password,
+        },
+        (None, Some(id)) => auth::invitations::Acceptor::SignedIn(id),
+        (None, None) => return Err(WebError::Unauthenticated),
+    };
+    match auth::invitations::accept(
+        &state.store,
+        &state.hasher,
+        &token,
+        acceptor,
+        &client,
+        identity::now(),
+    )
+    .await
+    {
+        Ok(_) => Ok(see_other(if acceptor_account.is_some() {
+            "/"
+        } else {
+            "/signin"
+        })),
+        Err(err) => {
+            let err = WebError::from(err);
+            match &err {
+                WebError::Invalid { .. } | WebError::Gone(_) => {
+                    invite_page(
+                        &req,
+                        &state,
+                        token,
+                        StatusCode::UNPROCESSABLE_ENTITY,
+                        err.to_string(),
+                    )
+                    .await
+                }
+                _ => Err(err),
+            }
+        }
+    }
+}

@@ -816,3 +816,142 @@ fn members_roles_change_under_the_owner_rules() {
         .collect();
     assert_eq!(actions, vec!["member.remove", "member.role_change"]);
 }
+
+#[test]
+fn invitations_are_single_use_and_bind_the_address() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    let acme = set_up(&server);
+    let pw = "velvet orbit canyon 93 drift";
+    create_user(&env, "admin@acme.example", pw, &acme, "admin");
+    let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let admin = Session::login(&server, "admin@acme.example", pw);
+    let invite = |session: &Session, email: &str, role: &str| {
+        server
+            .client
+            .post(server.url(&format!("/api/v1/orgs/{acme}/invitations")))
+            .header("origin", origin(&server))
+            .header("cookie", &session.cookie)
+            .header("x-csrf-token", &session.csrf)
+            .json(&json!({"email": email, "role": role}))
+            .send()
+            .unwrap()
+    };
+    assert_eq!(
+        invite(&admin, "boss@acme.example", "owner").status(),
+        403,
+        "only owners invite owners"
+    );
+    assert_eq!(invite(&owner, "not an address", "member").status(), 422);
+    assert_eq!(
+        invite(&owner, ADMIN_EMAIL, "member").status(),
+        422,
+        "already a member"
+    );
+
+    let created = invite(&admin, "New.Person@Acme.example", "member");
+    assert_eq!(created.status(), 201);
+    let created: Value = created.json().unwrap();
+    let url = created["url"].as_str().unwrap();
+    assert!(
+        url.starts_with(&format!("https://{}/invite/", server.addr)),
+        "{url}"
+    );
+    assert_eq!(created["email"], "new.person@acme.example");
+    let token = url.rsplit('/').next().unwrap().to_owned();
+
+    let accept = |body: Value| post_json(&server, "/api/v1/invitations/accept", &body);
+    let weak = accept(json!({"token": token, "display_name": "New", "password": "password"}));
+    assert_eq!(weak.status(), 422);
+    let joined = accept(json!({"token": token, "display_name": "New Person", "password": pw}));
+    assert_eq!(joined.status(), 200, "{}", joined.text().unwrap());
+    assert_eq!(
+        accept(json!({"token": token, "display_name": "Again", "password": pw})).status(),
+        410
+    );
+    let newcomer = Session::login(&server, "new.person@acme.example", pw);
+    let me: Value = newcomer.get(&server, "/api/v1/me").json().unwrap();
+    assert_eq!(me["organizations"][0]["role"], "member");
+
+    // An existing account accepts by being signed in to the invited address.
+    let out = env.rampart(&["admin", "org", "create", "Globex"]);
+    let globex: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let globex = globex["id"].as_str().unwrap().to_owned();
+    create_user(&env, "someone@globex.example", pw, &globex, "member");
+    let token = invite(&owner, "someone@globex.example", "viewer")
+        .json::<Value>()
+        .unwrap()["url"]
+        .as_str()
+        .unwrap()
+        .rsplit('/')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert_eq!(
+        accept(json!({"token": token, "display_name": "X", "password": pw})).status(),
+        422
+    );
+    let wrong_person = newcomer.post(&server, "/api/v1/invitations/accept", Some(&newcomer.csrf));
+    assert_eq!(wrong_person.status(), 400, "no body");
+    let someone = Session::login(&server, "someone@globex.example", pw);
+    let accepted = server
+        .client
+        .post(server.url("/api/v1/invitations/accept"))
+        .header("origin", origin(&server))
+        .header("cookie", &someone.cookie)
+        .header("x-csrf-token", &someone.csrf)
+        .json(&json!({"token": token}))
+        .send()
+        .unwrap();
+    assert_eq!(accepted.status(), 200);
+    let me: Value = someone.get(&server, "/api/v1/me").json().unwrap();
+    assert_eq!(me["organizations"].as_array().unwrap().len(), 2);
+}
+
+#[test]
+fn invitation_page_creates_the_account() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    let acme = set_up(&server);
+    let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let created: Value = server
+        .client
+        .post(server.url(&format!("/api/v1/orgs/{acme}/invitations")))
+        .header("origin", origin(&server))
+        .header("cookie", &owner.cookie)
+        .header("x-csrf-token", &owner.csrf)
+        .json(&json!({"email": "page@acme.example", "role": "viewer"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let path = format!(
+        "/invite/{}",
+        created["url"].as_str().unwrap().rsplit('/').next().unwrap()
+    );
+    let page = server.get(&path).text().unwrap();
+    assert!(
+        page.contains("page@acme.example") && page.contains("<strong>viewer</strong>"),
+        "{page}"
+    );
+    let no_redirect = reqwest::blocking::Client::builder()
+        .use_preconfigured_tls(crate::harness::client_tls(&env.cert_path()))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let submit = |password: &str| {
+        no_redirect
+            .post(server.url(&path))
+            .header("origin", origin(&server))
+            .form(&[("display_name", "Page Person"), ("password", password)])
+            .send()
+            .unwrap()
+    };
+    let weak = submit("password");
+    assert_eq!(weak.status(), 422);
+    assert!(weak.text().unwrap().contains("id=\"invite-error\""));
+    let done = submit("velvet orbit canyon 93 drift");
+    assert_eq!(done.status(), 303);
+    assert_eq!(server.get(&path).status(), 410);
+    Session::login(&server, "page@acme.example", "velvet orbit canyon 93 drift");
+}

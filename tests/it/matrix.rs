@@ -144,6 +144,18 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
         "",
         [401, 403, 403, 204, 404, 404, 404],
     ),
+    (
+        "post",
+        "/api/v1/orgs/{org_id}/invitations",
+        r#"{"email":"new@globex.example","role":"viewer"}"#,
+        [401, 403, 403, 201, 201, 404, 404],
+    ),
+    (
+        "post",
+        "/api/v1/invitations/accept",
+        r#"{"token":"nope"}"#,
+        [401, 410, 410, 410, 410, 410, 410],
+    ),
     // Ends the session: runs last.
     (
         "post",

@@ -1,0 +1,179 @@
+//! Invitations: an owner or admin invites an address with a role; the single-use link (7
+//! days, only its hash stored) is shown to the inviter, and mailed once mail exists. The
+//! invitee accepts by creating an account for that address, or, if one exists, by being
+//! signed in to it.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use serde::{Deserialize, Serialize};
+
+use super::{Account, AccountId, AuthError, Client, Hasher, Password, account, password};
+use crate::access::{self, AccessError, Permission, Requester, Role, SystemGrant, Via};
+use crate::audit::{self, Actor, Event, Outcome};
+use crate::store::{OrgId, Store, SystemGet, SystemTable};
+
+const INVITATIONS: SystemTable = SystemTable::new("s.invitations");
+pub const TTL_SECS: i64 = 7 * 24 * 60 * 60;
+
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Invitation {
+    #[schema(value_type = String)]
+    pub id: uuid::Uuid,
+    #[schema(value_type = String)]
+    pub org: OrgId,
+    pub email: String,
+    #[schema(value_type = String)]
+    pub role: Role,
+    #[schema(value_type = String)]
+    pub invited_by: AccountId,
+    pub expires_at: i64,
+}
+
+fn key(token: &str) -> Vec<u8> {
+    crate::crypto::sha256(token.as_bytes()).to_vec()
+}
+
+/// Invites `email` to `org` as `role`; returns the link token (shown once) and the record.
+pub fn invite(
+    store: &Store,
+    requester: Requester,
+    org: OrgId,
+    email: &str,
+    role: Role,
+    client: &Client,
+    now: i64,
+) -> Result<(String, Invitation), AuthError> {
+    let email = account::normalize_email(email)?;
+    let known = store.organizations()?;
+    let txn = store.write()?;
+    let system = txn.system(&SystemGrant::internal())?;
+    let (_, via) = access::authorize(&system, &known, requester, org, Permission::ManageMembers)?;
+    if role == Role::Owner && via != Via::Member(Role::Owner) {
+        return Err(AccessError::Forbidden.into());
+    }
+    if let Some(existing) = account::find_by_email(&system, &email)?
+        && access::role_in(&system, existing.id, org)?.is_some()
+    {
+        return Err(AuthError::InvalidInput {
+            field: "email",
+            message: "that person is already a member".into(),
+        });
+    }
+    let bytes: [u8; 32] = crate::crypto::random_bytes()?;
+    let token = B64URL.encode(bytes);
+    let invitation = Invitation {
+        id: uuid::Uuid::new_v4(),
+        org,
+        email,
+        role,
+        invited_by: requester.account,
+        expires_at: now + TTL_SECS,
+    };
+    system.put(INVITATIONS, &key(&token), &serde_json::to_vec(&invitation)?)?;
+    let mut event = Event::new(
+        Actor::Account(requester.account.to_string()),
+        "member.invite",
+        Outcome::Success,
+    )
+    .org(org)
+    .target(invitation.id);
+    event.ip = client.ip.clone();
+    event.user_agent = client.user_agent.clone();
+    audit::append(&txn, event, now)?;
+    drop(system);
+    txn.commit()?;
+    Ok((token, invitation))
+}
+
+fn live(system: &impl SystemGet, token: &str, now: i64) -> Result<Option<Invitation>, AuthError> {
+    if token.len() != 43 {
+        return Ok(None);
+    }
+    Ok(match system.get(INVITATIONS, &key(token))? {
+        Some(bytes) => {
+            Some(serde_json::from_slice::<Invitation>(&bytes)?).filter(|i| i.expires_at > now)
+        }
+        None => None,
+    })
+}
+
+/// The live invitation behind `token`.
+pub fn lookup(store: &Store, token: &str, now: i64) -> Result<Invitation, AuthError> {
+    let read = store.read()?;
+    live(&read.system(&SystemGrant::internal())?, token, now)?.ok_or(AuthError::LinkInvalid)
+}
+
+/// How the invitee proves who they are.
+pub enum Acceptor<'a> {
+    /// A new account for the invited address.
+    NewAccount {
+        display_name: &'a str,
+        password: &'a Password,
+    },
+    /// The signed-in account, which must have the invited address.
+    SignedIn(AccountId),
+}
+
+/// Accepts an invitation: spends the link and adds the membership, creating the account
+/// first when the address has none.
+pub async fn accept(
+    store: &std::sync::Arc<Store>,
+    hasher: &Hasher,
+    token: &str,
+    acceptor: Acceptor<'_>,
+    client: &Client,
+    now: i64,
+) -> Result<Account, AuthError> {
+    let invitation = lookup(store, token, now)?;
+    let hash = match &acceptor {
+        Acceptor::NewAccount {
+            display_name,
+            password,
+        } => {
+            let name = account::clean_display_name(display_name)?;
+            password::check_policy(password, &[&invitation.email, &name])?;
+            Some(hasher.hash(password).await?)
+        }
+        Acceptor::SignedIn(_) => None,
+    };
+    let txn = store.write()?;
+    let system = txn.system(&SystemGrant::internal())?;
+    // Checked again inside the transaction: two submissions of one link race here.
+    let invitation = live(&system, token, now)?.ok_or(AuthError::LinkInvalid)?;
+    let existing = account::find_by_email(&system, &invitation.email)?;
+    let member = match (acceptor, existing) {
+        (Acceptor::SignedIn(id), Some(existing)) if existing.id == id => existing,
+        (Acceptor::SignedIn(_), _) => {
+            return Err(AuthError::InvalidInput {
+                field: "email",
+                message: "this invitation is for another address; sign in with the invited one"
+                    .into(),
+            });
+        }
+        (Acceptor::NewAccount { .. }, Some(_)) => {
+            return Err(AuthError::InvalidInput {
+                field: "email",
+                message: "an account with the invited address exists; sign in with it to accept"
+                    .into(),
+            });
+        }
+        (Acceptor::NewAccount { display_name, .. }, None) => {
+            account::create(&system, &invitation.email, display_name, hash, false, now)?
+        }
+    };
+    access::set_role(&system, member.id, invitation.org, invitation.role)?;
+    system.delete(INVITATIONS, &key(token))?;
+    let mut event = Event::new(
+        Actor::Account(member.id.to_string()),
+        "member.join",
+        Outcome::Success,
+    )
+    .org(invitation.org)
+    .target(invitation.id);
+    event.ip = client.ip.clone();
+    event.user_agent = client.user_agent.clone();
+    audit::append(&txn, event, now)?;
+    drop(system);
+    txn.commit()?;
+    Ok(member)
+}
