@@ -51,6 +51,9 @@ pub struct Organization {
     pub uei: Option<String>,
     #[serde(default)]
     pub contracts: Vec<Contract>,
+    /// Members must use a second factor; those without one enrol at their next sign-in.
+    #[serde(default)]
+    pub require_mfa: bool,
 }
 
 /// A contract the organization holds, and whether it involves CUI.
@@ -74,6 +77,8 @@ pub struct ProfileUpdate {
     pub uei: Option<String>,
     #[serde(default)]
     pub contracts: Vec<Contract>,
+    #[serde(default)]
+    pub require_mfa: bool,
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> OrgError {
@@ -233,6 +238,7 @@ pub fn update_profile(
         cage,
         uei,
         contracts,
+        require_mfa: update.require_mfa,
         ..current
     };
     tenant.put(PROFILE, PROFILE_KEY, &serde_json::to_vec(&updated)?)?;
@@ -279,6 +285,7 @@ pub fn create_in(
         cage: None,
         uei: None,
         contracts: Vec::new(),
+        require_mfa: false,
     };
     txn.create_organization(grant)?
         .put(PROFILE, PROFILE_KEY, &serde_json::to_vec(&org)?)?;
@@ -333,6 +340,27 @@ pub fn profile(
         txn.commit()?;
     }
     get(store, &grant)
+}
+
+/// Whether any organization `account` belongs to requires a second factor.
+pub fn any_requires_mfa(store: &Store, account: crate::auth::AccountId) -> Result<bool, OrgError> {
+    let known = store.organizations()?;
+    let read = store.read()?;
+    let system = read.system(&SystemGrant::internal())?;
+    let member = Requester {
+        account,
+        appliance_admin: false,
+        token: None,
+    };
+    for (org, _) in access::memberships(&system, account)? {
+        let (grant, _) = access::authorize(&system, &known, member, org, Permission::Read)?;
+        if let Some(bytes) = read.tenant(&grant)?.get(PROFILE, PROFILE_KEY)?
+            && serde_json::from_slice::<Organization>(&bytes)?.require_mfa
+        {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The profile of the organization `grant` names.

@@ -199,14 +199,21 @@ pub async fn login(
             Err(AuthError::InvalidCredentials)
         }
         Ok(()) => {
+            let enrol = !account.mfa.enabled()
+                && crate::org::any_requires_mfa(store, account.id)
+                    .map_err(|e| AuthError::Internal(e.to_string()))?;
             account.failed_logins = 0;
             account.locked_until = None;
             if let Some(hash) = rehash {
                 account.password_hash = Some(hash);
             }
             account::save(&system, &account)?;
-            let (token, session) =
+            let (token, mut session) =
                 session::create(&system, account.id, account.mfa.enabled(), now)?;
+            if enrol {
+                session.mfa_enrolment_required = true;
+                session::save(&system, &token, &session)?;
+            }
             let event = Event::new(
                 Actor::Account(account.id.to_string()),
                 "auth.login",
@@ -560,6 +567,10 @@ pub fn confirm_totp(
     let codes = mfa::confirm(&mut account.mfa, code, now)?;
     account::save(&system, &account)?;
     session::revoke_all(&system, account.id, Some(token))?;
+    if let Some(mut kept) = session::lookup(&system, token, now)? {
+        kept.mfa_enrolment_required = false;
+        session::save(&system, token, &kept)?;
+    }
     let event = Event::new(
         Actor::Account(account.id.to_string()),
         "mfa.totp_enable",
@@ -595,6 +606,7 @@ mod tests {
             authenticated_at,
             csrf_token: String::new(),
             mfa_pending: false,
+            mfa_enrolment_required: false,
         }
     }
 

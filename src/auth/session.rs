@@ -29,6 +29,9 @@ pub struct Session {
     /// Password given, second factor still owed: good for nothing but the MFA step.
     #[serde(default)]
     pub mfa_pending: bool,
+    /// An organization requires MFA and the account has none: good only for enrolling.
+    #[serde(default)]
+    pub mfa_enrolment_required: bool,
 }
 
 /// The stored key of a session token.
@@ -59,6 +62,7 @@ pub fn create(
         authenticated_at: now,
         csrf_token: random_token()?,
         mfa_pending,
+        mfa_enrolment_required: false,
     };
     system.put(
         SESSIONS,

@@ -61,6 +61,9 @@ pub struct LoginBody {
 pub struct LoginDone {
     /// Whether a second factor must be given before the session is usable.
     mfa_required: bool,
+    /// Whether an organization requires a second factor this account lacks: the session is
+    /// good only for enrolling one (POST /api/v1/me/totp).
+    mfa_enrolment_required: bool,
     account: AccountView,
     /// Send back in the `X-CSRF-Token` header on every unsafe request of this session.
     csrf_token: String,
@@ -89,6 +92,7 @@ pub async fn login(
         .cookie(identity::session_cookie(&signed_in.token))
         .json(LoginDone {
             mfa_required: signed_in.session.mfa_pending,
+            mfa_enrolment_required: signed_in.session.mfa_enrolment_required,
             account: AccountView::from(&signed_in.account),
             csrf_token: signed_in.session.csrf_token,
         }))

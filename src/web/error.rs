@@ -22,6 +22,10 @@ pub enum WebError {
     InvalidSecondFactor,
     #[error("sign in again to do this: it needs a sign-in within the last 5 minutes")]
     StepUpRequired,
+    #[error(
+        "your organization requires a second factor: add one (POST /api/v1/me/totp) before anything else"
+    )]
+    MfaEnrolmentRequired,
     #[error("the e-mail address or password is not right")]
     InvalidCredentials,
     #[error("{0}")]
@@ -60,7 +64,7 @@ impl ResponseError for WebError {
             | WebError::InvalidCredentials
             | WebError::MfaRequired
             | WebError::InvalidSecondFactor => StatusCode::UNAUTHORIZED,
-            WebError::StepUpRequired => StatusCode::FORBIDDEN,
+            WebError::StepUpRequired | WebError::MfaEnrolmentRequired => StatusCode::FORBIDDEN,
             WebError::Forbidden(_) => StatusCode::FORBIDDEN,
             WebError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
             WebError::Conflict(_) => StatusCode::CONFLICT,
@@ -84,6 +88,7 @@ impl WebError {
             WebError::MfaRequired => Some("mfa_required"),
             WebError::InvalidSecondFactor => Some("invalid_second_factor"),
             WebError::StepUpRequired => Some("reauthentication_required"),
+            WebError::MfaEnrolmentRequired => Some("mfa_enrolment_required"),
             WebError::Gone(_) => Some("link_invalid"),
             _ => None,
         }

@@ -11,6 +11,15 @@ use crate::config::TrustedProxies;
 
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
+/// All a session may reach while its organization makes it enrol a second factor first.
+const ENROLMENT_PATHS: &[&str] = &[
+    "/api/v1/me/totp",
+    "/api/v1/me/totp/confirm",
+    "/api/v1/auth/reauthenticate",
+    "/api/v1/auth/logout",
+    "/signout",
+];
+
 pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
@@ -145,6 +154,9 @@ pub async fn require(req: &HttpRequest, state: &web::Data<AppState>) -> Result<S
         .ok_or(WebError::Unauthenticated)?;
     if signed_in.session.mfa_pending {
         return Err(WebError::MfaRequired);
+    }
+    if signed_in.session.mfa_enrolment_required && !ENROLMENT_PATHS.contains(&req.path()) {
+        return Err(WebError::MfaEnrolmentRequired);
     }
     Ok(signed_in)
 }

@@ -234,3 +234,62 @@ fn operator_reset_mfa_lets_the_person_enrol_again() {
     let fresh = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
     assert_eq!(fresh.get(&server, "/api/v1/me").status(), 200);
 }
+
+#[test]
+fn organization_requiring_mfa_makes_members_enrol_first() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    let acme = set_up(&server);
+    let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let put = server
+        .client
+        .put(server.url(&format!("/api/v1/orgs/{acme}")))
+        .header("origin", origin(&server))
+        .header("cookie", &owner.cookie)
+        .header("x-csrf-token", &owner.csrf)
+        .json(&json!({"name": "Acme", "require_mfa": true}))
+        .send()
+        .unwrap();
+    assert_eq!(put.status(), 200);
+
+    let response = Session::try_login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let cookie = response.headers()["set-cookie"]
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    let body: Value = response.json().unwrap();
+    assert_eq!(body["mfa_enrolment_required"], true);
+    let session = Session {
+        cookie,
+        csrf: body["csrf_token"].as_str().unwrap().to_owned(),
+    };
+    let blocked = session.get(&server, "/api/v1/me");
+    assert_eq!(blocked.status(), 403);
+    assert_eq!(code_of(blocked), "mfa_enrolment_required");
+    assert_eq!(
+        session
+            .get(&server, &format!("/api/v1/orgs/{acme}"))
+            .status(),
+        403
+    );
+
+    let enrol: Value = post(&server, &session, "/api/v1/me/totp", &json!({}))
+        .json()
+        .unwrap();
+    let secret = enrol["secret"].as_str().unwrap().to_owned();
+    let confirmed = post(
+        &server,
+        &session,
+        "/api/v1/me/totp/confirm",
+        &json!({"code": code(&secret, now())}),
+    );
+    assert_eq!(confirmed.status(), 200);
+    assert_eq!(
+        session.get(&server, "/api/v1/me").status(),
+        200,
+        "enrolled: everything opens"
+    );
+}
