@@ -210,10 +210,10 @@ pub async fn login(
             account::save(&system, &account)?;
             let (token, mut session) =
                 session::create(&system, account.id, account.mfa.enabled(), now)?;
-            if enrol {
-                session.mfa_enrolment_required = true;
-                session::save(&system, &token, &session)?;
-            }
+            session.mfa_enrolment_required = enrol;
+            session.ip = client.ip.clone();
+            session.user_agent = client.user_agent.clone();
+            session::save(&system, &token, &session)?;
             let event = Event::new(
                 Actor::Account(account.id.to_string()),
                 "auth.login",
@@ -582,6 +582,41 @@ pub fn confirm_totp(
     Ok(codes)
 }
 
+/// The account's live sessions, marking the one asking.
+pub fn sessions(
+    store: &Store,
+    account: AccountId,
+    token: &str,
+    now: i64,
+) -> Result<Vec<session::SessionView>, AuthError> {
+    let read = store.read()?;
+    session::list_for(&read.system(&SystemGrant::internal())?, account, token, now)
+}
+
+/// Ends one of the account's own sessions by its public id.
+pub fn end_session(
+    store: &Store,
+    account: AccountId,
+    id: &str,
+    client: &Client,
+    now: i64,
+) -> Result<(), AuthError> {
+    let txn = store.write()?;
+    let system = txn.system(&SystemGrant::internal())?;
+    if !session::revoke_by_id(&system, account, id)? {
+        return Err(AuthError::Access(access::AccessError::NotFound));
+    }
+    let event = Event::new(
+        Actor::Account(account.to_string()),
+        "session.revoke",
+        Outcome::Success,
+    );
+    audit::append(&txn, client.stamp(event), now)?;
+    drop(system);
+    txn.commit()?;
+    Ok(())
+}
+
 /// Organizations the account belongs to, with roles.
 pub fn memberships(
     store: &Store,
@@ -607,6 +642,8 @@ mod tests {
             csrf_token: String::new(),
             mfa_pending: false,
             mfa_enrolment_required: false,
+            ip: None,
+            user_agent: None,
         }
     }
 

@@ -32,6 +32,65 @@ pub struct Session {
     /// An organization requires MFA and the account has none: good only for enrolling.
     #[serde(default)]
     pub mfa_enrolment_required: bool,
+    /// Where it was opened from, so a person can tell their sessions apart.
+    #[serde(default)]
+    pub ip: Option<String>,
+    #[serde(default)]
+    pub user_agent: Option<String>,
+}
+
+/// A session as its owner sees it in the list.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct SessionView {
+    /// Stable public id (the hex SHA-256 of the token; the token itself is never shown).
+    pub id: String,
+    pub created_at: i64,
+    pub last_seen: i64,
+    pub ip: Option<String>,
+    pub user_agent: Option<String>,
+    /// Whether this is the session making the request.
+    pub current: bool,
+}
+
+fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+/// The live sessions of `account`, newest first.
+pub fn list_for(
+    system: &impl SystemGet,
+    account: AccountId,
+    current_token: &str,
+    now: i64,
+) -> Result<Vec<SessionView>, AuthError> {
+    let current = token_hash(current_token);
+    let mut out = Vec::new();
+    for (key, bytes) in system.list_from(SESSIONS, &[])? {
+        let session: Session = serde_json::from_slice(&bytes)?;
+        if session.account == account && !expired(&session, now) {
+            out.push(SessionView {
+                id: hex(&key),
+                created_at: session.created_at,
+                last_seen: session.last_seen,
+                ip: session.ip,
+                user_agent: session.user_agent,
+                current: key == current.0,
+            });
+        }
+    }
+    out.sort_by_key(|s| std::cmp::Reverse(s.created_at));
+    Ok(out)
+}
+
+/// Ends the session with public `id` if it belongs to `account`.
+pub fn revoke_by_id(system: &System<'_>, account: AccountId, id: &str) -> Result<bool, AuthError> {
+    for (key, bytes) in system.list(SESSIONS)? {
+        let session: Session = serde_json::from_slice(&bytes)?;
+        if session.account == account && hex(&key) == id {
+            return Ok(system.delete(SESSIONS, &key)?);
+        }
+    }
+    Ok(false)
 }
 
 /// The stored key of a session token.
@@ -63,6 +122,8 @@ pub fn create(
         csrf_token: random_token()?,
         mfa_pending,
         mfa_enrolment_required: false,
+        ip: None,
+        user_agent: None,
     };
     system.put(
         SESSIONS,

@@ -62,6 +62,16 @@ pub static ROUTES: &[ApiRoute] = &[
         route: || web::get().to(auth_api::me),
     },
     ApiRoute {
+        method: "get",
+        path: "/api/v1/me/sessions",
+        route: || web::get().to(auth_api::sessions),
+    },
+    ApiRoute {
+        method: "delete",
+        path: "/api/v1/me/sessions/{session_id}",
+        route: || web::delete().to(auth_api::session_end),
+    },
+    ApiRoute {
         method: "post",
         path: "/api/v1/me/totp",
         route: || web::post().to(auth_api::totp_begin),
@@ -204,6 +214,8 @@ async fn openapi_json() -> HttpResponse {
         auth_api::member_role,
         auth_api::member_remove,
         auth_api::invite,
+        auth_api::sessions,
+        auth_api::session_end,
         auth_api::accept_invitation,
         auth_api::admin_audit
     ),

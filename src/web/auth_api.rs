@@ -676,3 +676,37 @@ pub async fn accept_invitation(
     .await?;
     Ok(HttpResponse::Ok().json(AccountView::from(&member)))
 }
+
+/// Your live sessions, newest first, marking this one.
+#[utoipa::path(get, path = "/api/v1/me/sessions", tag = "auth",
+    responses((status = 200, body = [auth::session::SessionView]), (status = 401)))]
+pub async fn sessions(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let signed_in = identity::require(&req, &state).await?;
+    let store = state.store.clone();
+    let list =
+        web::block(move || auth::sessions(&store, signed_in.account.id, &signed_in.token, now()))
+            .await??;
+    Ok(HttpResponse::Ok().json(list))
+}
+
+/// End one of your sessions (another device, say).
+#[utoipa::path(delete, path = "/api/v1/me/sessions/{session_id}", tag = "auth",
+    params(("session_id" = String, Path, description = "the id from the session list")),
+    responses((status = 204, description = "ended"), (status = 401), (status = 403), (status = 404)))]
+pub async fn session_end(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let signed_in = identity::require(&req, &state).await?;
+    identity::check_csrf(&req, &signed_in, None)?;
+    let client = identity::client(&req, &state);
+    let store = state.store.clone();
+    let id = path.into_inner();
+    web::block(move || auth::end_session(&store, signed_in.account.id, &id, &client, now()))
+        .await??;
+    Ok(HttpResponse::NoContent().finish())
+}

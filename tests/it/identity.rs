@@ -955,3 +955,52 @@ fn invitation_page_creates_the_account() {
     assert_eq!(server.get(&path).status(), 410);
     Session::login(&server, "page@acme.example", "velvet orbit canyon 93 drift");
 }
+
+#[test]
+fn a_person_sees_and_ends_their_sessions() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    set_up(&server);
+    let laptop = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let phone = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let list: Value = laptop.get(&server, "/api/v1/me/sessions").json().unwrap();
+    let list = list.as_array().unwrap().clone();
+    assert_eq!(list.len(), 3, "setup's sign-in, laptop, phone");
+    assert_eq!(list.iter().filter(|s| s["current"] == true).count(), 1);
+    assert_eq!(list[0]["ip"], "127.0.0.1");
+    assert!(
+        !serde_json::to_string(&list)
+            .unwrap()
+            .contains(phone.cookie.split('=').nth(1).unwrap())
+    );
+    // The phone's id is the entry its own list marks current.
+    let from_phone: Value = phone.get(&server, "/api/v1/me/sessions").json().unwrap();
+    let id = from_phone
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["current"] == true)
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let end = |session: &Session, id: &str| {
+        server
+            .client
+            .delete(server.url(&format!("/api/v1/me/sessions/{id}")))
+            .header("origin", origin(&server))
+            .header("cookie", &session.cookie)
+            .header("x-csrf-token", &session.csrf)
+            .send()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(end(&laptop, &id), 204);
+    assert_eq!(end(&laptop, &id), 404);
+    assert_eq!(
+        phone.get(&server, "/api/v1/me").status(),
+        401,
+        "the phone's session ended"
+    );
+    assert_eq!(laptop.get(&server, "/api/v1/me").status(), 200);
+}

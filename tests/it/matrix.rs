@@ -156,6 +156,18 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
         r#"{"token":"nope"}"#,
         [401, 410, 410, 410, 410, 410, 410],
     ),
+    (
+        "get",
+        "/api/v1/me/sessions",
+        "",
+        [401, 200, 200, 200, 200, 200, 200],
+    ),
+    (
+        "delete",
+        "/api/v1/me/sessions/{session_id}",
+        "",
+        [401, 404, 404, 404, 404, 404, 404],
+    ),
     // Ends the session: runs last.
     (
         "post",
@@ -263,7 +275,8 @@ fn every_route_answers_every_actor_as_the_table_says() {
         let path = path
             .replace("{org_id}", &target)
             .replace("{token_id}", "5b0c8f1e-2d4a-4e7b-9c3f-1a2b3c4d5e6f")
-            .replace("{account_id}", &plain_member);
+            .replace("{account_id}", &plain_member)
+            .replace("{session_id}", &"ab".repeat(32));
         for (i, session) in sessions.iter().enumerate() {
             let got = call(&server, session.as_ref(), method, &path, body);
             if got != expected[i] {
