@@ -522,6 +522,47 @@ pub async fn reauthenticate(
     Err(AuthError::InvalidCredentials)
 }
 
+/// Changes the password: the current one must be right (a wrong one counts towards
+/// lockout, through re-authentication), the new one must pass the policy. Ends every other
+/// session of the account.
+#[allow(clippy::too_many_arguments)]
+pub async fn change_password(
+    store: &std::sync::Arc<Store>,
+    hasher: &Hasher,
+    token: &str,
+    current: &Session,
+    old_password: &Password,
+    new_password: &Password,
+    client: &Client,
+    now: i64,
+) -> Result<(), AuthError> {
+    let grant = SystemGrant::internal();
+    let holder = {
+        let read = store.read()?;
+        account::get(&read.system(&grant)?, current.account)?
+            .ok_or(AuthError::InvalidCredentials)?
+    };
+    password::check_policy(new_password, &[&holder.email, &holder.display_name])?;
+    reauthenticate(store, hasher, token, current, old_password, client, now).await?;
+    let hash = hasher.hash(new_password).await?;
+    let txn = store.write()?;
+    let system = txn.system(&grant)?;
+    let mut updated =
+        account::get(&system, current.account)?.ok_or(AuthError::InvalidCredentials)?;
+    updated.password_hash = Some(hash);
+    account::save(&system, &updated)?;
+    session::revoke_all(&system, updated.id, Some(token))?;
+    let event = Event::new(
+        Actor::Account(updated.id.to_string()),
+        "auth.password_change",
+        Outcome::Success,
+    );
+    audit::append(&txn, client.stamp(event), now)?;
+    drop(system);
+    txn.commit()?;
+    Ok(())
+}
+
 /// What a person needs to add TOTP to an authenticator app.
 #[derive(Debug, Serialize, utoipa::ToSchema)]
 pub struct TotpEnrolment {

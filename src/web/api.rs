@@ -62,6 +62,11 @@ pub static ROUTES: &[ApiRoute] = &[
         route: || web::get().to(auth_api::me),
     },
     ApiRoute {
+        method: "post",
+        path: "/api/v1/me/password",
+        route: || web::post().to(auth_api::change_password),
+    },
+    ApiRoute {
         method: "get",
         path: "/api/v1/me/sessions",
         route: || web::get().to(auth_api::sessions),
@@ -215,6 +220,7 @@ async fn openapi_json() -> HttpResponse {
         auth_api::member_remove,
         auth_api::invite,
         auth_api::sessions,
+        auth_api::change_password,
         auth_api::session_end,
         auth_api::accept_invitation,
         auth_api::admin_audit

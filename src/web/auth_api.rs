@@ -710,3 +710,37 @@ pub async fn session_end(
         .await??;
     Ok(HttpResponse::NoContent().finish())
 }
+
+#[derive(Deserialize, ToSchema)]
+pub struct PasswordBody {
+    #[schema(value_type = String)]
+    current_password: Password,
+    #[schema(value_type = String)]
+    new_password: Password,
+}
+
+/// Change your password; your other sessions end.
+#[utoipa::path(post, path = "/api/v1/me/password", tag = "auth", request_body = PasswordBody,
+    responses((status = 204, description = "changed"), (status = 401, description = "`invalid_credentials`: the current password is wrong"),
+        (status = 403), (status = 422, description = "the new password is too weak")))]
+pub async fn change_password(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<PasswordBody>,
+) -> Result<HttpResponse, WebError> {
+    let signed_in = identity::require(&req, &state).await?;
+    identity::check_csrf(&req, &signed_in, None)?;
+    let client = identity::client(&req, &state);
+    auth::change_password(
+        &state.store,
+        &state.hasher,
+        &signed_in.token,
+        &signed_in.session,
+        &body.current_password,
+        &body.new_password,
+        &client,
+        now(),
+    )
+    .await?;
+    Ok(HttpResponse::NoContent().finish())
+}

@@ -1004,3 +1004,35 @@ fn a_person_sees_and_ends_their_sessions() {
     );
     assert_eq!(laptop.get(&server, "/api/v1/me").status(), 200);
 }
+
+#[test]
+fn changing_the_password_needs_the_current_one_and_ends_other_sessions() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    set_up(&server);
+    let other = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let session = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let change = |current: &str, new: &str| {
+        server
+            .client
+            .post(server.url("/api/v1/me/password"))
+            .header("origin", origin(&server))
+            .header("cookie", &session.cookie)
+            .header("x-csrf-token", &session.csrf)
+            .json(&json!({"current_password": current, "new_password": new}))
+            .send()
+            .unwrap()
+            .status()
+    };
+    let new_password = "copper meadow signal 58 tide";
+    assert_eq!(change("wrong wrong wrong", new_password), 401);
+    assert_eq!(change(ADMIN_PASSWORD, "password1234"), 422);
+    assert_eq!(change(ADMIN_PASSWORD, new_password), 204);
+    assert_eq!(other.get(&server, "/api/v1/me").status(), 401);
+    assert_eq!(session.get(&server, "/api/v1/me").status(), 200);
+    assert_eq!(
+        Session::try_login(&server, ADMIN_EMAIL, ADMIN_PASSWORD).status(),
+        401
+    );
+    Session::login(&server, ADMIN_EMAIL, new_password);
+}

@@ -168,6 +168,12 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
         "",
         [401, 404, 404, 404, 404, 404, 404],
     ),
+    (
+        "post",
+        "/api/v1/me/password",
+        r#"{"current_password":"not it at all","new_password":"another strong pass 42 words"}"#,
+        [401, 401, 401, 401, 401, 401, 401],
+    ),
     // Ends the session: runs last.
     (
         "post",
