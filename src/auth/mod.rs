@@ -22,7 +22,7 @@ pub use setup::{SetupRequest, check_link, complete_setup, issue_setup_link};
 use crate::access::{self, SystemGrant};
 use crate::audit::{self, Actor, AuditError, Event, Outcome};
 use crate::crypto::CryptoError;
-use crate::store::{Store, StoreError};
+use crate::store::{Store, StoreError, WriteTxn};
 
 /// Consecutive failures that lock an account.
 pub const LOCKOUT_THRESHOLD: u32 = 5;
@@ -118,6 +118,31 @@ pub struct SignedIn {
     pub account: Account,
 }
 
+/// Counts one failed proof (password, second factor) against `account`. At the threshold
+/// it locks the account for [`LOCKOUT_SECS`], audits the lockout and returns true; the caller
+/// saves the account and ends whatever sessions the situation calls for.
+fn count_failure(
+    txn: &WriteTxn<'_>,
+    account: &mut Account,
+    client: &Client,
+    now: i64,
+) -> Result<bool, AuthError> {
+    account.failed_logins += 1;
+    if account.failed_logins < LOCKOUT_THRESHOLD {
+        return Ok(false);
+    }
+    account.locked_until = Some(now + LOCKOUT_SECS);
+    account.failed_logins = 0;
+    let event = Event::new(
+        Actor::Account(account.id.to_string()),
+        "auth.lockout",
+        Outcome::Success,
+    )
+    .target(account.id);
+    audit::append(txn, client.stamp(event), now)?;
+    Ok(true)
+}
+
 fn audit_failure(
     store: &Store,
     client: &Client,
@@ -182,14 +207,7 @@ pub async fn login(
         Err(reason) => {
             let actor = Actor::Account(account.id.to_string());
             if !locked && !account.disabled {
-                account.failed_logins += 1;
-                if account.failed_logins >= LOCKOUT_THRESHOLD {
-                    account.locked_until = Some(now + LOCKOUT_SECS);
-                    account.failed_logins = 0;
-                    let event = Event::new(actor.clone(), "auth.lockout", Outcome::Success)
-                        .target(account.id);
-                    audit::append(&txn, client.stamp(event), now)?;
-                }
+                count_failure(&txn, &mut account, client, now)?;
                 account::save(&system, &account)?;
             }
             let event = Event::new(actor, "auth.login", Outcome::Failure).target(reason);
@@ -434,16 +452,8 @@ pub fn complete_mfa(
             now,
         )?;
     } else {
-        if !locked {
-            account.failed_logins += 1;
-            if account.failed_logins >= LOCKOUT_THRESHOLD {
-                account.locked_until = Some(now + LOCKOUT_SECS);
-                account.failed_logins = 0;
-                session::revoke(&system, token)?;
-                let event =
-                    Event::new(actor.clone(), "auth.lockout", Outcome::Success).target(account.id);
-                audit::append(&txn, client.stamp(event), now)?;
-            }
+        if !locked && count_failure(&txn, &mut account, client, now)? {
+            session::revoke(&system, token)?;
         }
         audit::append(
             &txn,
@@ -501,14 +511,8 @@ pub async fn reauthenticate(
         return Ok(());
     }
     if !locked {
-        holder.failed_logins += 1;
-        if holder.failed_logins >= LOCKOUT_THRESHOLD {
-            holder.locked_until = Some(now + LOCKOUT_SECS);
-            holder.failed_logins = 0;
+        if count_failure(&txn, &mut holder, client, now)? {
             session::revoke_all(&system, holder.id, None)?;
-            let event =
-                Event::new(actor.clone(), "auth.lockout", Outcome::Success).target(holder.id);
-            audit::append(&txn, client.stamp(event), now)?;
         }
         account::save(&system, &holder)?;
     }

@@ -105,8 +105,7 @@ pub async fn logout(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
-    let signed_in = identity::require(&req, &state).await?;
-    identity::check_csrf(&req, &signed_in, None)?;
+    let signed_in = identity::require_writer(&req, &state).await?;
     let client = identity::client(&req, &state);
     let store = state.store.clone();
     web::block(move || {
@@ -214,8 +213,7 @@ pub async fn totp_begin(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
-    let signed_in = identity::require(&req, &state).await?;
-    identity::check_csrf(&req, &signed_in, None)?;
+    let signed_in = identity::require_writer(&req, &state).await?;
     let store = state.store.clone();
     let enrolment =
         web::block(move || auth::begin_totp(&store, &signed_in.session, now())).await??;
@@ -242,8 +240,7 @@ pub async fn totp_confirm(
     state: web::Data<AppState>,
     body: web::Json<TotpConfirm>,
 ) -> Result<HttpResponse, WebError> {
-    let signed_in = identity::require(&req, &state).await?;
-    identity::check_csrf(&req, &signed_in, None)?;
+    let signed_in = identity::require_writer(&req, &state).await?;
     let client = identity::client(&req, &state);
     let store = state.store.clone();
     let codes = web::block(move || {
@@ -325,8 +322,7 @@ pub async fn token_create(
     path: web::Path<String>,
     body: web::Json<TokenBody>,
 ) -> Result<HttpResponse, WebError> {
-    let signed_in = identity::require(&req, &state).await?;
-    identity::check_csrf(&req, &signed_in, None)?;
+    let signed_in = identity::require_writer(&req, &state).await?;
     let org = parse_org(&path)?;
     let client = identity::client(&req, &state);
     let store = state.store.clone();
@@ -390,8 +386,7 @@ pub async fn token_revoke(
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
-    let signed_in = identity::require(&req, &state).await?;
-    identity::check_csrf(&req, &signed_in, None)?;
+    let signed_in = identity::require_writer(&req, &state).await?;
     let (org, id) = path.into_inner();
     let org = parse_org(&org)?;
     let id = uuid::Uuid::parse_str(&id).map_err(|_| WebError::NotFound)?;
@@ -492,8 +487,7 @@ pub async fn reauthenticate(
     state: web::Data<AppState>,
     body: web::Json<ReauthBody>,
 ) -> Result<HttpResponse, WebError> {
-    let signed_in = identity::require(&req, &state).await?;
-    identity::check_csrf(&req, &signed_in, None)?;
+    let signed_in = identity::require_writer(&req, &state).await?;
     let client = identity::client(&req, &state);
     auth::reauthenticate(
         &state.store,
@@ -542,8 +536,7 @@ async fn change_member(
     path: (String, String),
     role: Option<access::Role>,
 ) -> Result<HttpResponse, WebError> {
-    let signed_in = identity::require(&req, &state).await?;
-    identity::check_csrf(&req, &signed_in, None)?;
+    let signed_in = identity::require_writer(&req, &state).await?;
     auth::require_step_up(&signed_in.session, now())?;
     let org = parse_org(&path.0)?;
     let target = parse_account(&path.1)?;
@@ -606,8 +599,7 @@ pub async fn invite(
     path: web::Path<String>,
     body: web::Json<InviteBody>,
 ) -> Result<HttpResponse, WebError> {
-    let signed_in = identity::require(&req, &state).await?;
-    identity::check_csrf(&req, &signed_in, None)?;
+    let signed_in = identity::require_writer(&req, &state).await?;
     let org = parse_org(&path)?;
     let client = identity::client(&req, &state);
     let store = state.store.clone();
@@ -651,11 +643,7 @@ pub async fn accept_invitation(
     let body = body.into_inner();
     let signed_in = match &body.password {
         Some(_) => None,
-        None => {
-            let signed_in = identity::require(&req, &state).await?;
-            identity::check_csrf(&req, &signed_in, None)?;
-            Some(signed_in.account.id)
-        }
+        None => Some(identity::require_writer(&req, &state).await?.account.id),
     };
     let acceptor = match (&body.password, signed_in) {
         (Some(password), _) => auth::invitations::Acceptor::NewAccount {
@@ -701,8 +689,7 @@ pub async fn session_end(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let signed_in = identity::require(&req, &state).await?;
-    identity::check_csrf(&req, &signed_in, None)?;
+    let signed_in = identity::require_writer(&req, &state).await?;
     let client = identity::client(&req, &state);
     let store = state.store.clone();
     let id = path.into_inner();
@@ -728,8 +715,7 @@ pub async fn change_password(
     state: web::Data<AppState>,
     body: web::Json<PasswordBody>,
 ) -> Result<HttpResponse, WebError> {
-    let signed_in = identity::require(&req, &state).await?;
-    identity::check_csrf(&req, &signed_in, None)?;
+    let signed_in = identity::require_writer(&req, &state).await?;
     let client = identity::client(&req, &state);
     auth::change_password(
         &state.store,

@@ -161,6 +161,16 @@ pub async fn require(req: &HttpRequest, state: &web::Data<AppState>) -> Result<S
     Ok(signed_in)
 }
 
+/// The signed-in person making an unsafe request: [`require`] plus the CSRF header check.
+pub async fn require_writer(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+) -> Result<SignedIn, WebError> {
+    let signed_in = require(req, state).await?;
+    check_csrf(req, &signed_in, None)?;
+    Ok(signed_in)
+}
+
 /// A session that still owes its second factor, for the MFA step only.
 pub async fn require_pending(
     req: &HttpRequest,
