@@ -168,31 +168,56 @@ pub async fn login(
     client: &Client,
     now: i64,
 ) -> Result<SignedIn, AuthError> {
-    let grant = SystemGrant::internal();
     let found = match account::normalize_email(email) {
         Ok(email) => {
             let read = store.read()?;
-            account::find_by_email(&read.system(&grant)?, &email)?
+            account::find_by_email(&read.system(&SystemGrant::internal())?, &email)?
         }
         Err(_) => None,
     };
     let stored_hash = found.as_ref().and_then(|a| a.password_hash.clone());
     let matched = hasher.verify(password, stored_hash.as_deref()).await?;
-    let Some(found) = found else {
-        audit_failure(store, client, None, "unknown account", now)?;
-        return Err(AuthError::InvalidCredentials);
-    };
     let rehash = if matched && password::needs_rehash(stored_hash.as_deref().unwrap_or("")) {
         Some(hasher.hash(password).await?)
     } else {
         None
     };
+    // The decision commits (fsync) to the store: off the request threads, like hashing.
+    let store = store.clone();
+    let client = client.clone();
+    let found = found.map(|a| a.id);
+    blocking(move || match found {
+        Some(id) => decide_login(&store, id, matched, rehash, &client, now),
+        None => {
+            audit_failure(&store, &client, None, "unknown account", now)?;
+            Err(AuthError::InvalidCredentials)
+        }
+    })
+    .await
+}
 
-    // Decide inside one write transaction, re-reading the account so concurrent failures
-    // count one by one.
+/// Runs store work that commits on the blocking pool.
+async fn blocking<T: Send + 'static>(
+    work: impl FnOnce() -> Result<T, AuthError> + Send + 'static,
+) -> Result<T, AuthError> {
+    tokio::task::spawn_blocking(work)
+        .await
+        .map_err(|_| AuthError::Internal("store task failed".into()))?
+}
+
+/// Decides a sign-in inside one write transaction, re-reading the account so concurrent
+/// failures count one by one.
+fn decide_login(
+    store: &Store,
+    id: AccountId,
+    matched: bool,
+    rehash: Option<String>,
+    client: &Client,
+    now: i64,
+) -> Result<SignedIn, AuthError> {
     let txn = store.write()?;
-    let system = txn.system(&grant)?;
-    let mut account = account::get(&system, found.id)?.ok_or(AuthError::InvalidCredentials)?;
+    let system = txn.system(&SystemGrant::internal())?;
+    let mut account = account::get(&system, id)?.ok_or(AuthError::InvalidCredentials)?;
     let locked = account.locked_until.is_some_and(|until| until > now);
     let outcome = if account.disabled {
         Err("account disabled")
@@ -203,50 +228,45 @@ pub async fn login(
     } else {
         Ok(())
     };
-    match outcome {
-        Err(reason) => {
-            let actor = Actor::Account(account.id.to_string());
-            if !locked && !account.disabled {
-                count_failure(&txn, &mut account, client, now)?;
-                account::save(&system, &account)?;
-            }
-            let event = Event::new(actor, "auth.login", Outcome::Failure).target(reason);
-            audit::append(&txn, client.stamp(event), now)?;
-            drop(system);
-            txn.commit()?;
-            Err(AuthError::InvalidCredentials)
-        }
-        Ok(()) => {
-            let enrol = !account.mfa.enabled()
-                && crate::org::any_requires_mfa(store, account.id)
-                    .map_err(|e| AuthError::Internal(e.to_string()))?;
-            account.failed_logins = 0;
-            account.locked_until = None;
-            if let Some(hash) = rehash {
-                account.password_hash = Some(hash);
-            }
+    if let Err(reason) = outcome {
+        let actor = Actor::Account(account.id.to_string());
+        if !locked && !account.disabled {
+            count_failure(&txn, &mut account, client, now)?;
             account::save(&system, &account)?;
-            let (token, mut session) =
-                session::create(&system, account.id, account.mfa.enabled(), now)?;
-            session.mfa_enrolment_required = enrol;
-            session.ip = client.ip.clone();
-            session.user_agent = client.user_agent.clone();
-            session::save(&system, &token, &session)?;
-            let event = Event::new(
-                Actor::Account(account.id.to_string()),
-                "auth.login",
-                Outcome::Success,
-            );
-            audit::append(&txn, client.stamp(event), now)?;
-            drop(system);
-            txn.commit()?;
-            Ok(SignedIn {
-                token,
-                session,
-                account,
-            })
         }
+        let event = Event::new(actor, "auth.login", Outcome::Failure).target(reason);
+        audit::append(&txn, client.stamp(event), now)?;
+        drop(system);
+        txn.commit()?;
+        return Err(AuthError::InvalidCredentials);
     }
+    let enrol = !account.mfa.enabled()
+        && crate::org::any_requires_mfa(store, account.id)
+            .map_err(|e| AuthError::Internal(e.to_string()))?;
+    account.failed_logins = 0;
+    account.locked_until = None;
+    if let Some(hash) = rehash {
+        account.password_hash = Some(hash);
+    }
+    account::save(&system, &account)?;
+    let (token, mut session) = session::create(&system, account.id, account.mfa.enabled(), now)?;
+    session.mfa_enrolment_required = enrol;
+    session.ip = client.ip.clone();
+    session.user_agent = client.user_agent.clone();
+    session::save(&system, &token, &session)?;
+    let event = Event::new(
+        Actor::Account(account.id.to_string()),
+        "auth.login",
+        Outcome::Success,
+    );
+    audit::append(&txn, client.stamp(event), now)?;
+    drop(system);
+    txn.commit()?;
+    Ok(SignedIn {
+        token,
+        session,
+        account,
+    })
 }
 
 /// The signed-in account behind a session token, keeping the session alive.

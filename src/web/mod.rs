@@ -92,7 +92,9 @@ pub fn build_server(
         base_url,
         limits,
         store,
-        hasher: crate::auth::Hasher::new(cores),
+        // One core is always left to serve pages: a storm of sign-ins (all PBKDF2) must not
+        // starve everyone else. On 2 cores that is one hash at a time.
+        hasher: crate::auth::Hasher::new(cores.saturating_sub(1).max(1)),
         trusted_proxies: config.trusted_proxies.clone(),
         body_limit_bytes: body_limit,
         ready,
