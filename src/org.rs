@@ -342,6 +342,31 @@ pub fn profile(
     get(store, &grant)
 }
 
+/// The profiles of the organizations `requester` belongs to (only the token's one for an API
+/// token), with its roles, read from one snapshot.
+pub fn member_profiles(
+    store: &Store,
+    requester: Requester,
+) -> Result<Vec<(Organization, access::Role)>, OrgError> {
+    let read = store.read()?;
+    let system = read.system(&SystemGrant::internal())?;
+    let member = Requester {
+        appliance_admin: false,
+        ..requester
+    };
+    let mut out = Vec::new();
+    for (org, role) in access::memberships(&system, requester.account)? {
+        if requester.token.is_some_and(|limits| limits.org != org) {
+            continue;
+        }
+        let (grant, _) = access::authorize(&system, &[], member, org, Permission::Read)?;
+        if let Some(bytes) = read.tenant(&grant)?.get(PROFILE, PROFILE_KEY)? {
+            out.push((serde_json::from_slice(&bytes)?, role));
+        }
+    }
+    Ok(out)
+}
+
 /// Whether any organization `account` belongs to requires a second factor.
 pub fn any_requires_mfa(store: &Store, account: crate::auth::AccountId) -> Result<bool, OrgError> {
     let known = store.organizations()?;

@@ -682,18 +682,6 @@ pub fn end_session(
     Ok(())
 }
 
-/// Organizations the account belongs to, with roles.
-pub fn memberships(
-    store: &Store,
-    account: AccountId,
-) -> Result<Vec<(crate::store::OrgId, access::Role)>, AuthError> {
-    let read = store.read()?;
-    Ok(access::memberships(
-        &read.system(&SystemGrant::internal())?,
-        account,
-    )?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;

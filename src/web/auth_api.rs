@@ -143,23 +143,17 @@ pub struct Me {
 pub async fn me(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
     let caller = identity::require_caller(&req, &state).await?;
     let store = state.store.clone();
-    let account_id = caller.account.id;
     let requester = caller.requester;
-    let client = identity::client(&req, &state);
     let organizations = web::block(move || -> Result<Vec<Membership>, WebError> {
-        let mut out = Vec::new();
-        let visible = auth::memberships(&store, account_id)?
+        let profiles = crate::org::member_profiles(&store, requester)?;
+        Ok(profiles
             .into_iter()
-            .filter(|(org_id, _)| requester.token.is_none_or(|limits| limits.org == *org_id));
-        for (org_id, role) in visible {
-            let org = crate::org::profile(&store, requester, org_id, &client, now())?;
-            out.push(Membership {
+            .map(|(org, role)| Membership {
                 id: org.id,
                 name: org.name,
                 role,
-            });
-        }
-        Ok(out)
+            })
+            .collect())
     })
     .await??;
     Ok(HttpResponse::Ok().json(Me {
