@@ -133,7 +133,8 @@ fn audit_actions(env: &TestEnv) -> Vec<(String, String)> {
         .collect()
 }
 
-fn create_user(env: &TestEnv, email: &str, password: &str, org: &str, role: &str) {
+/// Creates an account through the operator CLI; returns its id.
+pub fn create_user(env: &TestEnv, email: &str, password: &str, org: &str, role: &str) -> String {
     let mut child = env
         .command(&[
             "admin",
@@ -155,6 +156,8 @@ fn create_user(env: &TestEnv, email: &str, password: &str, org: &str, role: &str
     writeln!(child.stdin.take().unwrap(), "{password}").unwrap();
     let out = child.wait_with_output().unwrap();
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let created: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    created["id"].as_str().unwrap().to_owned()
 }
 
 #[test]

@@ -2,9 +2,6 @@
 //! organization, answers exactly as this table says. A route without a row fails the test,
 //! so a new route cannot ship without its access decision being written down here.
 
-use std::io::Write;
-use std::process::Stdio;
-
 use serde_json::Value;
 
 use crate::harness::{TestEnv, TestServer, stderr, stdout};
@@ -193,29 +190,7 @@ fn create_org(env: &TestEnv, name: &str) -> String {
 }
 
 fn create_user(env: &TestEnv, email: &str, org: &str, role: &str) -> String {
-    let mut child = env
-        .command(&[
-            "admin",
-            "user",
-            "create",
-            "--email",
-            email,
-            "--org",
-            org,
-            "--role",
-            role,
-            "--password-stdin",
-        ])
-        .stdin(Stdio::piped())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .spawn()
-        .unwrap();
-    writeln!(child.stdin.take().unwrap(), "{PASSWORD}").unwrap();
-    let out = child.wait_with_output().unwrap();
-    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
-    let created: Value = serde_json::from_str(&stdout(&out)).unwrap();
-    created["id"].as_str().unwrap().to_owned()
+    crate::identity::create_user(env, email, PASSWORD, org, role)
 }
 
 fn call(
