@@ -22,7 +22,7 @@ pub use setup::{SetupRequest, check_link, complete_setup, issue_setup_link};
 use crate::access::{self, SystemGrant};
 use crate::audit::{self, Actor, AuditError, Event, Outcome};
 use crate::crypto::CryptoError;
-use crate::store::{Store, StoreError, WriteTxn};
+use crate::store::{Store, StoreError, System, WriteTxn};
 
 /// Consecutive failures that lock an account.
 pub const LOCKOUT_THRESHOLD: u32 = 5;
@@ -571,19 +571,33 @@ pub async fn change_password(
     let hash = hasher.hash(new_password).await?;
     let txn = store.write()?;
     let system = txn.system(&grant)?;
-    let mut updated =
-        account::get(&system, current.account)?.ok_or(AuthError::InvalidCredentials)?;
-    updated.password_hash = Some(hash);
-    account::save(&system, &updated)?;
-    session::revoke_all(&system, updated.id, Some(token))?;
+    let holder = account::get(&system, current.account)?.ok_or(AuthError::InvalidCredentials)?;
+    set_password(&txn, &system, holder, hash, Some(token), client, now)?;
+    drop(system);
+    txn.commit()?;
+    Ok(())
+}
+
+/// Stores a new password hash for `holder` inside `txn`, ends every session of the account
+/// but `keep`, and audits the change. Callers check the policy and the proof first.
+fn set_password(
+    txn: &WriteTxn<'_>,
+    system: &System<'_>,
+    mut holder: Account,
+    hash: String,
+    keep: Option<&str>,
+    client: &Client,
+    now: i64,
+) -> Result<(), AuthError> {
+    holder.password_hash = Some(hash);
+    account::save(system, &holder)?;
+    session::revoke_all(system, holder.id, keep)?;
     let event = Event::new(
-        Actor::Account(updated.id.to_string()),
+        Actor::Account(holder.id.to_string()),
         "auth.password_change",
         Outcome::Success,
     );
-    audit::append(&txn, client.stamp(event), now)?;
-    drop(system);
-    txn.commit()?;
+    audit::append(txn, client.stamp(event), now)?;
     Ok(())
 }
 

@@ -5,7 +5,7 @@ use base64::Engine;
 use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use serde::{Deserialize, Serialize};
 
-use super::{AccountId, AuthError, Client, Hasher, Password, account, password, session};
+use super::{AccountId, AuthError, Client, Hasher, Password, account, password};
 use crate::access::SystemGrant;
 use crate::audit::{self, Actor, Event, Outcome};
 use crate::store::{Store, SystemGet, SystemTable};
@@ -89,17 +89,10 @@ pub async fn complete(
     }
     system.delete(LINKS, &key(token))?;
     let mut updated = account::get(&system, target.id)?.ok_or(AuthError::LinkInvalid)?;
-    updated.password_hash = Some(hash);
+    // Whoever proves the link owns the account: a lockout from guessing ends here too.
     updated.failed_logins = 0;
     updated.locked_until = None;
-    account::save(&system, &updated)?;
-    session::revoke_all(&system, updated.id, None)?;
-    let event = Event::new(
-        Actor::Account(updated.id.to_string()),
-        "auth.password_change",
-        Outcome::Success,
-    );
-    audit::append(&txn, client.stamp(event), now)?;
+    super::set_password(&txn, &system, updated, hash, None, client, now)?;
     drop(system);
     txn.commit()?;
     Ok(())
