@@ -20,7 +20,7 @@ pub struct TotpState {
 }
 
 /// Everything second-factor about an account.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, Default, Serialize, Deserialize)]
 pub struct MfaState {
     /// Active TOTP, once confirmed.
     pub totp: Option<TotpState>,
@@ -28,11 +28,25 @@ pub struct MfaState {
     pub pending_totp: Option<Vec<u8>>,
     /// SHA-256 of each unused recovery code.
     pub recovery: Vec<Vec<u8>>,
+    /// Registered security keys and passkeys, each named.
+    #[serde(default)]
+    pub security_keys: Vec<super::security_keys::SecurityKeyRecord>,
 }
 
 impl MfaState {
     pub fn enabled(&self) -> bool {
-        self.totp.is_some()
+        self.totp.is_some() || !self.security_keys.is_empty()
+    }
+
+    /// Fresh recovery codes when the account has none left (first factor added): returns
+    /// them to show once, or nothing when the old ones still stand.
+    pub fn ensure_recovery_codes(&mut self) -> Result<Vec<String>, AuthError> {
+        if !self.recovery.is_empty() {
+            return Ok(Vec::new());
+        }
+        let codes = new_recovery_codes()?;
+        self.recovery = codes.iter().map(|c| hash_recovery(c)).collect();
+        Ok(codes)
     }
 }
 
@@ -151,6 +165,10 @@ pub struct SecondFactor {
     pub code: Option<String>,
     /// One of the recovery codes, instead.
     pub recovery_code: Option<String>,
+    /// A security key's answer (`PublicKeyCredential.toJSON()`) to the challenge from
+    /// `POST /api/v1/auth/mfa/webauthn`, instead.
+    #[schema(value_type = Option<Object>)]
+    pub webauthn: Option<webauthn_rs::prelude::PublicKeyCredential>,
 }
 
 /// Checks a second factor, spending it: a TOTP step or a recovery code works once.
@@ -210,22 +228,26 @@ mod tests {
         let same = SecondFactor {
             code: Some(code_at(&[7; 20], now)),
             recovery_code: None,
+            webauthn: None,
         };
         assert!(!verify(&mut state, &same, now).unwrap());
         let next = SecondFactor {
             code: Some(code_at(&[7; 20], now + 30)),
             recovery_code: None,
+            webauthn: None,
         };
         assert!(verify(&mut state, &next, now + 30).unwrap());
         assert!(!verify(&mut state, &next, now + 31).unwrap(), "replayed");
         let stale = SecondFactor {
             code: Some(code_at(&[7; 20], now)),
             recovery_code: None,
+            webauthn: None,
         };
         assert!(!verify(&mut state, &stale, now + 60).unwrap());
         let wrong = SecondFactor {
             code: Some("12345x".into()),
             recovery_code: None,
+            webauthn: None,
         };
         assert!(!verify(&mut state, &wrong, now + 90).unwrap());
     }
@@ -240,6 +262,7 @@ mod tests {
         let factor = SecondFactor {
             code: None,
             recovery_code: Some(codes[3].to_uppercase()),
+            webauthn: None,
         };
         assert!(verify(&mut state, &factor, 2000).unwrap());
         assert!(!verify(&mut state, &factor, 2000).unwrap());

@@ -8,6 +8,7 @@ pub mod members;
 pub mod mfa;
 pub mod password;
 pub mod reset;
+pub mod security_keys;
 pub mod session;
 mod setup;
 pub mod tokens;
@@ -440,6 +441,7 @@ pub fn require_step_up(session: &Session, now: i64) -> Result<(), AuthError> {
 /// Finishes a sign-in that owes a second factor. A wrong factor counts as a failed sign-in.
 pub fn complete_mfa(
     store: &Store,
+    party: &security_keys::RelyingParty,
     token: &str,
     factor: &mfa::SecondFactor,
     client: &Client,
@@ -455,13 +457,24 @@ pub fn complete_mfa(
         account::get(&system, current.account)?.ok_or(AuthError::InvalidSecondFactor)?;
     let actor = Actor::Account(account.id.to_string());
     let locked = account.locked_until.is_some_and(|until| until > now);
-    let accepted = !locked && !account.disabled && mfa::verify(&mut account.mfa, factor, now)?;
+    // Any answer spends a waiting security-key challenge, right or wrong.
+    let ceremony = security_keys::take_ceremony(&mut current);
+    let accepted = !locked
+        && !account.disabled
+        && match &factor.webauthn {
+            Some(assertion) => {
+                security_keys::verify_assertion(party, ceremony, &mut account, assertion, now)?
+            }
+            None => mfa::verify(&mut account.mfa, factor, now)?,
+        };
     if accepted {
         account.failed_logins = 0;
         current.mfa_pending = false;
         current.authenticated_at = now;
         session::save(&system, token, &current)?;
-        let kind = if factor.code.is_some() {
+        let kind = if factor.webauthn.is_some() {
+            "security_key"
+        } else if factor.code.is_some() {
             "totp"
         } else {
             "recovery_code"
@@ -474,6 +487,8 @@ pub fn complete_mfa(
     } else {
         if !locked && count_failure(&txn, &mut account, client, now)? {
             session::revoke(&system, token)?;
+        } else {
+            session::save(&system, token, &current)?;
         }
         audit::append(
             &txn,
@@ -711,6 +726,7 @@ mod tests {
             mfa_enrolment_required: false,
             ip: None,
             user_agent: None,
+            webauthn_ceremony: None,
         }
     }
 

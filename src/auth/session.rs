@@ -37,6 +37,9 @@ pub struct Session {
     pub ip: Option<String>,
     #[serde(default)]
     pub user_agent: Option<String>,
+    /// A security-key ceremony waiting for its answer (serialized, sealed with the session).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub webauthn_ceremony: Option<String>,
 }
 
 /// A session as its owner sees it in the list.
@@ -124,6 +127,7 @@ pub fn create(
         mfa_enrolment_required: false,
         ip: None,
         user_agent: None,
+        webauthn_ceremony: None,
     };
     system.put(
         SESSIONS,

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, Route, web};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
-use super::{AppState, auth_api};
+use super::{AppState, auth_api, security_keys_api};
 
 /// One API route: how it is registered and what the OpenAPI document must list.
 pub struct ApiRoute {
@@ -146,6 +146,31 @@ pub static ROUTES: &[ApiRoute] = &[
         path: "/api/v1/orgs/{org_id}/tokens/{token_id}",
         route: || web::delete().to(auth_api::token_revoke),
     },
+    ApiRoute {
+        method: "post",
+        path: "/api/v1/auth/mfa/webauthn",
+        route: || web::post().to(security_keys_api::sign_in_challenge),
+    },
+    ApiRoute {
+        method: "get",
+        path: "/api/v1/me/security-keys",
+        route: || web::get().to(security_keys_api::list),
+    },
+    ApiRoute {
+        method: "post",
+        path: "/api/v1/me/security-keys",
+        route: || web::post().to(security_keys_api::begin),
+    },
+    ApiRoute {
+        method: "post",
+        path: "/api/v1/me/security-keys/confirm",
+        route: || web::post().to(security_keys_api::confirm),
+    },
+    ApiRoute {
+        method: "delete",
+        path: "/api/v1/me/security-keys/{key_id}",
+        route: || web::delete().to(security_keys_api::remove),
+    },
 ];
 
 /// Registers one resource per path holding all of its methods, so a wrong method gets 405.
@@ -223,7 +248,12 @@ async fn openapi_json() -> HttpResponse {
         auth_api::change_password,
         auth_api::session_end,
         auth_api::accept_invitation,
-        auth_api::admin_audit
+        auth_api::admin_audit,
+        security_keys_api::sign_in_challenge,
+        security_keys_api::list,
+        security_keys_api::begin,
+        security_keys_api::confirm,
+        security_keys_api::remove
     ),
     components(schemas(VersionInfo))
 )]

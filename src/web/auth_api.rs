@@ -195,8 +195,18 @@ pub async fn mfa(
     let pending = identity::require_pending(&req, &state).await?;
     identity::check_csrf(&req, &pending, None)?;
     let client = identity::client(&req, &state);
-    let store = state.store.clone();
-    web::block(move || auth::complete_mfa(&store, &pending.token, &body, &client, now())).await??;
+    let state = state.into_inner();
+    web::block(move || {
+        auth::complete_mfa(
+            &state.store,
+            &state.relying_party,
+            &pending.token,
+            &body,
+            &client,
+            now(),
+        )
+    })
+    .await??;
     Ok(HttpResponse::NoContent().finish())
 }
 

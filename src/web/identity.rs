@@ -15,6 +15,9 @@ pub const CSRF_HEADER: &str = "x-csrf-token";
 const ENROLMENT_PATHS: &[&str] = &[
     "/api/v1/me/totp",
     "/api/v1/me/totp/confirm",
+    "/api/v1/me/security-keys",
+    "/api/v1/me/security-keys/confirm",
+    "/account",
     "/api/v1/auth/reauthenticate",
     "/api/v1/auth/logout",
     "/signout",

@@ -8,6 +8,7 @@ mod error;
 mod identity;
 mod limits;
 mod pages;
+mod security_keys_api;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -35,6 +36,8 @@ pub struct AppState {
     pub limits: Arc<limits::Limits>,
     /// Where users reach Rampart, for links shown in answers.
     pub base_url: String,
+    /// WebAuthn's relying party: Rampart's origin as browsers see it.
+    pub relying_party: crate::auth::security_keys::RelyingParty,
     pub body_limit_bytes: u64,
     /// False once shutdown begins, so load balancers stop sending traffic.
     pub ready: Arc<AtomicBool>,
@@ -88,7 +91,15 @@ pub fn build_server(
         },
         |url| url.as_str().to_owned(),
     );
+    // Browsers refuse WebAuthn on an IP address; on loopback, `localhost` (which the
+    // self-signed certificate names) is the origin that works.
+    let webauthn_origin = match (&config.public_url, listener.local_addr()) {
+        (Some(url), _) => url.as_str().to_owned(),
+        (None, Ok(addr)) => format!("https://localhost:{}", addr.port()),
+        (None, Err(_)) => base_url.clone(),
+    };
     let state = web::Data::new(AppState {
+        relying_party: crate::auth::security_keys::RelyingParty::new(&webauthn_origin),
         base_url,
         limits,
         store,

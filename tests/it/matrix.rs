@@ -78,6 +78,38 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
         r#"{"code":"000000"}"#,
         [401, 422, 422, 422, 422, 422, 422],
     ),
+    // Only a sign-in that still owes its second factor may ask for a key challenge.
+    (
+        "post",
+        "/api/v1/auth/mfa/webauthn",
+        "{}",
+        [401, 401, 401, 401, 401, 401, 401],
+    ),
+    (
+        "get",
+        "/api/v1/me/security-keys",
+        "",
+        [401, 200, 200, 200, 200, 200, 200],
+    ),
+    (
+        "post",
+        "/api/v1/me/security-keys",
+        r#"{"name":"matrix key"}"#,
+        [401, 200, 200, 200, 200, 200, 200],
+    ),
+    // A well-formed answer no key gave: refused, and the waiting request is spent.
+    (
+        "post",
+        "/api/v1/me/security-keys/confirm",
+        r#"{"credential":{"id":"AAAA","rawId":"AAAA","type":"public-key","response":{"attestationObject":"AAAA","clientDataJSON":"AAAA"}}}"#,
+        [401, 422, 422, 422, 422, 422, 422],
+    ),
+    (
+        "delete",
+        "/api/v1/me/security-keys/{key_id}",
+        "",
+        [401, 404, 404, 404, 404, 404, 404],
+    ),
     (
         "get",
         "/api/v1/orgs/{org_id}",
@@ -257,7 +289,8 @@ fn every_route_answers_every_actor_as_the_table_says() {
             .replace("{org_id}", &target)
             .replace("{token_id}", "5b0c8f1e-2d4a-4e7b-9c3f-1a2b3c4d5e6f")
             .replace("{account_id}", &plain_member)
-            .replace("{session_id}", &"ab".repeat(32));
+            .replace("{session_id}", &"ab".repeat(32))
+            .replace("{key_id}", "00000000-0000-4000-8000-000000000000");
         for (i, session) in sessions.iter().enumerate() {
             let got = call(&server, session.as_ref(), method, &path, body);
             if got != expected[i] {
