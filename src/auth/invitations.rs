@@ -103,6 +103,29 @@ pub fn lookup(store: &Store, token: &str, now: i64) -> Result<Invitation, AuthEr
     live(&read.system(&SystemGrant::internal())?, token, now)?.ok_or(AuthError::LinkInvalid)
 }
 
+/// The invitations of `org` still waiting for an answer, soonest to expire first; for those
+/// who manage its members.
+pub fn pending(
+    store: &Store,
+    requester: Requester,
+    org: OrgId,
+    now: i64,
+) -> Result<Vec<Invitation>, AuthError> {
+    let known = store.organizations()?;
+    let read = store.read()?;
+    let system = read.system(&SystemGrant::internal())?;
+    access::authorize(&system, &known, requester, org, Permission::ManageMembers)?;
+    let mut out = Vec::new();
+    for (_, bytes) in system.list(INVITATIONS)? {
+        let invitation: Invitation = serde_json::from_slice(&bytes)?;
+        if invitation.org == org && invitation.expires_at > now {
+            out.push(invitation);
+        }
+    }
+    out.sort_by_key(|i| i.expires_at);
+    Ok(out)
+}
+
 /// How the invitee proves who they are.
 pub enum Acceptor<'a> {
     /// A new account for the invited address.

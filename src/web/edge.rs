@@ -12,7 +12,7 @@ use actix_web::middleware::Next;
 use actix_web::web;
 
 use super::AppState;
-use super::error::{ErrorCode, render_error};
+use super::error::{ErrorMeta, render_error};
 use super::identity;
 use super::limits::RouteClass;
 
@@ -133,7 +133,7 @@ pub async fn edge(
     };
     let (mut res, rendered) = match refusal {
         Some((status, message)) => {
-            let response = render_error(status, None, &message, &request_id, api);
+            let response = render_error(status, ErrorMeta::default(), &message, &request_id, api);
             (req.into_response(response), true)
         }
         None => (next.call(req).await?.map_into_boxed_body(), false),
@@ -157,11 +157,16 @@ pub async fn edge(
         if status.is_server_error() {
             tracing::error!(request_id = %request_id, status = status.as_u16(), detail = %message, "request failed");
         }
-        let code = res.response().extensions().get::<ErrorCode>().map(|c| c.0);
+        let meta = res
+            .response()
+            .extensions()
+            .get::<ErrorMeta>()
+            .copied()
+            .unwrap_or_default();
         let (http_req, _) = res.into_parts();
         res = ServiceResponse::new(
             http_req,
-            render_error(status, code, &message, &request_id, api),
+            render_error(status, meta, &message, &request_id, api),
         );
     }
 

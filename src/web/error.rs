@@ -51,9 +51,14 @@ pub enum WebError {
 impl ResponseError for WebError {
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::new(self.status_code());
-        if let Some(code) = self.code() {
-            response.extensions_mut().insert(ErrorCode(code));
-        }
+        let field = match self {
+            WebError::Invalid { field, .. } => Some(*field),
+            _ => None,
+        };
+        response.extensions_mut().insert(ErrorMeta {
+            code: self.code(),
+            field,
+        });
         response
     }
 
@@ -76,10 +81,14 @@ impl ResponseError for WebError {
     }
 }
 
-/// A machine-readable code more precise than the status, carried from a handler's error to
-/// the edge that renders the body.
-#[derive(Debug, Clone, Copy)]
-pub struct ErrorCode(pub &'static str);
+/// What a handler's error knows beyond its status and message, carried to the edge that
+/// renders the body: a code more precise than the status, and the input field at fault
+/// (so a page can show the message next to it).
+#[derive(Debug, Clone, Copy, Default)]
+pub struct ErrorMeta {
+    pub code: Option<&'static str>,
+    pub field: Option<&'static str>,
+}
 
 impl WebError {
     fn code(&self) -> Option<&'static str> {
@@ -187,6 +196,9 @@ struct ErrorBody<'a> {
 struct ErrorDetail<'a> {
     code: &'static str,
     message: &'a str,
+    /// The input field the message is about, when it is about one.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    field: Option<&'static str>,
     request_id: &'a str,
 }
 
@@ -202,7 +214,7 @@ struct ErrorPage<'a> {
 /// The body for an error response in the form the client asked for.
 pub fn render_error(
     status: StatusCode,
-    code: Option<&'static str>,
+    meta: ErrorMeta,
     message: &str,
     request_id: &str,
     api: bool,
@@ -215,8 +227,9 @@ pub fn render_error(
     if api {
         let body = ErrorBody {
             error: ErrorDetail {
-                code: code.unwrap_or_else(|| code_for(status)),
+                code: meta.code.unwrap_or_else(|| code_for(status)),
                 message,
+                field: meta.field,
                 request_id,
             },
         };

@@ -1,5 +1,6 @@
 //! The actix-web application: translates HTTP to calls on the domain modules and back.
 
+mod account_pages;
 pub mod api;
 mod assets;
 mod auth_api;
@@ -130,7 +131,14 @@ pub fn build_server(
                     .get(pages::signin_form)
                     .post(pages::signin_submit),
             )
+            .service(
+                web::resource("/signin/mfa")
+                    .get(account_pages::mfa_form)
+                    .post(account_pages::mfa_submit),
+            )
             .service(web::resource("/signout").post(pages::signout))
+            .service(web::resource("/account").get(account_pages::account))
+            .service(web::resource("/orgs/{org_id}/members").get(account_pages::members))
             .service(
                 web::resource("/invite/{token}")
                     .get(pages::invite_form)

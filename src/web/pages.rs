@@ -42,21 +42,21 @@ pub fn render(page: &impl Template) -> Result<String, WebError> {
         .map_err(|err| WebError::Internal(format!("template: {err}")))
 }
 
-fn html(body: String) -> HttpResponse {
+pub(super) fn html(body: String) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
         .body(body)
 }
 
-fn html_status(status: StatusCode, body: String) -> HttpResponse {
+pub(super) fn html_status(status: StatusCode, body: String) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
         .body(body)
 }
 
-fn see_other(location: &str) -> HttpResponse {
+pub(super) fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header(("Location", location))
         .finish()
@@ -221,7 +221,14 @@ pub async fn signin_submit(
     .await
     {
         Ok(signed_in) => {
-            let mut response = see_other("/");
+            let next = if signed_in.session.mfa_pending {
+                "/signin/mfa"
+            } else if signed_in.session.mfa_enrolment_required {
+                "/account"
+            } else {
+                "/"
+            };
+            let mut response = see_other(next);
             response
                 .add_cookie(&identity::session_cookie(&signed_in.token))
                 .map_err(|err| WebError::Internal(err.to_string()))?;

@@ -16,6 +16,7 @@ mod matrix;
 mod mfa;
 mod operator;
 mod packaging;
+mod pages;
 mod store;
 mod tls;
 mod tokens;

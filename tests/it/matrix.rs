@@ -214,7 +214,7 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
 
 const PASSWORD: &str = "velvet orbit canyon 93 drift";
 
-fn create_org(env: &TestEnv, name: &str) -> String {
+pub fn create_org(env: &TestEnv, name: &str) -> String {
     let out = env.rampart(&["admin", "org", "create", name]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let org: Value = serde_json::from_str(&stdout(&out)).unwrap();

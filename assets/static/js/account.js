@@ -1,0 +1,261 @@
+// Account, members and second-factor pages. Changes go through Rampart's JSON API with the
+// session's CSRF token; errors are shown next to the field the API names.
+"use strict";
+
+const csrfToken = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.error?.message || `request failed (${status})`);
+    this.status = status;
+    this.code = body?.error?.code;
+    this.field = body?.error?.field;
+  }
+}
+
+async function call(method, path, body) {
+  const response = await fetch(path, {
+    method,
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  const json = text ? JSON.parse(text) : null;
+  if (!response.ok) throw new ApiError(response.status, json);
+  return json;
+}
+
+// Asks for the password again when a change needs a recent sign-in, then retries once.
+function reauthenticate() {
+  const dialog = document.getElementById("reauth");
+  if (!dialog) return Promise.reject(new Error("sign in again to do this"));
+  const form = document.getElementById("reauth-form");
+  const input = document.getElementById("reauth-password");
+  return new Promise((resolve, reject) => {
+    const cancel = document.getElementById("reauth-cancel");
+    const done = (ok, err) => {
+      form.onsubmit = null;
+      cancel.onclick = null;
+      input.value = "";
+      dialog.close();
+      ok ? resolve() : reject(err);
+    };
+    form.onsubmit = async (event) => {
+      event.preventDefault();
+      try {
+        await call("POST", "/api/v1/auth/reauthenticate", { password: input.value });
+        done(true);
+      } catch (err) {
+        showError(form, err);
+      }
+    };
+    cancel.onclick = () => done(false, new Error("cancelled"));
+    dialog.showModal();
+    input.focus();
+  });
+}
+
+async function callWithStepUp(method, path, body) {
+  try {
+    return await call(method, path, body);
+  } catch (err) {
+    if (err.code !== "reauthentication_required") throw err;
+    await reauthenticate();
+    return call(method, path, body);
+  }
+}
+
+function clearErrors(form) {
+  form.querySelectorAll(".field-error.js-error").forEach((el) => el.remove());
+  form.querySelectorAll('[aria-invalid="true"]').forEach((el) => el.removeAttribute("aria-invalid"));
+}
+
+// Puts the message under the named field, or at the end of the form.
+function showError(form, err) {
+  clearErrors(form);
+  const message = document.createElement("p");
+  message.className = "field-error js-error";
+  message.setAttribute("role", "alert");
+  message.textContent = err.message;
+  const field = err.field && form.querySelector(`[name="${CSS.escape(err.field)}"]`);
+  if (field) {
+    field.setAttribute("aria-invalid", "true");
+    message.id = `${field.id || err.field}-error`;
+    field.setAttribute("aria-describedby", message.id);
+    field.insertAdjacentElement("afterend", message);
+    field.focus();
+  } else {
+    form.querySelector('button[type="submit"]')?.insertAdjacentElement("beforebegin", message);
+  }
+}
+
+function status(text) {
+  const el = document.getElementById("status");
+  if (el) el.textContent = text;
+}
+
+function formJson(form) {
+  const out = {};
+  for (const el of form.elements) {
+    if (!el.name || el.type === "submit" || el.type === "button") continue;
+    out[el.name] = el.type === "number" ? Number(el.value) : el.value;
+  }
+  return out;
+}
+
+function reveal(id, fill) {
+  const section = document.getElementById(id);
+  fill();
+  section.hidden = false;
+  section.scrollIntoView({ block: "nearest" });
+}
+
+function showRecoveryCodes(codes) {
+  if (!codes || codes.length === 0) return;
+  reveal("recovery", () => {
+    const list = document.getElementById("recovery-codes");
+    list.replaceChildren(...codes.map((code) => {
+      const item = document.createElement("li");
+      item.textContent = code;
+      return item;
+    }));
+  });
+}
+
+const shows = {
+  token: (result) => reveal("new-token", () => {
+    document.getElementById("new-token-value").textContent = result.token;
+  }),
+  invite: (result) => reveal("new-invite", () => {
+    document.getElementById("new-invite-link").textContent = result.url;
+  }),
+};
+
+function bindApiForms() {
+  for (const form of document.querySelectorAll("form[data-api]")) {
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const [method, path] = form.dataset.api.split(" ");
+      try {
+        const result = await callWithStepUp(method, path, formJson(form));
+        clearErrors(form);
+        form.reset();
+        if (form.dataset.show) shows[form.dataset.show](result);
+        else if (form.dataset.done) status(form.dataset.done);
+        else location.reload();
+      } catch (err) {
+        showError(form, err);
+      }
+    });
+  }
+  for (const button of document.querySelectorAll("button[data-api-call]")) {
+    button.addEventListener("click", async () => {
+      if (button.dataset.confirm && !window.confirm(button.dataset.confirm)) return;
+      const [method, path] = button.dataset.apiCall.split(" ");
+      try {
+        await callWithStepUp(method, path);
+        location.reload();
+      } catch (err) {
+        status(err.message);
+      }
+    });
+  }
+  for (const select of document.querySelectorAll("select[data-role-of]")) {
+    select.addEventListener("change", async () => {
+      try {
+        await callWithStepUp("PUT", select.dataset.roleOf, { role: select.value });
+        status("Role changed.");
+      } catch (err) {
+        status(err.message);
+      }
+    });
+  }
+}
+
+function bindTotp() {
+  const begin = document.getElementById("totp-begin");
+  if (!begin) return;
+  begin.addEventListener("click", async () => {
+    try {
+      const enrolment = await callWithStepUp("POST", "/api/v1/me/totp");
+      document.getElementById("totp-secret").textContent = enrolment.secret;
+      document.getElementById("totp-url").href = enrolment.otpauth_url;
+      document.getElementById("totp-enrol").hidden = false;
+      begin.hidden = true;
+      document.getElementById("totp-code").focus();
+    } catch (err) {
+      status(err.message);
+    }
+  });
+  const confirmForm = document.getElementById("totp-confirm");
+  confirmForm.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const result = await callWithStepUp("POST", "/api/v1/me/totp/confirm", formJson(confirmForm));
+      clearErrors(confirmForm);
+      document.getElementById("totp-enrol").hidden = true;
+      document.getElementById("totp-status").textContent = "On.";
+      showRecoveryCodes(result.recovery_codes);
+      status("Authenticator app turned on. Your other sessions were ended.");
+    } catch (err) {
+      showError(confirmForm, err);
+    }
+  });
+}
+
+function bindSecurityKeys() {
+  const form = document.getElementById("add-key");
+  if (!form) return;
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      const options = await callWithStepUp("POST", "/api/v1/me/security-keys", formJson(form));
+      const credential = await navigator.credentials.create({
+        publicKey: PublicKeyCredential.parseCreationOptionsFromJSON(options.publicKey),
+      });
+      const result = await call("POST", "/api/v1/me/security-keys/confirm", {
+        credential: credential.toJSON(),
+      });
+      clearErrors(form);
+      const row = document.createElement("tr");
+      row.innerHTML = "<td></td><td>just now</td><td>never</td><td></td>";
+      row.firstChild.textContent = result.security_key.name;
+      document.querySelector("#security-keys tbody").append(row);
+      form.reset();
+      showRecoveryCodes(result.recovery_codes);
+      status(`Security key "${result.security_key.name}" added. Your other sessions were ended.`);
+    } catch (err) {
+      showError(form, err instanceof ApiError ? err : new Error(`The key did not answer: ${err.message}`));
+    }
+  });
+}
+
+function bindSecurityKeySignIn() {
+  const button = document.querySelector("[data-security-key-sign-in]");
+  if (!button) return;
+  const error = document.getElementById("security_key-error");
+  button.addEventListener("click", async () => {
+    error.hidden = true;
+    try {
+      const options = await call("POST", "/api/v1/auth/mfa/webauthn");
+      const assertion = await navigator.credentials.get({
+        publicKey: PublicKeyCredential.parseRequestOptionsFromJSON(options.publicKey),
+      });
+      await call("POST", "/api/v1/auth/mfa", { webauthn: assertion.toJSON() });
+      location.assign("/");
+    } catch (err) {
+      if (err.status === 401 && err.code !== "invalid_second_factor") {
+        location.assign("/signin");
+        return;
+      }
+      error.textContent = err instanceof ApiError ? err.message : `The key did not answer: ${err.message}`;
+      error.hidden = false;
+    }
+  });
+}
+
+bindApiForms();
+bindTotp();
+bindSecurityKeys();
+bindSecurityKeySignIn();
