@@ -137,7 +137,7 @@ pub fn create(
     Ok((token, session))
 }
 
-fn expired(session: &Session, now: i64) -> bool {
+pub fn expired(session: &Session, now: i64) -> bool {
     now - session.last_seen > IDLE_SECS || now - session.created_at > ABSOLUTE_SECS
 }
 

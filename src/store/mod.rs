@@ -140,6 +140,9 @@ pub struct Store {
     master: MasterKey,
     path: PathBuf,
     schema_version: u64,
+    /// Bumped after every committed write, so caches of store contents can tell they are
+    /// stale without reading the store.
+    generation: std::sync::atomic::AtomicU64,
 }
 
 impl Store {
@@ -183,6 +186,7 @@ impl Store {
             master,
             path: path.to_owned(),
             schema_version,
+            generation: std::sync::atomic::AtomicU64::new(0),
         })
     }
 
@@ -228,6 +232,17 @@ impl Store {
     /// A write transaction: every change in it commits together, durably, or not at all.
     pub fn write(&self) -> Result<WriteTxn<'_>, StoreError> {
         Ok(WriteTxn::new(self, self.begin_write()?))
+    }
+
+    /// Changes whenever a write transaction commits. Read it before reading what it guards:
+    /// an entry cached under a generation is current while the generation is unchanged.
+    pub fn generation(&self) -> u64 {
+        self.generation.load(std::sync::atomic::Ordering::Acquire)
+    }
+
+    pub(crate) fn bump_generation(&self) {
+        self.generation
+            .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
     /// A consistent read snapshot.

@@ -265,6 +265,7 @@ impl<'s> WriteTxn<'s> {
     /// Makes every change durable (fsync) before returning.
     pub fn commit(self) -> Result<(), StoreError> {
         self.txn.commit()?;
+        self.store.bump_generation();
         Ok(())
     }
 }

@@ -78,14 +78,90 @@ pub async fn current(
     let Some(token) = req.cookie(COOKIE).map(|c| c.value().to_owned()) else {
         return Ok(None);
     };
+    let now = now();
+    if let Some((session, account)) = state.sessions.get(&token, state.store.generation(), now) {
+        return Ok(Some(SignedIn {
+            token,
+            session,
+            account,
+        }));
+    }
     let store = state.store.clone();
     let lookup_token = token.clone();
-    let found = web::block(move || auth::authenticate(&store, &lookup_token, now())).await??;
+    // Read before the store: an entry filled from a snapshot older than a later write is
+    // then already stale.
+    let generation = state.store.generation();
+    let found = web::block(move || auth::authenticate(&store, &lookup_token, now)).await??;
+    if let Some((session, account)) = &found
+        && !auth::session::needs_touch(session, now)
+    {
+        state
+            .sessions
+            .put(&token, generation, session.clone(), account.clone());
+    }
     Ok(found.map(|(session, account)| SignedIn {
         token,
         session,
         account,
     }))
+}
+
+/// Recently authenticated sessions, so a page view does not cost a blocking hop, a read
+/// transaction and two AEAD opens. An entry is used only while the store's generation is
+/// the one it was read under: any committed write (a revocation, a logout, a role change,
+/// a disabled account) makes every entry stale at once, so the cache never outlives the
+/// truth. Expiry and the `last_seen` refresh are still checked on every hit.
+pub struct SessionCache {
+    entries: std::sync::RwLock<std::collections::HashMap<String, CachedSession>>,
+}
+
+struct CachedSession {
+    generation: u64,
+    session: Session,
+    account: Account,
+}
+
+/// Bounds memory under a flood of distinct cookies; a full cache is simply emptied.
+const SESSION_CACHE_MAX: usize = 4096;
+
+impl SessionCache {
+    pub fn new() -> SessionCache {
+        SessionCache {
+            entries: std::sync::RwLock::new(std::collections::HashMap::new()),
+        }
+    }
+
+    fn get(&self, token: &str, generation: u64, now: i64) -> Option<(Session, Account)> {
+        let entries = self.entries.read().ok()?;
+        let hit = entries.get(token)?;
+        let fresh = hit.generation == generation
+            && !auth::session::expired(&hit.session, now)
+            && !auth::session::needs_touch(&hit.session, now);
+        fresh.then(|| (hit.session.clone(), hit.account.clone()))
+    }
+
+    fn put(&self, token: &str, generation: u64, session: Session, account: Account) {
+        let Ok(mut entries) = self.entries.write() else {
+            return;
+        };
+        if entries.len() >= SESSION_CACHE_MAX {
+            entries.clear();
+        }
+        entries.insert(
+            token.to_owned(),
+            CachedSession {
+                generation,
+                session,
+                account,
+            },
+        );
+    }
+}
+
+impl Default for SessionCache {
+    fn default() -> Self {
+        SessionCache::new()
+    }
 }
 
 pub fn requester(signed_in: &SignedIn) -> crate::access::Requester {

@@ -37,6 +37,8 @@ pub struct AppState {
     pub limits: Arc<limits::Limits>,
     /// Where users reach Rampart, for links shown in answers.
     pub base_url: String,
+    /// Sessions recently read from the store, checked against its generation.
+    pub sessions: identity::SessionCache,
     /// WebAuthn's relying party: Rampart's origin as browsers see it.
     pub relying_party: crate::auth::security_keys::RelyingParty,
     pub body_limit_bytes: u64,
@@ -101,6 +103,7 @@ pub fn build_server(
     };
     let state = web::Data::new(AppState {
         relying_party: crate::auth::security_keys::RelyingParty::new(&webauthn_origin),
+        sessions: identity::SessionCache::new(),
         base_url,
         limits,
         store,

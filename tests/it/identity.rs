@@ -976,7 +976,8 @@ fn a_person_sees_and_ends_their_sessions() {
             .unwrap()
             .contains(phone.cookie.split('=').nth(1).unwrap())
     );
-    // The phone's id is the entry its own list marks current.
+    // The phone's id is the entry its own list marks current. Asking also puts the phone's
+    // session in the server's cache, which ending it must not outlive.
     let from_phone: Value = phone.get(&server, "/api/v1/me/sessions").json().unwrap();
     let id = from_phone
         .as_array()

@@ -25,6 +25,8 @@ fn unlock_disable_enable() {
     let out = env.rampart(&["admin", "user", "unlock", "--email", ADMIN_EMAIL]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     let session = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    // Used once, so the server holds it in its session cache: disabling must still end it.
+    assert_eq!(session.get(&server, "/api/v1/me").status(), 200);
 
     assert_eq!(
         env.rampart(&["admin", "user", "disable", "--email", ADMIN_EMAIL])
