@@ -36,7 +36,10 @@ pub enum Request {
     UserCreate {
         email: String,
         display_name: String,
-        password: String,
+        /// None: the account starts without a password and the answer carries a link to
+        /// set one.
+        #[serde(default)]
+        password: Option<String>,
         org: Option<uuid::Uuid>,
         role: Option<crate::access::Role>,
     },
@@ -130,16 +133,32 @@ pub fn handle(store: &Store, context: &Context, request: Request) -> Reply {
                     role.unwrap_or(crate::access::Role::Member),
                 )
             });
+            let password = password.map(crate::auth::Password::new);
             crate::auth::create_account_as_operator(
                 store,
                 &email,
                 &display_name,
-                &crate::auth::Password::new(password),
+                password.as_ref(),
                 membership,
                 now_unix(),
             )
+            .and_then(|account| {
+                let link = match password {
+                    Some(_) => None,
+                    None => Some(format!(
+                        "{}/reset/{}",
+                        context.base_url,
+                        crate::auth::reset::issue(store, account.id, now_unix())?
+                    )),
+                };
+                Ok(match link {
+                    Some(link) => serde_json::json!({
+                        "id": account.id, "email": account.email, "password_link": link
+                    }),
+                    None => serde_json::json!({ "id": account.id, "email": account.email }),
+                })
+            })
             .map_err(|err| err.to_string())
-            .map(|account| serde_json::json!({ "id": account.id, "email": account.email }))
         }
         Request::UserAction { email, action } => {
             use crate::auth::OperatorAction;

@@ -97,8 +97,9 @@ enum UserCommand {
         /// Role in that organization: owner, admin, member or viewer.
         #[arg(long, requires = "org")]
         role: Option<rampart::access::Role>,
-        /// Read the password from standard input (the only way for now).
-        #[arg(long, required = true)]
+        /// Read the password from standard input. Without it, the account has no password
+        /// yet and a one-time link to set one is printed (valid for 1 hour).
+        #[arg(long)]
         password_stdin: bool,
     },
     /// List accounts as JSON.
@@ -355,18 +356,23 @@ fn run(cli: Cli) -> Result<(), Failure> {
                     name,
                     org,
                     role,
-                    password_stdin: _,
+                    password_stdin,
                 } => {
-                    let mut password = String::new();
-                    std::io::stdin()
-                        .read_line(&mut password)
-                        .map_err(|e| Failure::Input(format!("cannot read the password: {e}")))?;
+                    let password = if password_stdin {
+                        let mut password = String::new();
+                        std::io::stdin().read_line(&mut password).map_err(|e| {
+                            Failure::Input(format!("cannot read the password: {e}"))
+                        })?;
+                        Some(password.trim_end_matches(['\n', '\r']).to_owned())
+                    } else {
+                        None
+                    };
                     let display_name = name
                         .unwrap_or_else(|| email.split('@').next().unwrap_or_default().to_owned());
                     Request::UserCreate {
                         email,
                         display_name,
-                        password: password.trim_end_matches(['\n', '\r']).to_owned(),
+                        password,
                         org,
                         role,
                     }

@@ -322,17 +322,22 @@ pub fn create_account_as_operator(
     store: &Store,
     email: &str,
     display_name: &str,
-    password: &Password,
+    password: Option<&Password>,
     membership: Option<(crate::store::OrgId, access::Role)>,
     now: i64,
 ) -> Result<Account, AuthError> {
     let email = account::normalize_email(email)?;
     let display_name = account::clean_display_name(display_name)?;
-    password::check_policy(password, &[&email, &display_name])?;
-    let hash = password::hash_now(password)?;
+    let hash = match password {
+        Some(password) => {
+            password::check_policy(password, &[&email, &display_name])?;
+            Some(password::hash_now(password)?)
+        }
+        None => None,
+    };
     let txn = store.write()?;
     let system = txn.system(&SystemGrant::internal())?;
-    let created = account::create(&system, &email, &display_name, Some(hash), false, now)?;
+    let created = account::create(&system, &email, &display_name, hash, false, now)?;
     let mut event =
         Event::new(Actor::Operator, "admin.user_create", Outcome::Success).target(created.id);
     if let Some((org, role)) = membership {

@@ -116,3 +116,60 @@ fn password_link_sets_a_new_password_once() {
     assert_eq!(reuse.status(), 410);
     assert_eq!(server.get(&format!("/reset/{token}")).status(), 410);
 }
+
+#[test]
+fn a_user_created_without_a_password_gets_a_link_to_set_one() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    let org = set_up(&server);
+    let out = env.rampart(&[
+        "admin",
+        "user",
+        "create",
+        "--email",
+        " New.Analyst@Acme.example ",
+        "--org",
+        &org,
+        "--role",
+        "viewer",
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let created: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(created["email"], "new.analyst@acme.example");
+    let url = created["password_link"].as_str().unwrap().to_owned();
+    assert!(
+        url.starts_with(&format!("https://{}/reset/", server.addr)),
+        "{url}"
+    );
+    // No password yet: nothing signs in until the link is used.
+    let password = "walnut harbor signal 35 quill";
+    assert_eq!(
+        Session::try_login(&server, "new.analyst@acme.example", password).status(),
+        401
+    );
+    let token = url.rsplit('/').next().unwrap().to_owned();
+    let done = post_json(
+        &server,
+        "/api/v1/auth/reset",
+        &json!({"token": token, "password": password}),
+    );
+    assert_eq!(done.status(), 204);
+    let session = Session::login(&server, "new.analyst@acme.example", password);
+    let me: serde_json::Value = session.get(&server, "/api/v1/me").json().unwrap();
+    assert_eq!(me["organizations"][0]["role"], "viewer");
+    assert_eq!(
+        post_json(
+            &server,
+            "/api/v1/auth/reset",
+            &json!({"token": token, "password": "a different fine pass 12"}),
+        )
+        .status(),
+        410,
+        "the link works once"
+    );
+
+    // With --password-stdin there is no link.
+    let with_password =
+        crate::identity::create_user(&env, "second@acme.example", password, &org, "member");
+    assert!(!with_password.is_empty());
+}
