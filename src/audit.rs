@@ -5,6 +5,8 @@
 //! Entries are appended inside the caller's write transaction, so an event and its record
 //! land together or not at all. Like every appliance record they are sealed at rest.
 
+pub mod seal;
+
 use serde::{Deserialize, Serialize};
 
 use crate::access::SystemGrant;
@@ -23,6 +25,8 @@ pub enum AuditError {
     Store(#[from] StoreError),
     #[error("audit record is unreadable: {0}")]
     Decode(#[from] serde_json::Error),
+    #[error("audit archive: {0}")]
+    Archive(String),
 }
 
 /// Who acted.
@@ -152,6 +156,7 @@ pub fn append(txn: &WriteTxn<'_>, event: Event, now: i64) -> Result<Entry, Audit
     };
     system.put(ENTRIES, &seq.to_be_bytes(), &serde_json::to_vec(&entry)?)?;
     system.put(HEAD, HEAD_KEY, &serde_json::to_vec(&Head { seq, hash })?)?;
+    seal::rotate_if_full(&system, seq, &entry.hash, now)?;
     Ok(entry)
 }
 
@@ -227,19 +232,26 @@ pub fn verify(store: &Store) -> Result<Verification, AuditError> {
         Some(bytes) => Some(serde_json::from_slice(&bytes)?),
         None => None,
     };
-    let mut expected_seq = 1;
-    let mut prev = GENESIS.to_owned();
     let broken = |seq: u64, reason: String, count: u64, head: &str| Verification {
         entries: count,
         head: head.to_owned(),
         broken: Some(BrokenLink { seq, reason }),
     };
+    // Archived segments are gone from the store; their seals say where the rest begins.
+    let anchor = match seal::anchor(&system)? {
+        Ok(anchor) => anchor,
+        Err(link) => return Ok(broken(link.seq, link.reason, 0, GENESIS)),
+    };
+    let base = anchor.first_seq - 1;
+    let mut expected_seq = anchor.first_seq;
+    let mut prev = anchor.prev;
+    let mut checkpoints = anchor.checkpoints.into_iter().peekable();
     for (key, bytes) in system.list(ENTRIES)? {
         let Ok(entry) = serde_json::from_slice::<Entry>(&bytes) else {
             return Ok(broken(
                 expected_seq,
                 "entry is not readable".into(),
-                expected_seq - 1,
+                expected_seq - 1 - base,
                 &prev,
             ));
         };
@@ -253,13 +265,13 @@ pub fn verify(store: &Store) -> Result<Verification, AuditError> {
                 "expected entry {expected_seq}, found entry {} (an entry was deleted, inserted or moved)",
                 entry.seq
             );
-            return Ok(broken(expected_seq, reason, expected_seq - 1, &prev));
+            return Ok(broken(expected_seq, reason, expected_seq - 1 - base, &prev));
         }
         if entry.prev != prev {
             return Ok(broken(
                 entry.seq,
                 "does not link to the entry before it".into(),
-                expected_seq - 1,
+                expected_seq - 1 - base,
                 &prev,
             ));
         }
@@ -267,26 +279,50 @@ pub fn verify(store: &Store) -> Result<Verification, AuditError> {
             return Ok(broken(
                 entry.seq,
                 "content does not match its hash (the entry was altered)".into(),
-                expected_seq - 1,
+                expected_seq - 1 - base,
                 &prev,
             ));
+        }
+        if let Some((sealed_seq, sealed_hash)) = checkpoints.peek()
+            && *sealed_seq == entry.seq
+        {
+            if *sealed_hash != entry.hash {
+                return Ok(broken(
+                    entry.seq,
+                    "differs from the segment seal taken when it was written".into(),
+                    expected_seq - 1 - base,
+                    &prev,
+                ));
+            }
+            checkpoints.next();
         }
         prev = entry.hash;
         expected_seq += 1;
     }
-    let count = expected_seq - 1;
-    match head {
-        Some(head) if head.seq != count || head.hash != prev => Ok(broken(
-            count + 1,
+    let last_seq = expected_seq - 1;
+    let count = last_seq - base;
+    if let Some((sealed_seq, _)) = checkpoints.next() {
+        return Ok(broken(
+            last_seq + 1,
             format!(
-                "the log ends at entry {count} but its head names entry {} (entries were removed from the end)",
+                "the log ends at entry {last_seq} but a segment seal names entry {sealed_seq} (entries were removed from the end)"
+            ),
+            count,
+            &prev,
+        ));
+    }
+    match head {
+        Some(head) if head.seq != last_seq || head.hash != prev => Ok(broken(
+            last_seq + 1,
+            format!(
+                "the log ends at entry {last_seq} but its head names entry {} (entries were removed from the end)",
                 head.seq
             ),
             count,
             &prev,
         )),
-        None if count > 0 => Ok(broken(
-            count,
+        None if last_seq > 0 => Ok(broken(
+            last_seq,
             "the head record is missing".into(),
             count,
             &prev,

@@ -32,6 +32,16 @@ pub enum Request {
     OrgList,
     AuditVerify,
     AuditExport,
+    /// Seal the open audit segment now.
+    AuditSeal,
+    /// Write sealed segments to files in `dir`, then drop them from the store.
+    AuditArchive {
+        dir: std::path::PathBuf,
+    },
+    /// Check an archived segment file against the store's seal.
+    AuditVerifyArchive {
+        file: std::path::PathBuf,
+    },
     SetupLink,
     UserCreate {
         email: String,
@@ -185,6 +195,15 @@ pub fn handle(store: &Store, context: &Context, request: Request) -> Reply {
         Request::UserList => crate::auth::list_accounts(store)
             .map_err(|err| err.to_string())
             .and_then(|accounts| serde_json::to_value(accounts).map_err(|err| err.to_string())),
+        Request::AuditSeal => crate::audit::seal::seal_now(store, now_unix())
+            .map_err(|err| err.to_string())
+            .and_then(|seal| serde_json::to_value(seal).map_err(|err| err.to_string())),
+        Request::AuditArchive { dir } => crate::audit::seal::archive(store, &dir)
+            .map_err(|err| err.to_string())
+            .map(|files| serde_json::json!({ "files": files })),
+        Request::AuditVerifyArchive { file } => crate::audit::seal::verify_archive(store, &file)
+            .map_err(|err| err.to_string())
+            .and_then(|report| serde_json::to_value(report).map_err(|err| err.to_string())),
         Request::AuditExport => crate::audit::entries(store)
             .map_err(|err| err.to_string())
             .and_then(|entries| serde_json::to_value(entries).map_err(|err| err.to_string())),

@@ -54,10 +54,23 @@ enum Command {
 
 #[derive(Subcommand)]
 enum AuditCommand {
-    /// Check the hash chain; exit 1 naming the first broken link.
-    Verify,
+    /// Check the hash chain (or, with --archive, an archived segment file); exit 1 naming
+    /// the first broken link.
+    Verify {
+        /// An `audit-segment-NNNNNN.jsonl` file written by `audit archive`.
+        #[arg(long, value_name = "FILE")]
+        archive: Option<PathBuf>,
+    },
     /// Write every entry as one JSON object per line to standard output.
     Export,
+    /// Seal the open segment now (segments also seal themselves every 10,000 entries).
+    Seal,
+    /// Write every sealed segment to DIR as a JSON-lines file, then remove those entries
+    /// from the store; the log still verifies, and so does each file.
+    Archive {
+        #[arg(long, value_name = "DIR")]
+        to: PathBuf,
+    },
 }
 
 #[derive(Subcommand)]
@@ -218,10 +231,27 @@ fn print_json(value: &serde_json::Value) -> Result<(), Failure> {
 
 fn audit(config: &Config, command: AuditCommand) -> Result<(), Failure> {
     match command {
-        AuditCommand::Verify => {
-            let report: Verification =
-                serde_json::from_value(operate(config, Request::AuditVerify)?)
-                    .map_err(|e| Failure::Runtime(format!("unreadable reply: {e}")))?;
+        AuditCommand::Seal => {
+            print_json(&operate(config, Request::AuditSeal)?)?;
+            Ok(())
+        }
+        AuditCommand::Archive { to } => {
+            // The daemon writes the files: hand it a path that means the same to it.
+            let dir = std::path::absolute(&to)
+                .map_err(|e| Failure::Input(format!("{}: {e}", to.display())))?;
+            print_json(&operate(config, Request::AuditArchive { dir })?)?;
+            Ok(())
+        }
+        AuditCommand::Verify { archive } => {
+            let request = match archive {
+                Some(file) => Request::AuditVerifyArchive {
+                    file: std::path::absolute(&file)
+                        .map_err(|e| Failure::Input(format!("{}: {e}", file.display())))?,
+                },
+                None => Request::AuditVerify,
+            };
+            let report: Verification = serde_json::from_value(operate(config, request)?)
+                .map_err(|e| Failure::Runtime(format!("unreadable reply: {e}")))?;
             match report.broken {
                 None => {
                     println!(

@@ -75,3 +75,59 @@ fn flipped_audit_ciphertext_is_refused() {
         stderr(&out)
     );
 }
+
+#[test]
+fn sealed_segments_archive_to_files_and_everything_still_verifies() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    crate::identity::set_up(&server);
+    let sealed = env.rampart(&["audit", "seal"]);
+    assert_eq!(sealed.status.code(), Some(0), "{}", stderr(&sealed));
+    let seal: serde_json::Value = serde_json::from_str(&stdout(&sealed)).unwrap();
+    assert_eq!(seal["segment"], 1);
+    let sealed_entries = seal["last_seq"].as_u64().unwrap();
+    assert!(sealed_entries >= 2, "setup and sign-in were logged");
+
+    // Later events stay in the store after archiving.
+    crate::identity::Session::login(
+        &server,
+        crate::identity::ADMIN_EMAIL,
+        crate::identity::ADMIN_PASSWORD,
+    );
+    let archive_dir = env.path().join("audit-archive");
+    let archived = env.rampart(&["audit", "archive", "--to", archive_dir.to_str().unwrap()]);
+    assert_eq!(archived.status.code(), Some(0), "{}", stderr(&archived));
+    let file = archive_dir.join("audit-segment-000001.jsonl");
+    assert!(file.exists(), "{}", stdout(&archived));
+    assert_eq!(
+        std::fs::read_to_string(&file).unwrap().lines().count() as u64,
+        sealed_entries + 1,
+        "every entry of the segment, then its seal"
+    );
+
+    let verified = env.rampart(&["audit", "verify"]);
+    assert_eq!(verified.status.code(), Some(0), "{}", stdout(&verified));
+    let exported = env.rampart(&["audit", "export"]);
+    let first: serde_json::Value =
+        serde_json::from_str(stdout(&exported).lines().next().unwrap()).unwrap();
+    assert_eq!(first["seq"].as_u64().unwrap(), sealed_entries + 1);
+
+    let file_arg = file.to_str().unwrap();
+    let alone = env.rampart(&["audit", "verify", "--archive", file_arg]);
+    assert_eq!(alone.status.code(), Some(0), "{}", stdout(&alone));
+    assert!(stdout(&alone).contains("intact"), "{}", stdout(&alone));
+
+    let text = std::fs::read_to_string(&file).unwrap();
+    std::fs::write(
+        &file,
+        text.replacen("\"outcome\":\"success\"", "\"outcome\":\"failure\"", 1),
+    )
+    .unwrap();
+    let tampered = env.rampart(&["audit", "verify", "--archive", file_arg]);
+    assert_eq!(tampered.status.code(), Some(1));
+    assert!(
+        stdout(&tampered).contains("BROKEN at entry 1"),
+        "{}",
+        stdout(&tampered)
+    );
+}
