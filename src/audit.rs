@@ -224,6 +224,26 @@ pub struct BrokenLink {
     pub reason: String,
 }
 
+fn link_fault_at(expected_seq: u64, found_seq: u64) -> String {
+    format!(
+        "expected entry {expected_seq}, found entry {found_seq} (an entry was deleted, inserted or moved)"
+    )
+}
+
+/// Why `entry` does not continue the chain at `expected_seq` after the hash `prev`, if it
+/// does not.
+fn link_fault(entry: &Entry, expected_seq: u64, prev: &str) -> Result<Option<String>, AuditError> {
+    Ok(if entry.seq != expected_seq {
+        Some(link_fault_at(expected_seq, entry.seq))
+    } else if entry.prev != prev {
+        Some("does not link to the entry before it".into())
+    } else if entry_hash(entry.seq, entry.time, &entry.event, &entry.prev)? != entry.hash {
+        Some("content does not match its hash (the entry was altered)".into())
+    } else {
+        None
+    })
+}
+
 /// Walks the whole chain and reports the first broken link.
 pub fn verify(store: &Store) -> Result<Verification, AuditError> {
     let read = store.read()?;
@@ -260,28 +280,13 @@ pub fn verify(store: &Store) -> Result<Verification, AuditError> {
             .try_into()
             .map(u64::from_be_bytes)
             .unwrap_or(0);
-        if entry.seq != expected_seq || key_seq != expected_seq {
-            let reason = format!(
-                "expected entry {expected_seq}, found entry {} (an entry was deleted, inserted or moved)",
-                entry.seq
-            );
+        let fault = if key_seq != expected_seq {
+            Some(link_fault_at(expected_seq, key_seq))
+        } else {
+            link_fault(&entry, expected_seq, &prev)?
+        };
+        if let Some(reason) = fault {
             return Ok(broken(expected_seq, reason, expected_seq - 1 - base, &prev));
-        }
-        if entry.prev != prev {
-            return Ok(broken(
-                entry.seq,
-                "does not link to the entry before it".into(),
-                expected_seq - 1 - base,
-                &prev,
-            ));
-        }
-        if entry_hash(entry.seq, entry.time, &entry.event, &entry.prev)? != entry.hash {
-            return Ok(broken(
-                entry.seq,
-                "content does not match its hash (the entry was altered)".into(),
-                expected_seq - 1 - base,
-                &prev,
-            ));
         }
         if let Some((sealed_seq, sealed_hash)) = checkpoints.peek()
             && *sealed_seq == entry.seq
@@ -336,11 +341,11 @@ pub fn verify(store: &Store) -> Result<Verification, AuditError> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(crate) mod tests {
     use super::*;
     use crate::crypto::MasterKey;
 
-    fn store() -> (tempfile::TempDir, Store) {
+    pub(crate) fn store() -> (tempfile::TempDir, Store) {
         let dir = tempfile::tempdir().unwrap();
         let master = MasterKey::create(&dir.path().join("master.key")).unwrap();
         let store = Store::open(&dir.path().join("s.redb"), master).unwrap();

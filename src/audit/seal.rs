@@ -9,7 +9,7 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{AuditError, BrokenLink, Entry, GENESIS, Verification, entry_hash, hex};
+use super::{AuditError, BrokenLink, Entry, GENESIS, Verification, hex, link_fault};
 use crate::access::SystemGrant;
 use crate::store::{Store, System, SystemGet, SystemTable};
 
@@ -297,26 +297,8 @@ pub fn verify_archive(store: &Store, file: &Path) -> Result<Verification, AuditE
         let Ok(entry) = serde_json::from_str::<Entry>(line) else {
             return Ok(broken(expected, "entry is not readable", count));
         };
-        if entry.seq != expected {
-            return Ok(broken(
-                expected,
-                "an entry was deleted, inserted or moved",
-                count,
-            ));
-        }
-        if entry.prev != prev {
-            return Ok(broken(
-                entry.seq,
-                "does not link to the entry before it",
-                count,
-            ));
-        }
-        if entry_hash(entry.seq, entry.time, &entry.event, &entry.prev)? != entry.hash {
-            return Ok(broken(
-                entry.seq,
-                "content does not match its hash (the entry was altered)",
-                count,
-            ));
+        if let Some(reason) = link_fault(&entry, expected, &prev)? {
+            return Ok(broken(expected, &reason, count));
         }
         prev = entry.hash;
         expected += 1;
@@ -339,15 +321,9 @@ pub fn verify_archive(store: &Store, file: &Path) -> Result<Verification, AuditE
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::audit::{Actor, Event, Outcome, append, verify};
-    use crate::crypto::MasterKey;
+    use crate::audit::{Actor, Event, Outcome, append, entry_hash, verify};
 
-    fn store() -> (tempfile::TempDir, Store) {
-        let dir = tempfile::tempdir().unwrap();
-        let master = MasterKey::create(&dir.path().join("master.key")).unwrap();
-        let store = Store::open(&dir.path().join("s.redb"), master).unwrap();
-        (dir, store)
-    }
+    use crate::audit::tests::store;
 
     fn log_events(store: &Store, n: usize) {
         let txn = store.write().unwrap();
