@@ -161,7 +161,7 @@ pub fn begin_registration(
         });
     }
     let exclude = keys.iter().map(|k| k.key.cred_id().clone()).collect();
-    let (challenge, state) = party
+    let (mut challenge, state) = party
         .webauthn()?
         .start_securitykey_registration(
             account.id.0,
@@ -172,6 +172,7 @@ pub fn begin_registration(
             None,
         )
         .map_err(|err| AuthError::Internal(format!("webauthn: {err}")))?;
+    without_uv_required_protection(&mut challenge);
     Ok((
         challenge,
         Ceremony::Register {
@@ -180,6 +181,18 @@ pub fn begin_registration(
             state,
         },
     ))
+}
+
+/// webauthn-rs asks security keys for credProtect "userVerificationRequired" while only
+/// preferring user verification. Chromium refuses that pair outright (NotSupportedError,
+/// "Requested protection policy is inconsistent", kanidm/webauthn-rs#490), so no Chrome or
+/// Edge user could add a key; and a key holding such a credential but no PIN could never
+/// use it, against the point of preferring verification. So no protection is requested;
+/// webauthn-rs then records the extension as ignored and checks nothing else differently.
+fn without_uv_required_protection(challenge: &mut CreationChallengeResponse) {
+    if let Some(extensions) = challenge.public_key.extensions.as_mut() {
+        extensions.cred_protect = None;
+    }
 }
 
 /// Finishes a registration against the ceremony taken from the session.
@@ -459,6 +472,37 @@ mod tests {
         assert!(clean_name("").is_err());
         assert!(clean_name(&"k".repeat(65)).is_err());
         assert!(clean_name("a\u{7}b").is_err());
+    }
+
+    #[test]
+    fn creation_options_are_ones_chromium_accepts() {
+        let account = Account {
+            id: account::AccountId(Uuid::new_v4()),
+            email: "ada@example.com".into(),
+            display_name: "Ada".into(),
+            password_hash: None,
+            appliance_admin: false,
+            disabled: false,
+            created_at: 0,
+            failed_logins: 0,
+            locked_until: None,
+            mfa: crate::auth::mfa::MfaState::default(),
+        };
+        let party = RelyingParty::new("https://localhost:8443");
+        let (challenge, _) = begin_registration(&party, &account, "blue key", 0).unwrap();
+        let options = serde_json::to_value(&challenge).unwrap();
+        let options = &options["publicKey"];
+        // Chromium refuses credProtect "userVerificationRequired" without required UV.
+        assert_eq!(
+            options["authenticatorSelection"]["userVerification"],
+            "preferred"
+        );
+        assert!(
+            options["extensions"]
+                .get("credentialProtectionPolicy")
+                .is_none(),
+            "{options}"
+        );
     }
 
     #[test]

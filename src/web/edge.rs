@@ -23,7 +23,10 @@ const SECURITY_HEADERS: &[(&str, &str)] = &[
     ),
     ("strict-transport-security", "max-age=31536000"),
     ("x-content-type-options", "nosniff"),
-    ("referrer-policy", "no-referrer"),
+    // Not `no-referrer`: under it browsers send `Origin: null` on form posts, which
+    // `origin_allowed` must refuse, so no page form could be submitted. `same-origin` still
+    // sends nothing to other sites (page paths can hold setup and reset tokens).
+    ("referrer-policy", "same-origin"),
     (
         "permissions-policy",
         "accelerometer=(), camera=(), geolocation=(), gyroscope=(), magnetometer=(), microphone=(), payment=(), usb=()",

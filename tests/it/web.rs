@@ -42,7 +42,7 @@ fn status_line(response: &str) -> &str {
 const REQUIRED_HEADERS: &[(&str, &str)] = &[
     ("strict-transport-security", "max-age=31536000"),
     ("x-content-type-options", "nosniff"),
-    ("referrer-policy", "no-referrer"),
+    ("referrer-policy", "same-origin"),
     ("cross-origin-opener-policy", "same-origin"),
 ];
 

@@ -1,0 +1,457 @@
+//! Sign-in in a real headless Chromium through chromedriver: the page form, TOTP, and
+//! security keys through the WebDriver virtual authenticator, including an assertion made
+//! for another origin.
+//!
+//! The browser reaches Rampart at `https://localhost:PORT`: WebAuthn needs a host name,
+//! and `localhost` is the relying party Rampart uses when no `public_url` is set.
+
+mod webdriver;
+
+use std::io::{Read, Write};
+use std::net::TcpListener;
+use std::time::Duration;
+
+use base64::Engine;
+use serde_json::{Value, json};
+
+use crate::harness::{TestEnv, TestServer};
+use crate::identity::{ADMIN_EMAIL, ADMIN_PASSWORD, set_up};
+use webdriver::Browser;
+
+const PAGE_LOAD: Duration = Duration::from_secs(20);
+
+/// Where the browser opens Rampart.
+fn rampart(server: &TestServer) -> String {
+    format!("https://localhost:{}", server.addr.port())
+}
+
+/// Signs in through the page form, as a person would, and waits for the home page.
+fn sign_in(browser: &Browser, server: &TestServer) {
+    browser.goto(&format!("{}/signin", rampart(server)));
+    browser.type_into("#email", ADMIN_EMAIL);
+    browser.type_into("#password", ADMIN_PASSWORD);
+    browser.click("form.form button[type=submit]");
+    browser.wait_for("#account-name", PAGE_LOAD);
+}
+
+/// Signs out with the home page's button.
+fn sign_out(browser: &Browser, server: &TestServer) {
+    browser.goto(&format!("{}/", rampart(server)));
+    browser.click("form[action='/signout'] button");
+    browser.wait_for("#password", PAGE_LOAD);
+    let (status, _) = api(browser, "GET", "/api/v1/me", None, Value::Null);
+    assert_eq!(status, 401, "signed out");
+}
+
+/// The CSRF token the home page carries for its sign-out form.
+fn page_csrf(browser: &Browser) -> String {
+    let token = browser.execute(
+        "return document.querySelector('input[name=csrf_token]').value;",
+        &[],
+    );
+    token.as_str().unwrap().to_owned()
+}
+
+/// Calls Rampart's API from the current page, as its own script would: the browser adds
+/// the origin and the HttpOnly session cookie. Returns the status and the JSON body.
+fn api(
+    browser: &Browser,
+    method: &str,
+    path: &str,
+    csrf: Option<&str>,
+    body: Value,
+) -> (u16, Value) {
+    let answer = browser.execute(
+        r#"const [method, path, csrf, body] = arguments;
+        return (async () => {
+            const init = {method, headers: {}};
+            if (csrf !== null) init.headers["X-CSRF-Token"] = csrf;
+            if (body !== null) {
+                init.headers["Content-Type"] = "application/json";
+                init.body = JSON.stringify(body);
+            }
+            const response = await fetch(path, init);
+            const text = await response.text();
+            let parsed = text;
+            try { parsed = text === "" ? null : JSON.parse(text); } catch (_) {}
+            return {status: response.status, body: parsed};
+        })();"#,
+        &[json!(method), json!(path), json!(csrf), body],
+    );
+    let status = u16::try_from(answer["status"].as_u64().unwrap()).unwrap();
+    (status, answer["body"].clone())
+}
+
+fn error_code(body: &Value) -> &str {
+    body["error"]["code"].as_str().unwrap_or_default()
+}
+
+/// The browser's answer to creation options: `navigator.credentials.create`, then
+/// `toJSON()`, the form Rampart takes.
+fn create_credential(browser: &Browser, options: &Value) -> Value {
+    browser.execute(
+        "const options = PublicKeyCredential.parseCreationOptionsFromJSON(arguments[0]);
+         return navigator.credentials.create({publicKey: options}).then((c) => c.toJSON());",
+        &[options["publicKey"].clone()],
+    )
+}
+
+/// The browser's answer to request options, signed for the page's own origin.
+fn get_assertion(browser: &Browser, options: &Value) -> Value {
+    browser.execute(
+        "const options = PublicKeyCredential.parseRequestOptionsFromJSON(arguments[0]);
+         return navigator.credentials.get({publicKey: options}).then((c) => c.toJSON());",
+        &[options["publicKey"].clone()],
+    )
+}
+
+/// Adds a security key to the signed-in account from the page; returns Rampart's answer.
+fn enrol_key(browser: &Browser, name: &str) -> Value {
+    let csrf = page_csrf(browser);
+    let (status, options) = api(
+        browser,
+        "POST",
+        "/api/v1/me/security-keys",
+        Some(&csrf),
+        json!({"name": name}),
+    );
+    assert_eq!(status, 200, "{options}");
+    let credential = create_credential(browser, &options);
+    let (status, enrolled) = api(
+        browser,
+        "POST",
+        "/api/v1/me/security-keys/confirm",
+        Some(&csrf),
+        json!({"credential": credential}),
+    );
+    assert_eq!(status, 200, "{enrolled}");
+    enrolled
+}
+
+/// Signs in with the password through the API from the page; the session then owes its
+/// second factor. Returns the session's CSRF token.
+fn pending_sign_in(browser: &Browser) -> String {
+    let (status, body) = api(
+        browser,
+        "POST",
+        "/api/v1/auth/login",
+        None,
+        json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}),
+    );
+    assert_eq!(status, 200, "{body}");
+    assert_eq!(body["mfa_required"], true, "{body}");
+    let (status, me) = api(browser, "GET", "/api/v1/me", None, Value::Null);
+    assert_eq!(status, 401, "a pending sign-in opens nothing: {me}");
+    assert_eq!(error_code(&me), "mfa_required");
+    body["csrf_token"].as_str().unwrap().to_owned()
+}
+
+/// A security-key challenge for the pending sign-in.
+fn challenge(browser: &Browser, csrf: &str) -> Value {
+    let (status, options) = api(
+        browser,
+        "POST",
+        "/api/v1/auth/mfa/webauthn",
+        Some(csrf),
+        json!({}),
+    );
+    assert_eq!(status, 200, "{options}");
+    options
+}
+
+fn send_assertion(browser: &Browser, csrf: &str, assertion: &Value) -> (u16, Value) {
+    api(
+        browser,
+        "POST",
+        "/api/v1/auth/mfa",
+        Some(csrf),
+        json!({"webauthn": assertion}),
+    )
+}
+
+fn audit(env: &TestEnv) -> Vec<Value> {
+    let out = env.rampart(&["audit", "export"]);
+    assert_eq!(out.status.code(), Some(0));
+    String::from_utf8_lossy(&out.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+fn count(entries: &[Value], action: &str, outcome: &str, target: Option<&str>) -> usize {
+    entries
+        .iter()
+        .filter(|e| e["action"] == action && e["outcome"] == outcome)
+        .filter(|e| target.is_none_or(|t| e["target"] == t))
+        .count()
+}
+
+/// Another web site on `http://localhost:PORT`: a different origin under the same host
+/// name, so the authenticator still signs for RP id `localhost` there (and
+/// `http://localhost` counts as a secure context). Serves one page to every request.
+fn serve_elsewhere() -> String {
+    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
+    let port = listener.local_addr().unwrap().port();
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            // One thread each: Chromium may open a connection and send nothing on it.
+            std::thread::spawn(move || {
+                let mut request = Vec::new();
+                let mut buffer = [0u8; 1024];
+                while !request.windows(4).any(|w| w == b"\r\n\r\n") {
+                    match stream.read(&mut buffer) {
+                        Ok(0) | Err(_) => return,
+                        Ok(n) => request.extend_from_slice(&buffer[..n]),
+                    }
+                }
+                let page =
+                    "<!doctype html><title>Elsewhere</title><p id=\"elsewhere\">Not Rampart.</p>";
+                let _ = write!(
+                    stream,
+                    "HTTP/1.1 200 OK\r\nContent-Type: text/html; charset=utf-8\r\n\
+                     Content-Length: {}\r\nConnection: close\r\n\r\n{page}",
+                    page.len()
+                );
+            });
+        }
+    });
+    format!("http://localhost:{port}/")
+}
+
+#[test]
+fn password_sign_in_through_the_page() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    set_up(&server);
+    let browser = Browser::start(&env.cert_path());
+
+    browser.goto(&format!("{}/signin", rampart(&server)));
+    browser.type_into("#email", ADMIN_EMAIL);
+    browser.type_into("#password", "not the password at all");
+    browser.click("form.form button[type=submit]");
+    browser.wait_for(".form-error", PAGE_LOAD);
+    assert_eq!(
+        browser.text(".form-error"),
+        "the e-mail address or password is not right"
+    );
+    assert_eq!(
+        browser.current_url(),
+        format!("{}/signin", rampart(&server))
+    );
+    let kept = browser.execute("return document.getElementById('email').value;", &[]);
+    assert_eq!(kept, ADMIN_EMAIL, "the address is kept for the next try");
+    assert!(browser.cookie("__Host-rampart_session").is_none());
+
+    sign_in(&browser, &server);
+    assert_eq!(browser.current_url(), format!("{}/", rampart(&server)));
+    assert_eq!(browser.text("#account-name"), "Ada Admin");
+    assert!(browser.cookie("__Host-rampart_session").is_some());
+    let (status, me) = api(&browser, "GET", "/api/v1/me", None, Value::Null);
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["account"]["display_name"], "Ada Admin");
+}
+
+fn totp_code(secret: &str, at: u64) -> String {
+    let secret = totp_rs::Secret::try_from_base32(secret).unwrap();
+    totp_rs::Builder::new()
+        .with_secret(secret)
+        .build()
+        .unwrap()
+        .generate(at)
+        .to_string()
+}
+
+fn unix_now() -> u64 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .unwrap()
+        .as_secs()
+}
+
+#[test]
+fn totp_second_step_from_the_page() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    set_up(&server);
+    let browser = Browser::start(&env.cert_path());
+    sign_in(&browser, &server);
+    let csrf = page_csrf(&browser);
+    let (status, enrolment) = api(&browser, "POST", "/api/v1/me/totp", Some(&csrf), json!({}));
+    assert_eq!(status, 200, "{enrolment}");
+    let secret = enrolment["secret"].as_str().unwrap().to_owned();
+    let (status, confirmed) = api(
+        &browser,
+        "POST",
+        "/api/v1/me/totp/confirm",
+        Some(&csrf),
+        json!({"code": totp_code(&secret, unix_now())}),
+    );
+    assert_eq!(status, 200, "{confirmed}");
+    sign_out(&browser, &server);
+
+    let csrf = pending_sign_in(&browser);
+    let (status, body) = api(
+        &browser,
+        "POST",
+        "/api/v1/auth/mfa",
+        Some(&csrf),
+        json!({"code": "000000"}),
+    );
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(error_code(&body), "invalid_second_factor");
+    // The enrolment spent the current step; the next one is within the window.
+    let (status, body) = api(
+        &browser,
+        "POST",
+        "/api/v1/auth/mfa",
+        Some(&csrf),
+        json!({"code": totp_code(&secret, unix_now() + 30)}),
+    );
+    assert_eq!(status, 204, "{body}");
+    browser.goto(&format!("{}/", rampart(&server)));
+    assert_eq!(browser.text("#account-name"), "Ada Admin");
+    let (status, me) = api(&browser, "GET", "/api/v1/me", None, Value::Null);
+    assert_eq!(status, 200, "{me}");
+
+    let entries = audit(&env);
+    assert_eq!(count(&entries, "mfa.totp_enable", "success", None), 1);
+    assert_eq!(count(&entries, "auth.mfa", "success", Some("totp")), 1);
+    assert_eq!(count(&entries, "auth.mfa", "failure", None), 1);
+}
+
+#[test]
+fn security_key_enrols_and_signs_in() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    set_up(&server);
+    let browser = Browser::start(&env.cert_path());
+    let authenticator = browser.add_virtual_authenticator();
+    sign_in(&browser, &server);
+
+    let enrolled = enrol_key(&browser, "virtual key");
+    assert_eq!(enrolled["security_key"]["name"], "virtual key");
+    let codes = enrolled["recovery_codes"].as_array().unwrap();
+    assert_eq!(
+        codes.len(),
+        10,
+        "the first second factor brings recovery codes"
+    );
+    let held = browser.credentials(&authenticator);
+    assert_eq!(held.len(), 1, "{held:?}");
+    assert_eq!(held[0]["rpId"], "localhost");
+    let (status, keys) = api(
+        &browser,
+        "GET",
+        "/api/v1/me/security-keys",
+        None,
+        Value::Null,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(keys.as_array().unwrap().len(), 1, "{keys}");
+    assert_eq!(keys[0]["name"], "virtual key");
+    assert_eq!(keys[0]["id"], enrolled["security_key"]["id"]);
+    assert_eq!(keys[0]["last_used_at"], Value::Null);
+
+    sign_out(&browser, &server);
+
+    let csrf = pending_sign_in(&browser);
+    let options = challenge(&browser, &csrf);
+    let assertion = get_assertion(&browser, &options);
+    let (status, body) = send_assertion(&browser, &csrf, &assertion);
+    assert_eq!(status, 204, "{body}");
+    let (status, me) = api(&browser, "GET", "/api/v1/me", None, Value::Null);
+    assert_eq!(status, 200, "{me}");
+    assert_eq!(me["account"]["display_name"], "Ada Admin");
+    let (_, keys) = api(
+        &browser,
+        "GET",
+        "/api/v1/me/security-keys",
+        None,
+        Value::Null,
+    );
+    assert!(
+        keys[0]["last_used_at"].is_i64(),
+        "the use is recorded: {keys}"
+    );
+
+    // The same assertion again, against a fresh challenge: refused, still pending.
+    let csrf = pending_sign_in(&browser);
+    challenge(&browser, &csrf);
+    let (status, body) = send_assertion(&browser, &csrf, &assertion);
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(error_code(&body), "invalid_second_factor");
+    let (status, _) = api(&browser, "GET", "/api/v1/me", None, Value::Null);
+    assert_eq!(status, 401, "a replayed assertion signs no one in");
+
+    let entries = audit(&env);
+    assert_eq!(count(&entries, "mfa.security_key_add", "success", None), 1);
+    let key_id = enrolled["security_key"]["id"].as_str().unwrap();
+    assert_eq!(
+        count(&entries, "mfa.security_key_add", "success", Some(key_id)),
+        1
+    );
+    assert_eq!(
+        count(&entries, "auth.mfa", "success", Some("security_key")),
+        1
+    );
+    assert_eq!(count(&entries, "auth.mfa", "failure", None), 1);
+}
+
+#[test]
+fn assertion_from_another_origin_is_refused() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    set_up(&server);
+    let browser = Browser::start(&env.cert_path());
+    browser.add_virtual_authenticator();
+    sign_in(&browser, &server);
+    enrol_key(&browser, "virtual key");
+    let (status, _) = api(
+        &browser,
+        "POST",
+        "/api/v1/auth/logout",
+        Some(&page_csrf(&browser)),
+        Value::Null,
+    );
+    assert_eq!(status, 204);
+
+    let csrf = pending_sign_in(&browser);
+    let options = challenge(&browser, &csrf);
+
+    // A phishing page relays Rampart's challenge and gets the key to answer it.
+    let elsewhere = serve_elsewhere();
+    browser.goto(&elsewhere);
+    browser.wait_for("#elsewhere", PAGE_LOAD);
+    let assertion = get_assertion(&browser, &options);
+    let client_data = base64::engine::general_purpose::URL_SAFE_NO_PAD
+        .decode(assertion["response"]["clientDataJSON"].as_str().unwrap())
+        .unwrap();
+    let client_data: Value = serde_json::from_slice(&client_data).unwrap();
+    assert_eq!(
+        format!("{}/", client_data["origin"].as_str().unwrap()),
+        elsewhere,
+        "the key signed for the other origin"
+    );
+
+    browser.goto(&format!("{}/signin", rampart(&server)));
+    let (status, body) = send_assertion(&browser, &csrf, &assertion);
+    assert_eq!(status, 401, "{body}");
+    assert_eq!(error_code(&body), "invalid_second_factor");
+    let (status, me) = api(&browser, "GET", "/api/v1/me", None, Value::Null);
+    assert_eq!(status, 401, "still pending: {me}");
+    assert_eq!(error_code(&me), "mfa_required");
+
+    // The same key on Rampart's own origin signs in: the origin was what failed.
+    let options = challenge(&browser, &csrf);
+    let assertion = get_assertion(&browser, &options);
+    let (status, body) = send_assertion(&browser, &csrf, &assertion);
+    assert_eq!(status, 204, "{body}");
+
+    let entries = audit(&env);
+    assert_eq!(count(&entries, "auth.mfa", "failure", None), 1);
+    assert_eq!(
+        count(&entries, "auth.mfa", "success", Some("security_key")),
+        1
+    );
+}
