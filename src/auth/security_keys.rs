@@ -285,11 +285,17 @@ pub fn verify_assertion(
     if now - started_at > CEREMONY_SECS {
         return Ok(false);
     }
-    let Ok(result) = party
+    let result = match party
         .webauthn()?
         .finish_securitykey_authentication(assertion, &state)
-    else {
-        return Ok(false);
+    {
+        Ok(result) => result,
+        Err(err) => {
+            // The kind of failure (origin, signature, challenge) helps the operator; it
+            // carries no secret.
+            tracing::info!(reason = %err, "security key assertion refused");
+            return Ok(false);
+        }
     };
     let Some(record) = account
         .mfa
@@ -386,7 +392,26 @@ pub fn finish_enrolment(
     let ceremony = take_ceremony(&mut live);
     let mut holder = account::get(&system, live.account)?.ok_or(AuthError::InvalidCredentials)?;
     let actor = Actor::Account(holder.id.to_string());
-    let record = match finish_registration(party, ceremony, credential, now) {
+    let checked = finish_registration(party, ceremony, credential, now).and_then(|record| {
+        // A credential belongs to one account; the browser's exclude list only covers
+        // the account's own keys.
+        let credential_id = record.key.cred_id();
+        let taken = account::all(&system)?.iter().any(|other| {
+            other
+                .mfa
+                .security_keys
+                .iter()
+                .any(|k| k.key.cred_id() == credential_id)
+        });
+        if taken {
+            return Err(AuthError::InvalidInput {
+                field: "credential",
+                message: "this security key is already registered".into(),
+            });
+        }
+        Ok(record)
+    });
+    let record = match checked {
         Ok(record) => record,
         Err(err) => {
             // The spent ceremony is saved so a second answer to it is refused too.

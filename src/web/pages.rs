@@ -73,6 +73,15 @@ struct IndexPage {
 
 pub async fn index(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
     let signed_in = identity::current(&req, &state).await?;
+    // A sign-in still owing its second factor (or an enrolment) is not signed in yet.
+    if let Some(unfinished) = &signed_in {
+        if unfinished.session.mfa_pending {
+            return Ok(see_other("/signin/mfa"));
+        }
+        if unfinished.session.mfa_enrolment_required {
+            return Ok(see_other("/account"));
+        }
+    }
     let page = IndexPage {
         layout: Layout::new(),
         schema_version: state.store.schema_version(),

@@ -270,57 +270,6 @@ fn unix_now() -> u64 {
 }
 
 #[test]
-fn totp_second_step_from_the_page() {
-    let env = TestEnv::new();
-    let server = env.serve();
-    set_up(&server);
-    let browser = Browser::start(&env.cert_path());
-    sign_in(&browser, &server);
-    let csrf = page_csrf(&browser);
-    let (status, enrolment) = api(&browser, "POST", "/api/v1/me/totp", Some(&csrf), json!({}));
-    assert_eq!(status, 200, "{enrolment}");
-    let secret = enrolment["secret"].as_str().unwrap().to_owned();
-    let (status, confirmed) = api(
-        &browser,
-        "POST",
-        "/api/v1/me/totp/confirm",
-        Some(&csrf),
-        json!({"code": totp_code(&secret, unix_now())}),
-    );
-    assert_eq!(status, 200, "{confirmed}");
-    sign_out(&browser, &server);
-
-    let csrf = pending_sign_in(&browser);
-    let (status, body) = api(
-        &browser,
-        "POST",
-        "/api/v1/auth/mfa",
-        Some(&csrf),
-        json!({"code": "000000"}),
-    );
-    assert_eq!(status, 401, "{body}");
-    assert_eq!(error_code(&body), "invalid_second_factor");
-    // The enrolment spent the current step; the next one is within the window.
-    let (status, body) = api(
-        &browser,
-        "POST",
-        "/api/v1/auth/mfa",
-        Some(&csrf),
-        json!({"code": totp_code(&secret, unix_now() + 30)}),
-    );
-    assert_eq!(status, 204, "{body}");
-    browser.goto(&format!("{}/", rampart(&server)));
-    assert_eq!(browser.text("#account-name"), "Ada Admin");
-    let (status, me) = api(&browser, "GET", "/api/v1/me", None, Value::Null);
-    assert_eq!(status, 200, "{me}");
-
-    let entries = audit(&env);
-    assert_eq!(count(&entries, "mfa.totp_enable", "success", None), 1);
-    assert_eq!(count(&entries, "auth.mfa", "success", Some("totp")), 1);
-    assert_eq!(count(&entries, "auth.mfa", "failure", None), 1);
-}
-
-#[test]
 fn security_key_enrols_and_signs_in() {
     let env = TestEnv::new();
     let server = env.serve();
@@ -450,6 +399,116 @@ fn assertion_from_another_origin_is_refused() {
 
     let entries = audit(&env);
     assert_eq!(count(&entries, "auth.mfa", "failure", None), 1);
+    assert_eq!(
+        count(&entries, "auth.mfa", "success", Some("security_key")),
+        1
+    );
+}
+
+/// The password step through the page form, for an account with a second factor: lands on
+/// the second-factor page.
+fn password_step(browser: &Browser, server: &TestServer, factor_field: &str) {
+    browser.goto(&format!("{}/signin", rampart(server)));
+    browser.type_into("#email", ADMIN_EMAIL);
+    browser.type_into("#password", ADMIN_PASSWORD);
+    browser.click("form.form button[type=submit]");
+    browser.wait_for(factor_field, PAGE_LOAD);
+    assert_eq!(
+        browser.current_url(),
+        format!("{}/signin/mfa", rampart(server))
+    );
+    // Nothing else opens before the second factor: home sends the person back here.
+    browser.goto(&format!("{}/", rampart(server)));
+    browser.wait_for(factor_field, PAGE_LOAD);
+}
+
+fn recovery_codes_shown(browser: &Browser) -> usize {
+    browser.wait_for("#recovery-codes li", PAGE_LOAD);
+    browser
+        .execute(
+            "return document.querySelectorAll('#recovery-codes li').length;",
+            &[],
+        )
+        .as_u64()
+        .unwrap() as usize
+}
+
+#[test]
+fn totp_through_the_account_page_and_the_second_factor_page() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    set_up(&server);
+    let browser = Browser::start(&env.cert_path());
+    sign_in(&browser, &server);
+
+    browser.goto(&format!("{}/account", rampart(&server)));
+    browser.click("#totp-begin");
+    browser.wait_for("#totp-enrol:not([hidden])", PAGE_LOAD);
+    let secret = browser.text("#totp-secret");
+    assert_eq!(secret.len(), 32, "a 160-bit base32 secret: {secret}");
+    browser.type_into("#totp-code", "000000");
+    browser.click("#totp-confirm button[type=submit]");
+    browser.wait_for("#totp-code[aria-invalid=true] + .field-error", PAGE_LOAD);
+    browser.execute("document.getElementById('totp-code').value = '';", &[]);
+    browser.type_into("#totp-code", &totp_code(&secret, unix_now()));
+    browser.click("#totp-confirm button[type=submit]");
+    assert_eq!(recovery_codes_shown(&browser), 10);
+    sign_out(&browser, &server);
+
+    password_step(&browser, &server, "#code");
+    browser.type_into("#code", "000000");
+    browser.click("#verify-code");
+    browser.wait_for("#code-error", PAGE_LOAD);
+    assert_eq!(
+        browser.text("#code-error"),
+        "that code is not right, or was already used"
+    );
+    // The enrolment spent the current step; the next one is within the window.
+    browser.type_into("#code", &totp_code(&secret, unix_now() + 30));
+    browser.click("#verify-code");
+    browser.wait_for("#account-name", PAGE_LOAD);
+    assert_eq!(browser.text("#account-name"), "Ada Admin");
+
+    let entries = audit(&env);
+    assert_eq!(count(&entries, "mfa.totp_enable", "success", None), 1);
+    assert_eq!(count(&entries, "auth.mfa", "success", Some("totp")), 1);
+    assert_eq!(count(&entries, "auth.mfa", "failure", None), 1);
+}
+
+#[test]
+fn security_key_added_on_the_account_page_signs_in_with_one_press() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    set_up(&server);
+    let browser = Browser::start(&env.cert_path());
+    let authenticator = browser.add_virtual_authenticator();
+    sign_in(&browser, &server);
+
+    browser.goto(&format!("{}/account", rampart(&server)));
+    browser.click("#add-key button[type=submit]");
+    browser.wait_for("#key-name[aria-invalid=true]", PAGE_LOAD);
+    assert!(
+        browser.credentials(&authenticator).is_empty(),
+        "an unnamed key is refused first"
+    );
+    browser.type_into("#key-name", "desk key");
+    browser.click("#add-key button[type=submit]");
+    assert_eq!(
+        recovery_codes_shown(&browser),
+        10,
+        "first factor: recovery codes"
+    );
+    assert_eq!(browser.credentials(&authenticator).len(), 1);
+    browser.goto(&format!("{}/account", rampart(&server)));
+    assert!(browser.text("#security-keys").contains("desk key"));
+    sign_out(&browser, &server);
+
+    password_step(&browser, &server, "#use-security-key");
+    browser.click("#use-security-key");
+    browser.wait_for("#account-name", PAGE_LOAD);
+    assert_eq!(browser.text("#account-name"), "Ada Admin");
+    let entries = audit(&env);
+    assert_eq!(count(&entries, "mfa.security_key_add", "success", None), 1);
     assert_eq!(
         count(&entries, "auth.mfa", "success", Some("security_key")),
         1
