@@ -385,6 +385,116 @@ settings! {
     rate_limit_api_per_minute: Bounded<1, 100_000> = Bounded(60);
     /// Appliance administration requests per client address per minute.
     rate_limit_admin_per_minute: Bounded<1, 100_000> = Bounded(5);
+    /// How Rampart sends mail: "none" (no mail), "smtp" or "sendmail".
+    mail_transport: MailTransport = MailTransport::None;
+    /// Sender address of every message, such as "Rampart <rampart@example.com>".
+    mail_from: Option<Text> = None;
+    /// The organization's mail server.
+    smtp_host: Option<Text> = None;
+    /// Its port: 587 for STARTTLS, 465 for implicit TLS, 25 for a plain relay.
+    smtp_port: Bounded<1, 65_535> = Bounded(587);
+    /// "starttls", "tls" (implicit, port 465) or "none" (only with smtp_allow_plain).
+    smtp_security: SmtpSecurity = SmtpSecurity::StartTls;
+    /// Allow plain SMTP without TLS, for a relay on a trusted network only.
+    smtp_allow_plain: bool = false;
+    /// User name for SMTP authentication, when the server needs it.
+    smtp_username: Option<Text> = None;
+    /// Password for SMTP authentication (or RAMPART_SMTP_PASSWORD_FILE).
+    smtp_password: Option<Secret> = None;
+    /// PEM file of the CA that signed an internal mail server's certificate.
+    smtp_ca_file: Option<PathBuf> = None;
+    /// Seconds to wait on the mail server (1 to 300).
+    smtp_timeout_secs: Bounded<1, 300> = Bounded(30);
+    /// The local sendmail binary, for mail_transport = "sendmail".
+    sendmail_path: PathBuf = PathBuf::from("/usr/sbin/sendmail");
+}
+
+/// How mail leaves the appliance.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum MailTransport {
+    None,
+    Smtp,
+    Sendmail,
+}
+
+impl SettingType for MailTransport {
+    const ALLOWED: &'static str = "\"none\", \"smtp\" or \"sendmail\"";
+    fn from_text(text: &str) -> Option<Self> {
+        match text.trim() {
+            "none" => Some(MailTransport::None),
+            "smtp" => Some(MailTransport::Smtp),
+            "sendmail" => Some(MailTransport::Sendmail),
+            _ => None,
+        }
+    }
+    fn show(&self) -> String {
+        match self {
+            MailTransport::None => "none",
+            MailTransport::Smtp => "smtp",
+            MailTransport::Sendmail => "sendmail",
+        }
+        .to_owned()
+    }
+}
+
+/// How the SMTP connection is protected.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SmtpSecurity {
+    StartTls,
+    Tls,
+    None,
+}
+
+impl SettingType for SmtpSecurity {
+    const ALLOWED: &'static str = "\"starttls\", \"tls\" or \"none\"";
+    fn from_text(text: &str) -> Option<Self> {
+        match text.trim() {
+            "starttls" => Some(SmtpSecurity::StartTls),
+            "tls" => Some(SmtpSecurity::Tls),
+            "none" => Some(SmtpSecurity::None),
+            _ => None,
+        }
+    }
+    fn show(&self) -> String {
+        match self {
+            SmtpSecurity::StartTls => "starttls",
+            SmtpSecurity::Tls => "tls",
+            SmtpSecurity::None => "none",
+        }
+        .to_owned()
+    }
+}
+
+/// A non-empty line of text.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Text(pub String);
+
+impl SettingType for Text {
+    const ALLOWED: &'static str = "a non-empty string on one line";
+    fn from_text(text: &str) -> Option<Self> {
+        let text = text.trim();
+        (!text.is_empty() && !text.contains(['\n', '\r'])).then(|| Text(text.to_owned()))
+    }
+    fn show(&self) -> String {
+        self.0.clone()
+    }
+}
+
+impl SettingType for bool {
+    const ALLOWED: &'static str = "true or false";
+    fn from_text(text: &str) -> Option<Self> {
+        match text.trim() {
+            "true" => Some(true),
+            "false" => Some(false),
+            _ => None,
+        }
+    }
+    fn from_toml(value: &toml::Value) -> Option<Self> {
+        value.as_bool()
+    }
+    fn show(&self) -> String {
+        self.to_string()
+    }
 }
 
 /// The raw inputs: TOML keys with their lines, and `RAMPART_*` variables.

@@ -41,6 +41,8 @@ pub enum DaemonError {
     Control(#[from] control::ControlError),
     #[error("the server stopped with an error: {0}")]
     Server(std::io::Error),
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
 }
 
 /// What `prepare` made or found, reported by `init`.
@@ -166,6 +168,13 @@ async fn run(
     let setup_link =
         crate::auth::issue_setup_link(&store, time::OffsetDateTime::now_utc().unix_timestamp())
             .map_err(|err| DaemonError::Server(std::io::Error::other(err.to_string())))?;
+    let mailer = crate::mail::Mailer::from_config(&config)?;
+    if mailer.enabled() {
+        crate::mail::configure(crate::mail::MailContext {
+            base_url: url.clone(),
+        });
+        tokio::spawn(crate::mail::outbox::run(store.clone(), mailer));
+    }
     let socket_path = config.control_socket_path();
     let control_listener = control::bind(&socket_path)?;
     let context = control::Context {

@@ -12,6 +12,7 @@ pub mod control;
 pub mod crypto;
 pub mod daemon;
 pub mod doctor;
+pub mod mail;
 pub mod notify;
 pub mod org;
 pub mod store;

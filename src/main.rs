@@ -46,10 +46,23 @@ enum Command {
         command: AdminCommand,
     },
     /// The tamper-evident audit log.
+    /// Mail: send a test message.
+    Mail {
+        #[command(subcommand)]
+        command: MailCommand,
+    },
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
     },
+}
+
+#[derive(Subcommand)]
+enum MailCommand {
+    /// Send a test message to ADDRESS now, through the configured transport; prints the
+    /// server's answer, or the stage that failed (DNS, connection, TLS, authentication,
+    /// rejection) and why.
+    Test { address: String },
 }
 
 #[derive(Subcommand)]
@@ -331,6 +344,27 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 "store       {} (schema {schema})",
                 config.store_path().display()
             );
+            Ok(())
+        }
+        Command::Mail {
+            command: MailCommand::Test { address },
+        } => {
+            let config = load_config(cli.config)?;
+            let mailer = rampart::mail::Mailer::from_config(&config)
+                .map_err(|e| Failure::Input(e.to_string()))?;
+            if !mailer.enabled() {
+                return Err(Failure::Input(
+                    "mail is off (mail_transport = \"none\"): set mail_transport and its settings first".into(),
+                ));
+            }
+            let runtime = tokio::runtime::Builder::new_current_thread()
+                .enable_all()
+                .build()
+                .map_err(|e| Failure::Runtime(e.to_string()))?;
+            let answer = runtime
+                .block_on(mailer.send(&rampart::mail::test_message(&address)))
+                .map_err(|e| Failure::Runtime(format!("not sent: {e}")))?;
+            println!("sent to {address}: {answer}");
             Ok(())
         }
         Command::Doctor => {

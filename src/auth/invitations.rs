@@ -47,7 +47,8 @@ pub fn invite(
     let known = store.organizations()?;
     let txn = store.write()?;
     let system = txn.system(&SystemGrant::internal())?;
-    let (_, via) = access::authorize(&system, &known, requester, org, Permission::ManageMembers)?;
+    let (grant, via) =
+        access::authorize(&system, &known, requester, org, Permission::ManageMembers)?;
     if role == Role::Owner && via != Via::Member(Role::Owner) {
         return Err(AccessError::Forbidden.into());
     }
@@ -80,6 +81,25 @@ pub fn invite(
     event.ip = client.ip.clone();
     event.user_agent = client.user_agent.clone();
     audit::append(&txn, event, now)?;
+    let inviter = account::get(&system, requester.account)?
+        .map(|a| a.display_name)
+        .unwrap_or_default();
+    let organization = crate::org::get(store, &grant)
+        .map(|o| o.name)
+        .unwrap_or_default();
+    let role_name = serde_json::to_value(role)?
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    crate::mail::queue(&txn, now, |base| {
+        crate::mail::messages::invitation(
+            &invitation.email,
+            &inviter,
+            &organization,
+            &role_name,
+            &format!("{base}/invite/{token}"),
+        )
+    })?;
     drop(system);
     txn.commit()?;
     Ok((token, invitation))

@@ -70,6 +70,8 @@ pub enum AuthError {
     Crypto(#[from] CryptoError),
     #[error("identity record is unreadable: {0}")]
     Decode(#[from] serde_json::Error),
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
     #[error("internal error: {0}")]
     Internal(String),
 }
@@ -141,6 +143,14 @@ fn count_failure(
     )
     .target(account.id);
     audit::append(txn, client.stamp(event), now)?;
+    crate::mail::queue(txn, now, |base| {
+        crate::mail::messages::lockout_notice(
+            &account.email,
+            LOCKOUT_SECS / 60,
+            LOCKOUT_THRESHOLD,
+            &format!("{base}/signin"),
+        )
+    })?;
     Ok(true)
 }
 

@@ -1,0 +1,162 @@
+//! One typed function per message, each rendering a text and an HTML part from templates
+//! under `assets/templates/mail/`. Messages say what happened and link to Rampart; they
+//! carry no controlled content (no requirement text, notes or evidence names).
+
+use askama::Template;
+
+use super::{MailError, Outgoing};
+
+fn render(template: &impl Template) -> Result<String, MailError> {
+    template
+        .render()
+        .map_err(|err| MailError::Template(err.to_string()))
+}
+
+fn outgoing(
+    kind: &str,
+    to: &str,
+    subject: String,
+    text: &impl Template,
+    html: &impl Template,
+) -> Result<Outgoing, MailError> {
+    Ok(Outgoing {
+        id: uuid::Uuid::new_v4(),
+        to: to.to_owned(),
+        subject,
+        text: render(text)?,
+        html: render(html)?,
+        kind: kind.to_owned(),
+    })
+}
+
+macro_rules! message_templates {
+    ($text:ident = $text_path:literal, $html:ident = $html_path:literal, { $($field:ident: $ty:ty),* $(,)? }) => {
+        #[derive(Template)]
+        #[template(path = $text_path, escape = "none")]
+        struct $text<'a> { $($field: $ty),* }
+        #[derive(Template)]
+        #[template(path = $html_path)]
+        struct $html<'a> { $($field: $ty),* }
+    };
+}
+
+message_templates!(InvitationText = "mail/invitation.txt", InvitationHtml = "mail/invitation.html", {
+    inviter: &'a str, organization: &'a str, role: &'a str, link: &'a str,
+});
+
+/// An invitation to join an organization; `link` is the single-use invitation link.
+pub fn invitation(
+    to: &str,
+    inviter: &str,
+    organization: &str,
+    role: &str,
+    link: &str,
+) -> Result<Outgoing, MailError> {
+    outgoing(
+        "invitation",
+        to,
+        format!("Invitation to {organization} on Rampart"),
+        &InvitationText {
+            inviter,
+            organization,
+            role,
+            link,
+        },
+        &InvitationHtml {
+            inviter,
+            organization,
+            role,
+            link,
+        },
+    )
+}
+
+message_templates!(EmailChangeText = "mail/email_change.txt", EmailChangeHtml = "mail/email_change.html", {
+    name: &'a str, link: &'a str,
+});
+
+/// Sent to a new address: confirming it proves the person receives mail there.
+pub fn email_change_confirmation(to: &str, name: &str, link: &str) -> Result<Outgoing, MailError> {
+    outgoing(
+        "email_change",
+        to,
+        "Confirm your new address for Rampart".into(),
+        &EmailChangeText { name, link },
+        &EmailChangeHtml { name, link },
+    )
+}
+
+message_templates!(EmailChangedText = "mail/email_changed.txt", EmailChangedHtml = "mail/email_changed.html", {
+    new_email: &'a str,
+});
+
+/// Sent to the old address once the change is confirmed.
+pub fn email_changed(to: &str, new_email: &str) -> Result<Outgoing, MailError> {
+    outgoing(
+        "email_changed",
+        to,
+        "The address of your Rampart account was changed".into(),
+        &EmailChangedText { new_email },
+        &EmailChangedHtml { new_email },
+    )
+}
+
+message_templates!(LockoutText = "mail/lockout.txt", LockoutHtml = "mail/lockout.html", {
+    minutes: i64, attempts: u32, link: &'a str,
+});
+
+/// Sent once when an account is locked after repeated failures.
+pub fn lockout_notice(
+    to: &str,
+    minutes: i64,
+    attempts: u32,
+    link: &str,
+) -> Result<Outgoing, MailError> {
+    outgoing(
+        "lockout",
+        to,
+        "Your Rampart account was locked".into(),
+        &LockoutText {
+            minutes,
+            attempts,
+            link,
+        },
+        &LockoutHtml {
+            minutes,
+            attempts,
+            link,
+        },
+    )
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn html_parts_escape_and_text_parts_do_not() {
+        let message = invitation(
+            "ada@example.com",
+            "Bob <script>",
+            "Acme & Sons",
+            "member",
+            "https://rampart.example.com/invite/abc",
+        )
+        .unwrap();
+        assert!(
+            message
+                .text
+                .contains("Bob <script> invites you to join Acme & Sons")
+        );
+        assert!(!message.html.contains("<script>"));
+        assert!(
+            message.html.contains("Acme &amp; Sons") || message.html.contains("Acme &#38; Sons")
+        );
+        assert!(
+            message
+                .html
+                .contains("href=\"https://rampart.example.com/invite/abc\"")
+        );
+        assert_eq!(message.kind, "invitation");
+    }
+}

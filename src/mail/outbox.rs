@@ -1,0 +1,219 @@
+//! The durable outbox. A message is written here in the same transaction as the event that
+//! causes it; a worker delivers due messages, retrying with exponential backoff for up to
+//! 24 hours. A message keeps its id (and so its Message-ID) across retries and restarts.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use super::{MailError, Mailer, Outgoing};
+use crate::access::SystemGrant;
+use crate::store::{Store, SystemTable, WriteTxn};
+
+const OUTBOX: SystemTable = SystemTable::new("s.outbox");
+/// How long a message is retried before it is given up.
+pub const GIVE_UP_AFTER_SECS: i64 = 24 * 60 * 60;
+/// The first retry waits this long; each later one twice as long, up to an hour.
+const FIRST_RETRY_SECS: i64 = 5;
+const MAX_RETRY_SECS: i64 = 60 * 60;
+/// How often the worker looks for due messages when nothing wakes it.
+const POLL: Duration = Duration::from_secs(5);
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum State {
+    Pending,
+    Sent,
+    Failed,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Queued {
+    pub message: Outgoing,
+    pub state: State,
+    pub created_at: i64,
+    pub attempts: u32,
+    pub next_attempt_at: i64,
+    /// The server's last answer (or the failure), for the administrator.
+    pub last_answer: Option<String>,
+}
+
+/// What the administrator sees of a message: never its content.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct QueuedView {
+    #[schema(value_type = String)]
+    pub id: uuid::Uuid,
+    pub kind: String,
+    pub to: String,
+    pub state: State,
+    pub created_at: i64,
+    pub attempts: u32,
+    pub last_answer: Option<String>,
+}
+
+impl From<&Queued> for QueuedView {
+    fn from(queued: &Queued) -> Self {
+        QueuedView {
+            id: queued.message.id,
+            kind: queued.message.kind.clone(),
+            to: queued.message.to.clone(),
+            state: queued.state,
+            created_at: queued.created_at,
+            attempts: queued.attempts,
+            last_answer: queued.last_answer.clone(),
+        }
+    }
+}
+
+/// Queues `message` inside `txn`: it is sent only if `txn` commits.
+pub fn enqueue(txn: &WriteTxn<'_>, message: Outgoing, now: i64) -> Result<(), MailError> {
+    let system = txn.system(&SystemGrant::internal())?;
+    let queued = Queued {
+        message,
+        state: State::Pending,
+        created_at: now,
+        attempts: 0,
+        next_attempt_at: now,
+        last_answer: None,
+    };
+    system.put(
+        OUTBOX,
+        queued.message.id.as_bytes(),
+        &serde_json::to_vec(&queued)?,
+    )?;
+    Ok(())
+}
+
+/// Every message in the outbox, oldest first.
+pub fn list(store: &Store) -> Result<Vec<QueuedView>, MailError> {
+    let read = store.read()?;
+    let system = read.system(&SystemGrant::internal())?;
+    let mut all: Vec<Queued> = system
+        .list(OUTBOX)?
+        .iter()
+        .map(|(_, bytes)| serde_json::from_slice(bytes))
+        .collect::<Result<_, _>>()?;
+    all.sort_by_key(|q| q.created_at);
+    Ok(all.iter().map(QueuedView::from).collect())
+}
+
+fn due(store: &Store, now: i64) -> Result<Vec<Queued>, MailError> {
+    let read = store.read()?;
+    let system = read.system(&SystemGrant::internal())?;
+    let mut found = Vec::new();
+    for (_, bytes) in system.list(OUTBOX)? {
+        let queued: Queued = serde_json::from_slice(&bytes)?;
+        if queued.state == State::Pending && queued.next_attempt_at <= now {
+            found.push(queued);
+        }
+    }
+    found.sort_by_key(|q| q.created_at);
+    Ok(found)
+}
+
+fn record(store: &Store, queued: &Queued) -> Result<(), MailError> {
+    let txn = store.write()?;
+    txn.system(&SystemGrant::internal())?.put(
+        OUTBOX,
+        queued.message.id.as_bytes(),
+        &serde_json::to_vec(queued)?,
+    )?;
+    txn.commit()?;
+    Ok(())
+}
+
+/// When the next attempt is due after `attempts` failures.
+fn backoff(attempts: u32) -> i64 {
+    let doublings = attempts.saturating_sub(1).min(20);
+    (FIRST_RETRY_SECS << doublings).min(MAX_RETRY_SECS)
+}
+
+/// Delivers every due message once; returns how many were sent.
+pub async fn deliver_due(
+    store: &Arc<Store>,
+    mailer: &Mailer,
+    now: i64,
+) -> Result<usize, MailError> {
+    let pending = {
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || due(&store, now))
+            .await
+            .map_err(|err| MailError::Delivery(err.to_string()))??
+    };
+    let mut sent = 0;
+    for mut queued in pending {
+        let outcome = mailer.send(&queued.message).await;
+        queued.attempts += 1;
+        match outcome {
+            Ok(answer) => {
+                queued.state = State::Sent;
+                queued.last_answer = Some(answer);
+                sent += 1;
+            }
+            Err(err) => {
+                // The kind of message and the failure; never the recipient's content.
+                tracing::warn!(id = %queued.message.id, kind = %queued.message.kind, attempts = queued.attempts, error = %err, "mail not delivered");
+                queued.last_answer = Some(err.to_string());
+                if now - queued.created_at >= GIVE_UP_AFTER_SECS {
+                    queued.state = State::Failed;
+                } else {
+                    queued.next_attempt_at = now + backoff(queued.attempts);
+                }
+            }
+        }
+        let store = store.clone();
+        tokio::task::spawn_blocking(move || record(&store, &queued))
+            .await
+            .map_err(|err| MailError::Delivery(err.to_string()))??;
+    }
+    Ok(sent)
+}
+
+/// Puts a message that finally failed back in the queue, due now.
+pub fn retry(store: &Store, id: uuid::Uuid, now: i64) -> Result<bool, MailError> {
+    let txn = store.write()?;
+    let system = txn.system(&SystemGrant::internal())?;
+    let Some(bytes) = system.get(OUTBOX, id.as_bytes())? else {
+        return Ok(false);
+    };
+    let mut queued: Queued = serde_json::from_slice(&bytes)?;
+    if queued.state != State::Failed {
+        return Ok(false);
+    }
+    queued.state = State::Pending;
+    queued.created_at = now;
+    queued.next_attempt_at = now;
+    system.put(OUTBOX, id.as_bytes(), &serde_json::to_vec(&queued)?)?;
+    drop(system);
+    txn.commit()?;
+    Ok(true)
+}
+
+/// Runs the delivery worker until the process ends.
+pub async fn run(store: Arc<Store>, mailer: Mailer) {
+    if !mailer.enabled() {
+        return;
+    }
+    let mut every = tokio::time::interval(POLL);
+    loop {
+        every.tick().await;
+        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        if let Err(err) = deliver_due(&store, &mailer, now).await {
+            tracing::error!(error = %err, "outbox delivery failed");
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn backoff_doubles_up_to_an_hour() {
+        assert_eq!(backoff(1), 5);
+        assert_eq!(backoff(2), 10);
+        assert_eq!(backoff(5), 80);
+        assert_eq!(backoff(40), MAX_RETRY_SECS);
+    }
+}
