@@ -82,7 +82,8 @@ pub struct Client {
 }
 
 impl Client {
-    fn stamp(&self, mut event: Event) -> Event {
+    /// Records where the request came from on `event`.
+    pub(crate) fn stamp(&self, mut event: Event) -> Event {
         event.ip = self.ip.clone();
         event.user_agent = self.user_agent.clone();
         event
