@@ -15,6 +15,7 @@ mod identity;
 mod matrix;
 mod mfa;
 mod operator;
+mod oversight;
 mod packaging;
 mod store;
 mod tls;

@@ -7,14 +7,14 @@ use totp_rs::{Builder, Secret};
 use crate::harness::{TestEnv, TestServer};
 use crate::identity::{ADMIN_EMAIL, ADMIN_PASSWORD, Session, origin, set_up};
 
-fn now() -> u64 {
+pub fn now() -> u64 {
     std::time::SystemTime::now()
         .duration_since(std::time::UNIX_EPOCH)
         .unwrap()
         .as_secs()
 }
 
-fn code(secret: &str, at: u64) -> String {
+pub fn code(secret: &str, at: u64) -> String {
     let secret = Secret::try_from_base32(secret).unwrap();
     Builder::new()
         .with_secret(secret)
