@@ -14,6 +14,7 @@ pub mod daemon;
 pub mod doctor;
 pub mod notify;
 pub mod org;
+pub mod security;
 pub mod store;
 pub mod tls;
 pub mod web;

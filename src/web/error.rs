@@ -155,6 +155,15 @@ impl From<crate::audit::AuditError> for WebError {
     }
 }
 
+impl From<crate::security::SecurityError> for WebError {
+    fn from(err: crate::security::SecurityError) -> Self {
+        match err {
+            crate::security::SecurityError::Access(access) => access.into(),
+            other => WebError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl From<actix_web::error::BlockingError> for WebError {
     fn from(_: actix_web::error::BlockingError) -> Self {
         WebError::Internal("blocking task failed".into())

@@ -8,6 +8,7 @@ mod error;
 mod identity;
 mod limits;
 mod pages;
+mod security_api;
 mod security_keys_api;
 
 use std::net::TcpListener;
