@@ -76,6 +76,17 @@ impl Category {
         }
     }
 
+    /// One event of this kind, as a person reads it.
+    pub fn noun(self) -> &'static str {
+        match self {
+            Category::FailedSignIn => "Failed sign-in",
+            Category::Lockout => "Lockout",
+            Category::NewDevice => "New device",
+            Category::MfaChange => "MFA change",
+            Category::TokenUse => "API token use",
+        }
+    }
+
     /// The name used in the JSON and in page element ids.
     pub fn key(self) -> &'static str {
         match self {
@@ -125,6 +136,8 @@ pub struct RecentEvent {
     /// Unix seconds.
     pub time: i64,
     pub category: Category,
+    /// The category as a person reads it, such as "Failed sign-in".
+    pub label: &'static str,
     pub action: String,
     pub outcome: Outcome,
     pub actor: Actor,
@@ -243,6 +256,7 @@ fn compute(
                 seq: entry.seq,
                 time: entry.time,
                 category,
+                label: category.noun(),
                 action: event.action.clone(),
                 outcome: event.outcome,
                 actor_email: email_of(&event.actor),

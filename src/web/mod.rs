@@ -2,6 +2,7 @@
 
 pub mod api;
 mod assets;
+mod audit_pages;
 mod auth_api;
 mod edge;
 mod error;
@@ -10,6 +11,7 @@ mod limits;
 mod pages;
 mod security_api;
 mod security_keys_api;
+mod security_pages;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -142,6 +144,10 @@ pub fn build_server(
                     .get(pages::reset_form)
                     .post(pages::reset_submit),
             )
+            .service(web::resource("/orgs/{org_id}/audit").get(audit_pages::org_audit))
+            .service(web::resource("/admin/audit").get(audit_pages::admin_audit))
+            .service(web::resource("/orgs/{org_id}/security").get(security_pages::org_security))
+            .service(web::resource("/admin/security").get(security_pages::admin_security))
             .service(web::resource("/healthz").get(healthz))
             .service(web::resource("/readyz").get(readyz))
             .service(web::resource("/assets/{name}").get(assets::serve))

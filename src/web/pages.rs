@@ -42,24 +42,37 @@ pub fn render(page: &impl Template) -> Result<String, WebError> {
         .map_err(|err| WebError::Internal(format!("template: {err}")))
 }
 
-fn html(body: String) -> HttpResponse {
+pub(super) fn html(body: String) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
         .body(body)
 }
 
-fn html_status(status: StatusCode, body: String) -> HttpResponse {
+pub(super) fn html_status(status: StatusCode, body: String) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))
         .body(body)
 }
 
-fn see_other(location: &str) -> HttpResponse {
+pub(super) fn see_other(location: &str) -> HttpResponse {
     HttpResponse::SeeOther()
         .insert_header(("Location", location))
         .finish()
+}
+
+/// The signed-in person for a page, with every factor given; a visitor who is not signed in
+/// gets `Err` with a redirect to the sign-in page.
+pub(super) async fn require_page(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+) -> Result<Result<identity::SignedIn, HttpResponse>, WebError> {
+    match identity::require(req, state).await {
+        Ok(signed_in) => Ok(Ok(signed_in)),
+        Err(WebError::Unauthenticated) => Ok(Err(see_other("/signin"))),
+        Err(err) => Err(err),
+    }
 }
 
 #[derive(Template)]
