@@ -92,6 +92,17 @@ pub enum Permission {
     ManageMembers,
     /// Change the profile, delete the organization.
     ManageOrganization,
+    /// See the organization's audit log and security figures: owners only, because the log
+    /// names every member's sign-ins, addresses and devices.
+    Oversee,
+}
+
+impl Permission {
+    /// Whether this only reads, so the appliance administrator may do it (audited by the
+    /// caller) without being a member.
+    fn is_read(self) -> bool {
+        matches!(self, Permission::Read | Permission::Oversee)
+    }
 }
 
 impl Role {
@@ -100,7 +111,7 @@ impl Role {
             Permission::Read => true,
             Permission::Write => self >= Role::Member,
             Permission::ManageMembers => self >= Role::Admin,
-            Permission::ManageOrganization => self == Role::Owner,
+            Permission::ManageOrganization | Permission::Oversee => self == Role::Owner,
         }
     }
 }
@@ -113,6 +124,8 @@ pub enum AccessError {
     NotFound,
     #[error("your role in this organization does not allow that")]
     Forbidden,
+    #[error("only the appliance administrator may do that")]
+    NotApplianceAdmin,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error("membership record is unreadable: {0}")]
@@ -246,10 +259,21 @@ pub fn authorize(
     match role_in(system, requester.account, org)? {
         Some(role) if role.allows(permission) => Ok((Grant { org }, Via::Member(role))),
         Some(_) => Err(AccessError::Forbidden),
-        None if appliance_admin && permission == Permission::Read && known_orgs.contains(&org) => {
+        None if appliance_admin && permission.is_read() && known_orgs.contains(&org) => {
             Ok((Grant { org }, Via::ApplianceAdmin))
         }
         None => Err(AccessError::NotFound),
+    }
+}
+
+/// Decides whether `requester` may see appliance-wide records (the whole audit log, every
+/// organization's security figures): the appliance administrator on a session only, since an
+/// API token reaches one organization.
+pub fn authorize_appliance(requester: Requester) -> Result<(), AccessError> {
+    if requester.appliance_admin && requester.token.is_none() {
+        Ok(())
+    } else {
+        Err(AccessError::NotApplianceAdmin)
     }
 }
 
@@ -261,13 +285,14 @@ mod tests {
     fn roles_allow_in_order() {
         use Permission::*;
         let table = [
-            (Role::Viewer, [true, false, false, false]),
-            (Role::Member, [true, true, false, false]),
-            (Role::Admin, [true, true, true, false]),
-            (Role::Owner, [true, true, true, true]),
+            (Role::Viewer, [true, false, false, false, false]),
+            (Role::Member, [true, true, false, false, false]),
+            (Role::Admin, [true, true, true, false, false]),
+            (Role::Owner, [true, true, true, true, true]),
         ];
         for (role, expected) in table {
-            let got = [Read, Write, ManageMembers, ManageOrganization].map(|p| role.allows(p));
+            let got =
+                [Read, Write, ManageMembers, ManageOrganization, Oversee].map(|p| role.allows(p));
             assert_eq!(got, expected, "{role:?}");
         }
     }

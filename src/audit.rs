@@ -9,8 +9,9 @@ pub mod seal;
 
 use serde::{Deserialize, Serialize};
 
-use crate::access::SystemGrant;
-use crate::store::{Store, StoreError, System, SystemTable, WriteTxn};
+use crate::access::{self, AccessError, Permission, Requester, SystemGrant, Via};
+use crate::auth::Client;
+use crate::store::{OrgId, Store, StoreError, System, SystemTable, WriteTxn};
 
 const ENTRIES: SystemTable = SystemTable::new("s.audit");
 const HEAD: SystemTable = SystemTable::new("s.audit_head");
@@ -27,6 +28,8 @@ pub enum AuditError {
     Decode(#[from] serde_json::Error),
     #[error("audit archive: {0}")]
     Archive(String),
+    #[error(transparent)]
+    Access(#[from] AccessError),
 }
 
 /// Who acted.
@@ -177,12 +180,44 @@ pub struct Filter {
     /// Only entries whose action starts with this, such as `auth.`.
     pub action: Option<String>,
     pub outcome: Option<Outcome>,
+    /// Only entries by this actor: an account id, or `operator`, `system` or `anonymous`.
+    pub actor: Option<String>,
     /// Only entries at or after this time (Unix seconds).
     pub since: Option<i64>,
+    /// Only entries before this time (Unix seconds).
+    pub until: Option<i64>,
     /// Only entries with a sequence number below this, for paging back.
     pub before: Option<u64>,
     /// At most this many, newest first (default 100, at most 1000).
     pub limit: Option<usize>,
+}
+
+impl Actor {
+    /// Whether this is the actor a filter names: an account id, or the kind of the others.
+    fn is(&self, wanted: &str) -> bool {
+        match self {
+            Actor::Account(id) => id == wanted,
+            Actor::Operator => wanted == "operator",
+            Actor::Anonymous => wanted == "anonymous",
+            Actor::System => wanted == "system",
+        }
+    }
+}
+
+impl Filter {
+    fn matches(&self, entry: &Entry) -> bool {
+        self.action
+            .as_deref()
+            .is_none_or(|a| entry.event.action.starts_with(a))
+            && self.outcome.is_none_or(|o| entry.event.outcome == o)
+            && self
+                .actor
+                .as_deref()
+                .is_none_or(|a| entry.event.actor.is(a))
+            && self.since.is_none_or(|t| entry.time >= t)
+            && self.until.is_none_or(|t| entry.time < t)
+            && self.before.is_none_or(|seq| entry.seq < seq)
+    }
 }
 
 /// Entries matching `filter`, newest first; only `org`'s when given.
@@ -192,19 +227,68 @@ pub fn search(store: &Store, org: Option<&str>, filter: &Filter) -> Result<Vec<E
         .into_iter()
         .rev()
         .filter(|e| org.is_none_or(|org| e.event.org.as_deref() == Some(org)))
-        .filter(|e| {
-            filter
-                .action
-                .as_deref()
-                .is_none_or(|a| e.event.action.starts_with(a))
-        })
-        .filter(|e| filter.outcome.is_none_or(|o| e.event.outcome == o))
-        .filter(|e| filter.since.is_none_or(|t| e.time >= t))
-        .filter(|e| filter.before.is_none_or(|seq| e.seq < seq))
+        .filter(|e| filter.matches(e))
         .take(limit)
         .collect();
     found.shrink_to_fit();
     Ok(found)
+}
+
+/// The event recording that the appliance administrator, not a member, read `what` of `org`.
+/// It is tagged with the organization, so its owners see it in their log.
+pub(crate) fn oversight_event(
+    requester: Requester,
+    org: OrgId,
+    action: &str,
+    client: &Client,
+) -> Event {
+    client.stamp(
+        Event::new(
+            Actor::Account(requester.account.to_string()),
+            action,
+            Outcome::Success,
+        )
+        .org(org)
+        .target(org),
+    )
+}
+
+/// An organization's log, newest first, for its owners and for the appliance administrator.
+/// The administrator's read is appended before the search, so it shows in what it returns.
+pub fn org_search(
+    store: &Store,
+    requester: Requester,
+    org: OrgId,
+    filter: &Filter,
+    client: &Client,
+    now: i64,
+) -> Result<Vec<Entry>, AuditError> {
+    let known = store.organizations()?;
+    let (_, via) = {
+        let read = store.read()?;
+        let system = read.system(&SystemGrant::internal())?;
+        access::authorize(&system, &known, requester, org, Permission::Oversee)?
+    };
+    if via == Via::ApplianceAdmin {
+        let txn = store.write()?;
+        append(
+            &txn,
+            oversight_event(requester, org, "admin.audit_read", client),
+            now,
+        )?;
+        txn.commit()?;
+    }
+    search(store, Some(&org.to_string()), filter)
+}
+
+/// The whole appliance's log, newest first, for the appliance administrator.
+pub fn appliance_search(
+    store: &Store,
+    requester: Requester,
+    filter: &Filter,
+) -> Result<Vec<Entry>, AuditError> {
+    access::authorize_appliance(requester)?;
+    search(store, None, filter)
 }
 
 /// The outcome of checking the chain.
@@ -383,6 +467,40 @@ pub(crate) mod tests {
         assert_eq!(result.entries, 5);
         assert_eq!(result.broken, None);
         assert_eq!(result.head, entries(&store).unwrap()[4].hash);
+    }
+
+    #[test]
+    fn filter_by_actor_and_time_window() {
+        let (_dir, store) = store();
+        log_events(&store, 4);
+        let txn = store.write().unwrap();
+        let event = Event::new(Actor::Account("a1".into()), "auth.login", Outcome::Failure);
+        append(&txn, event, 1_700_000_002).unwrap();
+        txn.commit().unwrap();
+        let by = |filter: Filter| -> Vec<u64> {
+            search(&store, None, &filter)
+                .unwrap()
+                .iter()
+                .map(|e| e.seq)
+                .collect()
+        };
+        let actor = |a: &str| Filter {
+            actor: Some(a.into()),
+            ..Filter::default()
+        };
+        assert_eq!(by(actor("a1")), vec![5]);
+        assert_eq!(by(actor("operator")), vec![4, 3, 2, 1]);
+        assert!(by(actor("anonymous")).is_empty());
+        let window = Filter {
+            since: Some(1_700_000_001),
+            until: Some(1_700_000_003),
+            ..Filter::default()
+        };
+        assert_eq!(
+            by(window),
+            vec![5, 3, 2],
+            "since inclusive, until exclusive"
+        );
     }
 
     #[test]

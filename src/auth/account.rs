@@ -44,6 +44,10 @@ pub struct Account {
     pub locked_until: Option<i64>,
     #[serde(default)]
     pub mfa: super::mfa::MfaState,
+    /// Fingerprints of the devices signed in from lately, least recent first
+    /// (see [`super::devices`]).
+    #[serde(default)]
+    pub devices: Vec<String>,
 }
 
 /// Trims and lowercases; refuses what cannot be an address, saying why.
@@ -168,6 +172,7 @@ pub fn create(
         failed_logins: 0,
         locked_until: None,
         mfa: super::mfa::MfaState::default(),
+        devices: Vec::new(),
     };
     system.put(BY_EMAIL, &index, account.id.as_bytes())?;
     save(system, &account)?;
@@ -181,6 +186,13 @@ pub fn any_appliance_admin(system: &impl SystemGet) -> Result<bool, AuthError> {
         }
     }
     Ok(false)
+}
+
+/// Every account's address by id, to name the actors of audit entries.
+pub fn emails(
+    system: &impl SystemGet,
+) -> Result<std::collections::HashMap<AccountId, String>, AuthError> {
+    Ok(all(system)?.into_iter().map(|a| (a.id, a.email)).collect())
 }
 
 pub fn all(system: &impl SystemGet) -> Result<Vec<Account>, AuthError> {

@@ -3,6 +3,7 @@
 //! Functions take the clock (`now`, Unix seconds) as an argument so tests can drive time.
 
 pub mod account;
+pub mod devices;
 pub mod invitations;
 pub mod members;
 pub mod mfa;
@@ -84,7 +85,8 @@ pub struct Client {
 }
 
 impl Client {
-    fn stamp(&self, mut event: Event) -> Event {
+    /// Records where the request came from on `event`.
+    pub(crate) fn stamp(&self, mut event: Event) -> Event {
         event.ip = self.ip.clone();
         event.user_agent = self.user_agent.clone();
         event
@@ -152,6 +154,29 @@ fn count_failure(
         )
     })?;
     Ok(true)
+}
+
+/// Remembers the device `client` signs in from; true when the account had not used it lately.
+/// The caller saves the account and then calls [`audit_new_device`], in the same transaction.
+fn remember_device(account: &mut Account, client: &Client) -> bool {
+    devices::remember(&mut account.devices, devices::fingerprint(client))
+}
+
+fn audit_new_device(
+    txn: &WriteTxn<'_>,
+    account: &Account,
+    client: &Client,
+    now: i64,
+) -> Result<(), AuthError> {
+    let event = Event::new(
+        Actor::Account(account.id.to_string()),
+        "auth.new_device",
+        Outcome::Success,
+    )
+    .target(account.id);
+    audit::append(txn, client.stamp(event), now)?;
+    // Mail: tell the account holder about the new device here (comes with the mail issue).
+    Ok(())
 }
 
 fn audit_failure(
@@ -259,6 +284,8 @@ fn decide_login(
     if let Some(hash) = rehash {
         account.password_hash = Some(hash);
     }
+    // With a second factor owed, the sign-in (and so the device) counts once it is given.
+    let new_device = !account.mfa.enabled() && remember_device(&mut account, client);
     account::save(&system, &account)?;
     let (token, mut session) = session::create(&system, account.id, account.mfa.enabled(), now)?;
     session.mfa_enrolment_required = enrol;
@@ -271,6 +298,9 @@ fn decide_login(
         Outcome::Success,
     );
     audit::append(&txn, client.stamp(event), now)?;
+    if new_device {
+        audit_new_device(&txn, &account, client, now)?;
+    }
     drop(system);
     txn.commit()?;
     Ok(SignedIn {
@@ -443,6 +473,24 @@ pub fn list_accounts(store: &Store) -> Result<Vec<AccountView>, AuthError> {
         .collect())
 }
 
+/// Every account's address by id, to name the actors of audit entries.
+pub fn account_emails(
+    store: &Store,
+) -> Result<std::collections::HashMap<AccountId, String>, AuthError> {
+    let read = store.read()?;
+    account::emails(&read.system(&SystemGrant::internal())?)
+}
+
+/// The id of the account with address `email`, to filter the audit log by a person. An
+/// address that is not an account's, or not an address at all, is `None`.
+pub fn account_id_by_email(store: &Store, email: &str) -> Result<Option<AccountId>, AuthError> {
+    let Ok(email) = account::normalize_email(email) else {
+        return Ok(None);
+    };
+    let read = store.read()?;
+    Ok(account::find_by_email(&read.system(&SystemGrant::internal())?, &email)?.map(|a| a.id))
+}
+
 /// Sensitive operations need the password (and second factor) given this recently.
 pub const STEP_UP_SECS: i64 = 5 * 60;
 
@@ -499,6 +547,9 @@ pub fn complete_mfa(
             client.stamp(Event::new(actor, "auth.mfa", Outcome::Success).target(kind)),
             now,
         )?;
+        if remember_device(&mut account, client) {
+            audit_new_device(&txn, &account, client, now)?;
+        }
     } else {
         if !locked && count_failure(&txn, &mut account, client, now)? {
             session::revoke(&system, token)?;

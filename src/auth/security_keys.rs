@@ -512,6 +512,7 @@ mod tests {
             failed_logins: 0,
             locked_until: None,
             mfa: crate::auth::mfa::MfaState::default(),
+            devices: Vec::new(),
         };
         let party = RelyingParty::new("https://localhost:8443");
         let (challenge, _) = begin_registration(&party, &account, "blue key", 0).unwrap();

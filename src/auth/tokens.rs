@@ -132,11 +132,14 @@ pub fn create(
     Ok((token, record))
 }
 
-/// The account and limits behind a bearer token, recording its use. `None` for an unknown,
-/// revoked or expired token, or a disabled account.
+/// The account and limits behind a bearer token, recording its use: its last-use time and a
+/// `token.use` audit entry, at most once a minute each, so a busy integration does not
+/// write on every request. `None` for an unknown, revoked or expired token, or a disabled
+/// account.
 pub fn authenticate(
     store: &Store,
     token: &str,
+    client: &Client,
     now: i64,
 ) -> Result<Option<(Account, TokenLimits)>, AuthError> {
     if !token.starts_with(PREFIX) || token.len() != PREFIX.len() + 43 {
@@ -169,6 +172,14 @@ pub fn authenticate(
         let mut updated = record.clone();
         updated.last_used_at = Some(now);
         system.put(TOKENS, &key(token), &serde_json::to_vec(&updated)?)?;
+        let event = Event::new(
+            Actor::Account(record.account.to_string()),
+            "token.use",
+            Outcome::Success,
+        )
+        .org(record.org)
+        .target(record.id);
+        audit::append(&txn, client.stamp(event), now)?;
         drop(system);
         txn.commit()?;
     }

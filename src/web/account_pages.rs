@@ -10,31 +10,13 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::WebError;
 use super::identity::{self, SignedIn, now};
-use super::pages::{Layout, html, html_status, render, see_other};
+use super::pages::{Layout, html, html_status, render, require_page, see_other};
 use crate::access::Role;
 use crate::auth::security_keys::{self, SecurityKeyView};
 use crate::auth::session::SessionView;
 use crate::auth::tokens::ApiToken;
 use crate::auth::{self, mfa::SecondFactor};
 use crate::store::OrgId;
-
-/// Where a page request goes when it cannot be served as asked: sign in first, finish the
-/// second factor, or enrol one. `Ok` carries a fully signed-in person.
-pub async fn signed_in_page(
-    req: &HttpRequest,
-    state: &web::Data<AppState>,
-) -> Result<Result<SignedIn, HttpResponse>, WebError> {
-    let Some(signed_in) = identity::current(req, state).await? else {
-        return Ok(Err(see_other("/signin")));
-    };
-    if signed_in.session.mfa_pending {
-        return Ok(Err(see_other("/signin/mfa")));
-    }
-    if signed_in.session.mfa_enrolment_required && req.path() != "/account" {
-        return Ok(Err(see_other("/account")));
-    }
-    Ok(Ok(signed_in))
-}
 
 /// Formats Unix seconds for people: UTC, to the minute.
 pub fn when(unix: i64) -> String {
@@ -261,7 +243,7 @@ pub async fn account(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
-    let signed_in = match signed_in_page(&req, &state).await? {
+    let signed_in = match require_page(&req, &state).await? {
         Ok(signed_in) => signed_in,
         Err(redirect) => return Ok(redirect),
     };
@@ -343,7 +325,7 @@ pub async fn members(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let signed_in = match signed_in_page(&req, &state).await? {
+    let signed_in = match require_page(&req, &state).await? {
         Ok(signed_in) => signed_in,
         Err(redirect) => return Ok(redirect),
     };

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, Route, web};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
-use super::{AppState, auth_api, security_keys_api};
+use super::{AppState, auth_api, security_api, security_keys_api};
 
 /// One API route: how it is registered and what the OpenAPI document must list.
 pub struct ApiRoute {
@@ -132,6 +132,16 @@ pub static ROUTES: &[ApiRoute] = &[
         route: || web::get().to(auth_api::admin_audit),
     },
     ApiRoute {
+        method: "get",
+        path: "/api/v1/orgs/{org_id}/security",
+        route: || web::get().to(security_api::org_security),
+    },
+    ApiRoute {
+        method: "get",
+        path: "/api/v1/admin/security",
+        route: || web::get().to(security_api::admin_security),
+    },
+    ApiRoute {
         method: "post",
         path: "/api/v1/orgs/{org_id}/tokens",
         route: || web::post().to(auth_api::token_create),
@@ -249,6 +259,8 @@ async fn openapi_json() -> HttpResponse {
         auth_api::session_end,
         auth_api::accept_invitation,
         auth_api::admin_audit,
+        security_api::org_security,
+        security_api::admin_security,
         security_keys_api::sign_in_challenge,
         security_keys_api::list,
         security_keys_api::begin,

@@ -99,7 +99,10 @@ pub async fn edge(
         let ip = identity::client_ip(req.request(), &state.trusted_proxies)?
             .parse()
             .ok()?;
-        state.limits.check(RouteClass::of(req.path()), ip).err()
+        state
+            .limits
+            .check(RouteClass::of(req.path(), req.method().is_safe()), ip)
+            .err()
     });
     let refusal = if let Some(wait) = over_rate {
         Some((

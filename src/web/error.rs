@@ -131,7 +131,9 @@ impl From<crate::access::AccessError> for WebError {
         use crate::access::AccessError;
         match err {
             AccessError::NotFound => WebError::NotFound,
-            AccessError::Forbidden => WebError::Forbidden(err.to_string()),
+            AccessError::Forbidden | AccessError::NotApplianceAdmin => {
+                WebError::Forbidden(err.to_string())
+            }
             other => WebError::Internal(other.to_string()),
         }
     }
@@ -148,6 +150,24 @@ impl From<crate::org::OrgError> for WebError {
             crate::org::OrgError::InvalidField { field, message } => {
                 WebError::Invalid { field, message }
             }
+            other => WebError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::audit::AuditError> for WebError {
+    fn from(err: crate::audit::AuditError) -> Self {
+        match err {
+            crate::audit::AuditError::Access(access) => access.into(),
+            other => WebError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::security::SecurityError> for WebError {
+    fn from(err: crate::security::SecurityError) -> Self {
+        match err {
+            crate::security::SecurityError::Access(access) => access.into(),
             other => WebError::Internal(other.to_string()),
         }
     }

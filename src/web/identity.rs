@@ -206,7 +206,9 @@ pub async fn require_caller(
 ) -> Result<Caller, WebError> {
     if let Some(token) = bearer(req) {
         let store = state.store.clone();
-        let found = web::block(move || auth::tokens::authenticate(&store, &token, now())).await??;
+        let client = client(req, state);
+        let found = web::block(move || auth::tokens::authenticate(&store, &token, &client, now()))
+            .await??;
         let (account, limits) = found.ok_or(WebError::Unauthenticated)?;
         return Ok(Caller {
             csrf_token: None,

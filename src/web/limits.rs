@@ -23,14 +23,18 @@ pub enum RouteClass {
     Auth,
     /// The JSON API.
     Api,
-    /// Appliance administration.
+    /// Appliance administration that changes something.
     Admin,
     /// Pages, assets, health: not limited here.
     Open,
 }
 
 impl RouteClass {
-    pub fn of(path: &str) -> RouteClass {
+    /// The class of a request for `path`; `read` is true for a safe method (GET, HEAD).
+    /// Reading under `/admin/` (the whole audit log, the security dashboard, which refreshes
+    /// itself every 10 seconds) is not administration: it counts as an API call or a page,
+    /// so the tight admin limit still guards every change.
+    pub fn of(path: &str, read: bool) -> RouteClass {
         const AUTH: &[&str] = &[
             "/api/v1/auth/",
             "/api/v1/setup",
@@ -43,7 +47,7 @@ impl RouteClass {
         ];
         if AUTH.iter().any(|prefix| path.starts_with(prefix)) {
             RouteClass::Auth
-        } else if path.starts_with("/api/v1/admin/") || path.starts_with("/admin/") {
+        } else if !read && (path.starts_with("/api/v1/admin/") || path.starts_with("/admin/")) {
             RouteClass::Admin
         } else if path.starts_with("/api/") {
             RouteClass::Api
@@ -170,11 +174,27 @@ mod tests {
 
     #[test]
     fn classes_follow_paths() {
-        assert_eq!(RouteClass::of("/api/v1/auth/login"), RouteClass::Auth);
-        assert_eq!(RouteClass::of("/setup/abc"), RouteClass::Auth);
-        assert_eq!(RouteClass::of("/api/v1/me"), RouteClass::Api);
-        assert_eq!(RouteClass::of("/api/v1/admin/users"), RouteClass::Admin);
-        assert_eq!(RouteClass::of("/healthz"), RouteClass::Open);
+        assert_eq!(
+            RouteClass::of("/api/v1/auth/login", false),
+            RouteClass::Auth
+        );
+        assert_eq!(RouteClass::of("/setup/abc", true), RouteClass::Auth);
+        assert_eq!(RouteClass::of("/api/v1/me", true), RouteClass::Api);
+        assert_eq!(
+            RouteClass::of("/api/v1/admin/users", false),
+            RouteClass::Admin
+        );
+        assert_eq!(RouteClass::of("/healthz", true), RouteClass::Open);
+    }
+
+    #[test]
+    fn admin_reads_are_not_held_to_the_admin_limit() {
+        assert_eq!(
+            RouteClass::of("/api/v1/admin/security", true),
+            RouteClass::Api
+        );
+        assert_eq!(RouteClass::of("/admin/audit", true), RouteClass::Open);
+        assert_eq!(RouteClass::of("/admin/audit", false), RouteClass::Admin);
     }
 
     #[test]

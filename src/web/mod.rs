@@ -3,13 +3,16 @@
 mod account_pages;
 pub mod api;
 mod assets;
+mod audit_pages;
 mod auth_api;
 mod edge;
 mod error;
 mod identity;
 mod limits;
 mod pages;
+mod security_api;
 mod security_keys_api;
+mod security_pages;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -152,6 +155,10 @@ pub fn build_server(
                     .get(pages::reset_form)
                     .post(pages::reset_submit),
             )
+            .service(web::resource("/orgs/{org_id}/audit").get(audit_pages::org_audit))
+            .service(web::resource("/admin/audit").get(audit_pages::admin_audit))
+            .service(web::resource("/orgs/{org_id}/security").get(security_pages::org_security))
+            .service(web::resource("/admin/security").get(security_pages::admin_security))
             .service(web::resource("/healthz").get(healthz))
             .service(web::resource("/readyz").get(readyz))
             .service(web::resource("/assets/{name}").get(assets::serve))

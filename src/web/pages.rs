@@ -62,6 +62,33 @@ pub(super) fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
+/// Where a session that is not fully signed in must go first: the second-factor step, or
+/// enrolment on the account page when its organization requires a second factor.
+fn unfinished(signed_in: &identity::SignedIn, path: &str) -> Option<&'static str> {
+    if signed_in.session.mfa_pending {
+        Some("/signin/mfa")
+    } else if signed_in.session.mfa_enrolment_required && path != "/account" {
+        Some("/account")
+    } else {
+        None
+    }
+}
+
+/// The signed-in person for a page, with every factor given; anyone else gets `Err` with a
+/// redirect: to sign in, to finish the second factor, or to enrol one.
+pub(super) async fn require_page(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+) -> Result<Result<identity::SignedIn, HttpResponse>, WebError> {
+    let Some(signed_in) = identity::current(req, state).await? else {
+        return Ok(Err(see_other("/signin")));
+    };
+    if let Some(next) = unfinished(&signed_in, req.path()) {
+        return Ok(Err(see_other(next)));
+    }
+    Ok(Ok(signed_in))
+}
+
 #[derive(Template)]
 #[template(path = "index.html")]
 struct IndexPage {
@@ -69,18 +96,14 @@ struct IndexPage {
     schema_version: u64,
     account: Option<String>,
     csrf_token: String,
+    appliance_admin: bool,
 }
 
 pub async fn index(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
     let signed_in = identity::current(&req, &state).await?;
     // A sign-in still owing its second factor (or an enrolment) is not signed in yet.
-    if let Some(unfinished) = &signed_in {
-        if unfinished.session.mfa_pending {
-            return Ok(see_other("/signin/mfa"));
-        }
-        if unfinished.session.mfa_enrolment_required {
-            return Ok(see_other("/account"));
-        }
+    if let Some(next) = signed_in.as_ref().and_then(|s| unfinished(s, req.path())) {
+        return Ok(see_other(next));
     }
     let page = IndexPage {
         layout: Layout::new(),
@@ -89,6 +112,9 @@ pub async fn index(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
             .as_ref()
             .map(|s| s.session.csrf_token.clone())
             .unwrap_or_default(),
+        appliance_admin: signed_in
+            .as_ref()
+            .is_some_and(|s| s.account.appliance_admin),
         account: signed_in.map(|s| s.account.display_name),
     };
     Ok(html(render(&page)?))

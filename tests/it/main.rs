@@ -16,6 +16,7 @@ mod identity;
 mod matrix;
 mod mfa;
 mod operator;
+mod oversight;
 mod packaging;
 mod pages;
 mod store;

@@ -122,15 +122,29 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
         r#"{"name":"Globex"}"#,
         [401, 403, 403, 403, 200, 404, 404],
     ),
+    // Owners, and the appliance administrator (its read is audited in the organization's log).
     (
         "get",
         "/api/v1/orgs/{org_id}/audit",
         "",
-        [401, 403, 403, 403, 200, 404, 404],
+        [401, 403, 403, 403, 200, 404, 200],
     ),
     (
         "get",
         "/api/v1/admin/audit",
+        "",
+        [401, 403, 403, 403, 403, 403, 200],
+    ),
+    // Like the audit log: owners, and the appliance administrator (audited).
+    (
+        "get",
+        "/api/v1/orgs/{org_id}/security",
+        "",
+        [401, 403, 403, 403, 200, 404, 200],
+    ),
+    (
+        "get",
+        "/api/v1/admin/security",
         "",
         [401, 403, 403, 403, 403, 403, 200],
     ),
@@ -316,4 +330,14 @@ fn every_route_answers_every_actor_as_the_table_says() {
         .collect();
     assert_eq!(reads.len(), 1);
     assert_eq!(reads[0]["org"], target.as_str());
+    // So are its reads of the organization's audit log and security figures.
+    for action in ["admin.audit_read", "admin.security_read"] {
+        let reads: Vec<Value> = stdout(&out)
+            .lines()
+            .map(|l| serde_json::from_str::<Value>(l).unwrap())
+            .filter(|e| e["action"] == action)
+            .collect();
+        assert_eq!(reads.len(), 1, "{action}");
+        assert_eq!(reads[0]["org"], target.as_str(), "{action}");
+    }
 }
