@@ -179,6 +179,20 @@ pub fn create(
     Ok(account)
 }
 
+/// Moves `account` to `email` (normalized, and free: the caller checked), keeping the
+/// blind index in step.
+pub fn set_email(system: &System<'_>, account: &mut Account, email: &str) -> Result<(), AuthError> {
+    let key = index_key_for_write(system)?;
+    system.delete(BY_EMAIL, &blind_index_with(&key, &account.email))?;
+    system.put(
+        BY_EMAIL,
+        &blind_index_with(&key, email),
+        account.id.as_bytes(),
+    )?;
+    account.email = email.to_owned();
+    save(system, account)
+}
+
 pub fn any_appliance_admin(system: &impl SystemGet) -> Result<bool, AuthError> {
     for (_, bytes) in system.list_from(ACCOUNTS, &[])? {
         if decode(&bytes)?.appliance_admin {

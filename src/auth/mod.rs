@@ -4,6 +4,7 @@
 
 pub mod account;
 pub mod devices;
+pub mod email_change;
 pub mod invitations;
 pub mod members;
 pub mod mfa;
@@ -45,6 +46,10 @@ pub enum AuthError {
     WeakPassword(String),
     #[error("an account with that e-mail address already exists")]
     EmailTaken,
+    #[error(
+        "Rampart cannot send mail yet, so a new address cannot be confirmed: ask your appliance administrator to set up mail"
+    )]
+    MailUnavailable,
     #[error(
         "this setup link is not valid: it was used, replaced or has expired; run `rampart admin setup-link` for a new one"
     )]

@@ -379,3 +379,68 @@ pub async fn members(
     };
     Ok(html(render(&page)?))
 }
+
+#[derive(Template)]
+#[template(path = "email_confirm.html")]
+struct EmailConfirmPage {
+    layout: Layout,
+    email: String,
+    done: bool,
+    message: String,
+}
+
+fn email_confirm_page(
+    status: StatusCode,
+    email: String,
+    done: bool,
+    message: String,
+) -> Result<HttpResponse, WebError> {
+    let page = EmailConfirmPage {
+        layout: Layout::new(),
+        email,
+        done,
+        message,
+    };
+    Ok(html_status(status, render(&page)?))
+}
+
+/// The mailed link opens this page; the change happens only on its button, so a mail
+/// scanner following the link changes nothing.
+pub async fn email_confirm_form(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let store = state.store.clone();
+    let token = token.into_inner();
+    match web::block(move || auth::email_change::check(&store, &token, now())).await? {
+        Ok(email) => email_confirm_page(StatusCode::OK, email, false, String::new()),
+        Err(err) => {
+            let err = WebError::from(err);
+            match err {
+                WebError::Gone(message) => {
+                    email_confirm_page(StatusCode::GONE, String::new(), false, message)
+                }
+                other => Err(other),
+            }
+        }
+    }
+}
+
+pub async fn email_confirm_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let client = identity::client(&req, &state);
+    let store = state.store.clone();
+    let token = token.into_inner();
+    match web::block(move || auth::email_change::confirm(&store, &token, &client, now())).await? {
+        Ok(email) => email_confirm_page(StatusCode::OK, email, true, String::new()),
+        Err(err) => match WebError::from(err) {
+            WebError::Gone(message) | WebError::Conflict(message) => {
+                email_confirm_page(StatusCode::CONFLICT, String::new(), false, message)
+            }
+            other => Err(other),
+        },
+    }
+}

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, Route, web};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
-use super::{AppState, auth_api, security_api, security_keys_api};
+use super::{AppState, account_api, auth_api, security_api, security_keys_api};
 
 /// One API route: how it is registered and what the OpenAPI document must list.
 pub struct ApiRoute {
@@ -181,6 +181,16 @@ pub static ROUTES: &[ApiRoute] = &[
         path: "/api/v1/me/security-keys/{key_id}",
         route: || web::delete().to(security_keys_api::remove),
     },
+    ApiRoute {
+        method: "post",
+        path: "/api/v1/me/email",
+        route: || web::post().to(account_api::request_change),
+    },
+    ApiRoute {
+        method: "post",
+        path: "/api/v1/auth/email/confirm",
+        route: || web::post().to(account_api::confirm_change),
+    },
 ];
 
 /// Registers one resource per path holding all of its methods, so a wrong method gets 405.
@@ -265,7 +275,9 @@ async fn openapi_json() -> HttpResponse {
         security_keys_api::list,
         security_keys_api::begin,
         security_keys_api::confirm,
-        security_keys_api::remove
+        security_keys_api::remove,
+        account_api::request_change,
+        account_api::confirm_change
     ),
     components(schemas(VersionInfo))
 )]

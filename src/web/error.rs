@@ -114,7 +114,9 @@ impl From<crate::auth::AuthError> for WebError {
                 field: "password",
                 message,
             },
-            AuthError::EmailTaken => WebError::Conflict(err.to_string()),
+            AuthError::EmailTaken | AuthError::MailUnavailable => {
+                WebError::Conflict(err.to_string())
+            }
             AuthError::InvalidSecondFactor => WebError::InvalidSecondFactor,
             AuthError::StepUpRequired => WebError::StepUpRequired,
             AuthError::SetupLinkInvalid | AuthError::AlreadySetUp | AuthError::LinkInvalid => {

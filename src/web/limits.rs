@@ -41,6 +41,7 @@ impl RouteClass {
             "/setup/",
             "/reset/",
             "/invite/",
+            "/email/confirm/",
             "/api/v1/invitations/",
             "/signin",
             "/signout",

@@ -1,5 +1,6 @@
 //! The actix-web application: translates HTTP to calls on the domain modules and back.
 
+mod account_api;
 mod account_pages;
 pub mod api;
 mod assets;
@@ -144,6 +145,11 @@ pub fn build_server(
             )
             .service(web::resource("/signout").post(pages::signout))
             .service(web::resource("/account").get(account_pages::account))
+            .service(
+                web::resource("/email/confirm/{token}")
+                    .get(account_pages::email_confirm_form)
+                    .post(account_pages::email_confirm_submit),
+            )
             .service(web::resource("/orgs/{org_id}/members").get(account_pages::members))
             .service(
                 web::resource("/invite/{token}")

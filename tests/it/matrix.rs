@@ -78,6 +78,20 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
         r#"{"code":"000000"}"#,
         [401, 422, 422, 422, 422, 422, 422],
     ),
+    // Mail is off here: the new address could not be confirmed, so the request is refused.
+    (
+        "post",
+        "/api/v1/me/email",
+        r#"{"email":"moved@globex.example"}"#,
+        [401, 409, 409, 409, 409, 409, 409],
+    ),
+    // The token is the proof; nobody's session matters.
+    (
+        "post",
+        "/api/v1/auth/email/confirm",
+        r#"{"token":"not-a-token"}"#,
+        [410, 410, 410, 410, 410, 410, 410],
+    ),
     // Only a sign-in that still owes its second factor may ask for a key challenge.
     (
         "post",

@@ -1,0 +1,125 @@
+//! Changing an account's address: the new address must confirm. A signed-in person (with a
+//! recent sign-in) asks; a single-use link (24 hours, only its hash stored) is mailed to the
+//! new address; opening it and confirming moves the account, and the old address is told.
+//! Without mail there is no way to prove the new address, so the request is refused.
+
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
+use serde::{Deserialize, Serialize};
+
+use super::{AccountId, AuthError, Client, Session, account, require_step_up};
+use crate::access::SystemGrant;
+use crate::audit::{self, Actor, Event, Outcome};
+use crate::mail::messages;
+use crate::store::{Store, SystemGet, SystemTable};
+
+const LINKS: SystemTable = SystemTable::new("s.email_links");
+pub const LINK_TTL_SECS: i64 = 24 * 60 * 60;
+
+#[derive(Serialize, Deserialize)]
+struct StoredLink {
+    account: AccountId,
+    email: String,
+    expires_at: i64,
+}
+
+fn key(token: &str) -> Vec<u8> {
+    crate::crypto::sha256(token.as_bytes()).to_vec()
+}
+
+/// Asks to move the signed-in account to `new_email`; mails the confirmation link there.
+/// Whether another account holds the address is not revealed here (the confirmation
+/// refuses it), so the answer cannot be used to test addresses.
+pub fn request(
+    store: &Store,
+    current: &Session,
+    new_email: &str,
+    client: &Client,
+    now: i64,
+) -> Result<String, AuthError> {
+    require_step_up(current, now)?;
+    let email = account::normalize_email(new_email)?;
+    if !crate::mail::enabled() {
+        return Err(AuthError::MailUnavailable);
+    }
+    let txn = store.write()?;
+    let system = txn.system(&SystemGrant::internal())?;
+    let holder = account::get(&system, current.account)?.ok_or(AuthError::InvalidCredentials)?;
+    if holder.email == email {
+        return Err(AuthError::InvalidInput {
+            field: "email",
+            message: "that is already your address".into(),
+        });
+    }
+    let bytes: [u8; 32] = crate::crypto::random_bytes()?;
+    let token = B64URL.encode(bytes);
+    let link = StoredLink {
+        account: holder.id,
+        email: email.clone(),
+        expires_at: now + LINK_TTL_SECS,
+    };
+    system.put(LINKS, &key(&token), &serde_json::to_vec(&link)?)?;
+    let event = Event::new(
+        Actor::Account(holder.id.to_string()),
+        "account.email_change_request",
+        Outcome::Success,
+    )
+    .target(holder.id);
+    audit::append(&txn, client.stamp(event), now)?;
+    crate::mail::queue(&txn, now, |base| {
+        messages::email_change_confirmation(
+            &email,
+            &holder.display_name,
+            &format!("{base}/email/confirm/{token}"),
+        )
+    })?;
+    drop(system);
+    txn.commit()?;
+    Ok(email)
+}
+
+fn live(system: &impl SystemGet, token: &str, now: i64) -> Result<Option<StoredLink>, AuthError> {
+    if token.len() != 43 {
+        return Ok(None);
+    }
+    Ok(match system.get(LINKS, &key(token))? {
+        Some(bytes) => {
+            Some(serde_json::from_slice::<StoredLink>(&bytes)?).filter(|l| l.expires_at > now)
+        }
+        None => None,
+    })
+}
+
+/// The address a live link would confirm, for the confirmation page.
+pub fn check(store: &Store, token: &str, now: i64) -> Result<String, AuthError> {
+    let read = store.read()?;
+    live(&read.system(&SystemGrant::internal())?, token, now)?
+        .map(|l| l.email)
+        .ok_or(AuthError::LinkInvalid)
+}
+
+/// Confirms a change: spends the link, moves the account to the new address and tells the
+/// old one. Returns the new address.
+pub fn confirm(store: &Store, token: &str, client: &Client, now: i64) -> Result<String, AuthError> {
+    let txn = store.write()?;
+    let system = txn.system(&SystemGrant::internal())?;
+    let link = live(&system, token, now)?.ok_or(AuthError::LinkInvalid)?;
+    system.delete(LINKS, &key(token))?;
+    let mut holder = account::get(&system, link.account)?.ok_or(AuthError::LinkInvalid)?;
+    let actor = Actor::Account(holder.id.to_string());
+    if account::find_by_email(&system, &link.email)?.is_some() {
+        let event = Event::new(actor, "account.email_change", Outcome::Failure).target(holder.id);
+        audit::append(&txn, client.stamp(event), now)?;
+        drop(system);
+        txn.commit()?;
+        return Err(AuthError::EmailTaken);
+    }
+    let old = holder.email.clone();
+    account::set_email(&system, &mut holder, &link.email)?;
+    let event = Event::new(actor, "account.email_change", Outcome::Success).target(holder.id);
+    audit::append(&txn, client.stamp(event), now)?;
+    crate::mail::queue(&txn, now, |_| messages::email_changed(&old, &link.email))?;
+    drop(system);
+    txn.commit()?;
+    Ok(link.email)
+}
