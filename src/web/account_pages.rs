@@ -10,7 +10,7 @@ use serde::Deserialize;
 use super::AppState;
 use super::error::WebError;
 use super::identity::{self, SignedIn, now};
-use super::pages::{Layout, html, html_status, render, require_page, see_other};
+use super::pages::{Layout, html, html_status, render, require_org_page, require_page, see_other};
 use crate::access::Role;
 use crate::auth::security_keys::{self, SecurityKeyView};
 use crate::auth::session::SessionView;
@@ -325,13 +325,10 @@ pub async fn members(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let signed_in = match require_page(&req, &state).await? {
-        Ok(signed_in) => signed_in,
+    let (signed_in, org) = match require_org_page(&req, &state, &path).await? {
+        Ok(found) => found,
         Err(redirect) => return Ok(redirect),
     };
-    let org = uuid::Uuid::parse_str(&path)
-        .map(OrgId)
-        .map_err(|_| WebError::NotFound)?;
     let store = state.store.clone();
     let requester = identity::requester(&signed_in);
     let me = signed_in.account.id;

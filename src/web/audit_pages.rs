@@ -11,7 +11,7 @@ use askama::Template;
 use super::AppState;
 use super::error::WebError;
 use super::identity::{self, now};
-use super::pages::{Layout, html_status, render, require_page};
+use super::pages::{Layout, html_status, render, require_org_page, require_page};
 use crate::audit::{Actor, Entry, Filter, Outcome};
 use crate::auth::{self, AccountId};
 use crate::store::OrgId;
@@ -369,13 +369,10 @@ pub async fn org_audit(
     path: web::Path<String>,
     form: web::Query<AuditForm>,
 ) -> Result<HttpResponse, WebError> {
-    let signed_in = match require_page(&req, &state).await? {
-        Ok(signed_in) => signed_in,
+    let (signed_in, org) = match require_org_page(&req, &state, &path).await? {
+        Ok(found) => found,
         Err(redirect) => return Ok(redirect),
     };
-    let org = uuid::Uuid::parse_str(&path)
-        .map(OrgId)
-        .map_err(|_| WebError::NotFound)?;
     let requester = identity::requester(&signed_in);
     let client = identity::client(&req, &state);
     let store = state.store.clone();

@@ -6,7 +6,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::WebError;
-use super::identity::{self, now};
+use super::identity::{self, now, parse_org};
 use crate::access;
 use crate::auth::mfa::SecondFactor;
 use crate::auth::{self, AccountView, Password, SetupRequest, TotpEnrolment};
@@ -172,9 +172,7 @@ pub async fn org_profile(
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let caller = identity::require_caller(&req, &state).await?;
-    let org_id = uuid::Uuid::parse_str(&path)
-        .map(OrgId)
-        .map_err(|_| WebError::NotFound)?;
+    let org_id = parse_org(&path)?;
     let store = state.store.clone();
     let requester = caller.requester;
     let client = identity::client(&req, &state);
@@ -291,12 +289,6 @@ pub async fn reset(
     )
     .await?;
     Ok(HttpResponse::NoContent().finish())
-}
-
-fn parse_org(text: &str) -> Result<OrgId, WebError> {
-    uuid::Uuid::parse_str(text)
-        .map(OrgId)
-        .map_err(|_| WebError::NotFound)
 }
 
 #[derive(Deserialize, ToSchema)]

@@ -299,3 +299,10 @@ pub fn expired_cookie() -> Cookie<'static> {
     cookie.make_removal();
     cookie
 }
+
+/// An organization id from a path. A malformed one answers 404, like an unknown one.
+pub fn parse_org(text: &str) -> Result<crate::store::OrgId, WebError> {
+    uuid::Uuid::parse_str(text)
+        .map(crate::store::OrgId)
+        .map_err(|_| WebError::NotFound)
+}

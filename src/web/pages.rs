@@ -89,6 +89,19 @@ pub(super) async fn require_page(
     Ok(Ok(signed_in))
 }
 
+/// [`require_page`] for a page about one organization: also the id from the path.
+pub(super) async fn require_org_page(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    path: &str,
+) -> Result<Result<(identity::SignedIn, crate::store::OrgId), HttpResponse>, WebError> {
+    let signed_in = match require_page(req, state).await? {
+        Ok(signed_in) => signed_in,
+        Err(redirect) => return Ok(Err(redirect)),
+    };
+    Ok(Ok((signed_in, identity::parse_org(path)?)))
+}
+
 #[derive(Template)]
 #[template(path = "index.html")]
 struct IndexPage {

@@ -6,7 +6,6 @@ use super::AppState;
 use super::error::WebError;
 use super::identity::{self, now};
 use crate::security::{self, Dashboard};
-use crate::store::OrgId;
 
 /// An organization's security figures: failed sign-ins, lockouts, new devices, MFA changes
 /// and API token use per hour (24 h) and per day (14 days), and the latest such events.
@@ -21,9 +20,7 @@ pub async fn org_security(
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let caller = identity::require_caller(&req, &state).await?;
-    let org = uuid::Uuid::parse_str(&path)
-        .map(OrgId)
-        .map_err(|_| WebError::NotFound)?;
+    let org = identity::parse_org(&path)?;
     let client = identity::client(&req, &state);
     let store = state.store.clone();
     let dashboard =

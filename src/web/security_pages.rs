@@ -11,7 +11,7 @@ use super::assets;
 use super::audit_pages::{Nav, actor_label, outcome_text, shorten, utc};
 use super::error::WebError;
 use super::identity::{self, now};
-use super::pages::{Layout, html, render, require_page};
+use super::pages::{Layout, html, render, require_org_page, require_page};
 
 use crate::security::{self, Dashboard};
 use crate::store::OrgId;
@@ -196,13 +196,10 @@ pub async fn org_security(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let signed_in = match require_page(&req, &state).await? {
-        Ok(signed_in) => signed_in,
+    let (signed_in, org) = match require_org_page(&req, &state, &path).await? {
+        Ok(found) => found,
         Err(redirect) => return Ok(redirect),
     };
-    let org = uuid::Uuid::parse_str(&path)
-        .map(OrgId)
-        .map_err(|_| WebError::NotFound)?;
     let requester = identity::requester(&signed_in);
     let client = identity::client(&req, &state);
     let store = state.store.clone();
