@@ -270,5 +270,25 @@ pub fn run(config: &Config) -> Vec<Check> {
         free_disk(&config.data_dir),
         schema_version(config, daemon.as_ref()),
         listen_address(config, daemon.as_ref()),
+        mail(config),
     ]
+}
+
+/// Mail settings that cannot work, or no mail at all: invitations, lockout notices and
+/// address changes need it.
+fn mail(config: &Config) -> Check {
+    const NAME: &str = "mail";
+    match crate::mail::Mailer::from_config(config) {
+        Err(err) => check(Level::Fail, NAME, err.to_string()),
+        Ok(mailer) if !mailer.enabled() => check(
+            Level::Warn,
+            NAME,
+            "off (mail_transport = \"none\"): nobody is told of invitations, lockouts or deadlines, and addresses cannot be changed; `rampart mail test ADDRESS` checks a setup",
+        ),
+        Ok(_) => check(
+            Level::Ok,
+            NAME,
+            "configured; `rampart mail test ADDRESS` sends a test message",
+        ),
+    }
 }

@@ -308,6 +308,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
             command: ConfigCommand::Check,
         } => {
             let config = load_config(cli.config)?;
+            // Settings valid one by one can still fail together (mail needs a host, TLS
+            // needs its CA file): check what start-up would.
+            rampart::mail::Mailer::from_config(&config)
+                .map_err(|e| Failure::Input(e.to_string()))?;
             println!("# effective configuration; every value is valid");
             for (key, value) in config.effective() {
                 println!("{key} = {value}    # {}", config.origin(key));
