@@ -180,7 +180,22 @@ fn audit_new_device(
     )
     .target(account.id);
     audit::append(txn, client.stamp(event), now)?;
-    // Mail: tell the account holder about the new device here (comes with the mail issue).
+    let when = time::OffsetDateTime::from_unix_timestamp(now)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc2822)
+                .ok()
+        })
+        .unwrap_or_default();
+    crate::mail::queue(txn, now, |base| {
+        crate::mail::messages::new_device(
+            &account.email,
+            &when,
+            client.ip.as_deref().unwrap_or("unknown"),
+            client.user_agent.as_deref().unwrap_or("unknown"),
+            &format!("{base}/account"),
+        )
+    })?;
     Ok(())
 }
 

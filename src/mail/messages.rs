@@ -129,6 +129,37 @@ pub fn lockout_notice(
     )
 }
 
+message_templates!(NewDeviceText = "mail/new_device.txt", NewDeviceHtml = "mail/new_device.html", {
+    when: &'a str, address: &'a str, browser: &'a str, link: &'a str,
+});
+
+/// Sent when an account signs in from a device it has not used lately.
+pub fn new_device(
+    to: &str,
+    when: &str,
+    address: &str,
+    browser: &str,
+    link: &str,
+) -> Result<Outgoing, MailError> {
+    outgoing(
+        "new_device",
+        to,
+        "New sign-in to your Rampart account".into(),
+        &NewDeviceText {
+            when,
+            address,
+            browser,
+            link,
+        },
+        &NewDeviceHtml {
+            when,
+            address,
+            browser,
+            link,
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
