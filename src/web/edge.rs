@@ -15,6 +15,7 @@ use super::AppState;
 use super::error::{ErrorMeta, render_error};
 use super::identity;
 use super::limits::RouteClass;
+use crate::audit::{Actor, Event, Outcome};
 
 const SECURITY_HEADERS: &[(&str, &str)] = &[
     (
@@ -123,11 +124,6 @@ pub async fn edge(
             "cross-origin request refused: this change must come from Rampart's own pages"
                 .to_owned(),
         ))
-    } else if header_bytes(&req) > MAX_HEADER_BYTES {
-        Some((
-            StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
-            format!("the request headers are larger than the {MAX_HEADER_BYTES} bytes allowed"),
-        ))
     } else if declared_length(&req).is_some_and(|length| length > limit) {
         // Refused before a byte of the body is read; the connection is then closed.
         Some((
@@ -176,6 +172,12 @@ pub async fn edge(
         );
     }
 
+    if let Some(state) = &state
+        && recorded_refusal(&method, &route, status)
+    {
+        audit_refusal(state, res.request(), &method, &route, status).await;
+    }
+
     let headers = res.headers_mut();
     if let Some(wait) = over_rate
         && let Ok(value) = HeaderValue::from_str(&wait.as_secs().max(1).to_string())
@@ -203,4 +205,66 @@ pub async fn edge(
         "request"
     );
     Ok(res)
+}
+
+/// Routes whose refusals the domain records itself, with more detail (a wrong password is
+/// `auth.login` failure, a wrong code `auth.mfa` failure).
+const AUDITED_BY_DOMAIN: &[&str] = &[
+    "/api/v1/auth/login",
+    "/api/v1/auth/mfa",
+    "/api/v1/auth/reauthenticate",
+    "/signin",
+    "/signin/mfa",
+];
+
+/// Which refusals go to the audit log: every refused change, and every refused read of a
+/// route that names something (an organization, a token, a session), so probing another
+/// organization's ids shows. Rate-limit refusals are not recorded (they would let a flood
+/// fill the log), nor requests for routes that do not exist.
+fn recorded_refusal(method: &actix_web::http::Method, route: &str, status: StatusCode) -> bool {
+    let refused = status.is_client_error() && status != StatusCode::TOO_MANY_REQUESTS;
+    let names_something = route.contains('{') || route.starts_with("/api/");
+    refused
+        && route != "(unmatched)"
+        && !AUDITED_BY_DOMAIN.contains(&route)
+        && (!method.is_safe() || names_something)
+}
+
+/// Appends `request.refused` (outcome denied) with whoever was asking, from where, and the
+/// route pattern (never the raw path, which may hold a token). When the path names an
+/// organization the entry carries it, so that organization's owners see the attempt.
+async fn audit_refusal(
+    state: &web::Data<AppState>,
+    req: &actix_web::HttpRequest,
+    method: &actix_web::http::Method,
+    route: &str,
+    status: StatusCode,
+) {
+    let actor = match identity::current(req, state).await {
+        Ok(Some(signed_in)) => Actor::Account(signed_in.account.id.to_string()),
+        _ => Actor::Anonymous,
+    };
+    let client = identity::client(req, state);
+    let mut event = Event::new(actor, "request.refused", Outcome::Denied)
+        .target(format!("{method} {route} {}", status.as_u16()));
+    event.ip = client.ip;
+    event.user_agent = client.user_agent;
+    if let Some(org) = req
+        .match_info()
+        .get("org_id")
+        .and_then(|id| uuid::Uuid::parse_str(id).ok())
+    {
+        event = event.org(org);
+    }
+    let store = state.store.clone();
+    let recorded = web::block(move || -> Result<(), crate::audit::AuditError> {
+        let txn = store.write()?;
+        crate::audit::append(&txn, event, identity::now())?;
+        txn.commit()?;
+        Ok(())
+    })
+    .await;
+    if !matches!(recorded, Ok(Ok(()))) {
+        tracing::error!(route, "could not record a refused request in the audit log");
+    }
 }

@@ -131,3 +131,81 @@ fn sealed_segments_archive_to_files_and_everything_still_verifies() {
         stdout(&tampered)
     );
 }
+
+/// Refused requests are recorded with who asked: a viewer's write, another organization's
+/// owner probing this organization's ids (its owners see that in their own log), and a
+/// change without its CSRF token. Reads of unknown paths are not.
+#[test]
+fn refused_requests_are_recorded_where_the_owners_see_them() {
+    use crate::identity::{ADMIN_EMAIL, ADMIN_PASSWORD, Session, create_user, origin, set_up};
+    use serde_json::Value;
+
+    let env = TestEnv::new();
+    let server = env.serve();
+    let org = set_up(&server);
+    let other = crate::matrix::create_org(&env, "Initech");
+    let password = "copper violin meadow 82 orbit";
+    create_user(&env, "viewer@acme.example", password, &org, "viewer");
+    create_user(&env, "owner@initech.example", password, &other, "owner");
+    let viewer = Session::login(&server, "viewer@acme.example", password);
+    let stranger = Session::login(&server, "owner@initech.example", password);
+    let send = |session: &Session, method: reqwest::Method, path: &str, csrf: bool| {
+        let mut request = server
+            .client
+            .request(method, server.url(path))
+            .header("origin", origin(&server))
+            .header("cookie", &session.cookie)
+            .json(&serde_json::json!({"name": "Hijacked"}));
+        if csrf {
+            request = request.header("x-csrf-token", &session.csrf);
+        }
+        request.send().unwrap().status().as_u16()
+    };
+    let org_path = format!("/api/v1/orgs/{org}");
+    assert_eq!(send(&viewer, reqwest::Method::PUT, &org_path, true), 403);
+    assert_eq!(send(&stranger, reqwest::Method::GET, &org_path, true), 404);
+    assert_eq!(
+        send(&viewer, reqwest::Method::POST, "/api/v1/auth/logout", false),
+        403
+    );
+    assert_eq!(server.get("/no/such/page").status(), 404);
+
+    let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let log: Value = owner
+        .get(
+            &server,
+            &format!("/api/v1/orgs/{org}/audit?action=request.refused"),
+        )
+        .json()
+        .unwrap();
+    let entries = log.as_array().unwrap();
+    let targets: Vec<&str> = entries
+        .iter()
+        .map(|e| e["target"].as_str().unwrap())
+        .collect();
+    assert!(
+        targets.contains(&"PUT /api/v1/orgs/{org_id} 403"),
+        "{targets:?}"
+    );
+    assert!(
+        targets.contains(&"GET /api/v1/orgs/{org_id} 404"),
+        "{targets:?}"
+    );
+    assert!(entries.iter().all(|e| e["outcome"] == "denied"));
+    let me: Value = stranger.get(&server, "/api/v1/me").json().unwrap();
+    let stranger_id = me["account"]["id"].as_str().unwrap();
+    assert!(
+        entries.iter().any(|e| e["actor"]["id"] == stranger_id),
+        "the prober is named: {entries:?}"
+    );
+
+    let everything = stdout(&env.rampart(&["audit", "export"]));
+    assert!(
+        everything.contains("POST /api/v1/auth/logout 403"),
+        "CSRF refusal recorded"
+    );
+    assert!(
+        !everything.contains("no/such/page"),
+        "unknown paths are not recorded"
+    );
+}
