@@ -34,6 +34,12 @@ pub enum Request {
     AuditExport,
     /// Seal the open audit segment now.
     AuditSeal,
+    /// Every message in the mail outbox (never its content).
+    MailOutbox,
+    /// Queue a message that finally failed again.
+    MailRetry {
+        id: uuid::Uuid,
+    },
     /// Write sealed segments to files in `dir`, then drop them from the store.
     AuditArchive {
         dir: std::path::PathBuf,
@@ -195,6 +201,14 @@ pub fn handle(store: &Store, context: &Context, request: Request) -> Reply {
         Request::UserList => crate::auth::list_accounts(store)
             .map_err(|err| err.to_string())
             .and_then(|accounts| serde_json::to_value(accounts).map_err(|err| err.to_string())),
+        Request::MailOutbox => crate::mail::outbox::list(store)
+            .map_err(|err| err.to_string())
+            .and_then(|list| serde_json::to_value(list).map_err(|err| err.to_string())),
+        Request::MailRetry { id } => match crate::mail::outbox::retry(store, id, now_unix()) {
+            Ok(true) => Ok(serde_json::json!({ "id": id, "state": "pending" })),
+            Ok(false) => Err(format!("no failed message has id {id}")),
+            Err(err) => Err(err.to_string()),
+        },
         Request::AuditSeal => crate::audit::seal::seal_now(store, now_unix())
             .map_err(|err| err.to_string())
             .and_then(|seal| serde_json::to_value(seal).map_err(|err| err.to_string())),

@@ -63,6 +63,11 @@ enum MailCommand {
     /// server's answer, or the stage that failed (DNS, connection, TLS, authentication,
     /// rejection) and why.
     Test { address: String },
+    /// List the outbox: each message's kind, recipient, state, attempts and the server's last
+    /// answer (never its content).
+    Outbox,
+    /// Queue a message that finally failed again, by its id from `mail outbox`.
+    Retry { id: uuid::Uuid },
 }
 
 #[derive(Subcommand)]
@@ -350,6 +355,15 @@ fn run(cli: Cli) -> Result<(), Failure> {
             );
             Ok(())
         }
+        Command::Mail {
+            command: MailCommand::Outbox,
+        } => print_json(&operate(&load_config(cli.config)?, Request::MailOutbox)?),
+        Command::Mail {
+            command: MailCommand::Retry { id },
+        } => print_json(&operate(
+            &load_config(cli.config)?,
+            Request::MailRetry { id },
+        )?),
         Command::Mail {
             command: MailCommand::Test { address },
         } => {
