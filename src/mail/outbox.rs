@@ -210,6 +210,34 @@ mod tests {
     use super::*;
 
     #[test]
+    fn only_a_failed_message_can_be_retried_and_it_comes_back_due() {
+        let (_dir, store) = crate::audit::tests::store();
+        let message = crate::mail::test_message("ada@example.com");
+        let id = message.id;
+        let txn = store.write().unwrap();
+        enqueue(&txn, message, 100).unwrap();
+        txn.commit().unwrap();
+        assert!(!retry(&store, id, 200).unwrap(), "pending is not failed");
+        assert_eq!(due(&store, 100).unwrap().len(), 1);
+
+        let mut failed = due(&store, 100).unwrap().remove(0);
+        failed.state = State::Failed;
+        failed.last_answer = Some("550 no such user".into());
+        record(&store, &failed).unwrap();
+        assert!(
+            due(&store, 10_000).unwrap().is_empty(),
+            "failed is not retried by itself"
+        );
+        let listed = list(&store).unwrap();
+        assert_eq!(listed[0].state, State::Failed);
+        assert_eq!(listed[0].last_answer.as_deref(), Some("550 no such user"));
+
+        assert!(retry(&store, id, 20_000).unwrap());
+        assert_eq!(due(&store, 20_000).unwrap().len(), 1);
+        assert!(!retry(&store, uuid::Uuid::new_v4(), 20_000).unwrap());
+    }
+
+    #[test]
     fn backoff_doubles_up_to_an_hour() {
         assert_eq!(backoff(1), 5);
         assert_eq!(backoff(2), 10);
