@@ -330,10 +330,13 @@ fn decide_login(
     })
 }
 
-/// The signed-in account behind a session token, keeping the session alive.
+/// The signed-in account behind a session token. A request the person made (`activity`)
+/// keeps the session alive; a page refreshing itself in the background does not, so an
+/// open dashboard does not keep an abandoned session from its idle expiry.
 pub fn authenticate(
     store: &Store,
     token: &str,
+    activity: bool,
     now: i64,
 ) -> Result<Option<(Session, Account)>, AuthError> {
     let grant = SystemGrant::internal();
@@ -348,6 +351,7 @@ pub fn authenticate(
         }
     };
     if let Some((session, _)) = &found
+        && activity
         && session::needs_touch(session, now)
     {
         let txn = store.write()?;
@@ -814,6 +818,53 @@ mod tests {
             user_agent: None,
             webauthn_ceremony: None,
         }
+    }
+
+    #[test]
+    fn only_activity_keeps_a_session_alive() {
+        let (_dir, store) = crate::audit::tests::store();
+        let txn = store.write().unwrap();
+        let system = txn.system(&SystemGrant::internal()).unwrap();
+        let holder = account::create(&system, "ada@example.com", "Ada", None, false, 0).unwrap();
+        let (token, _) = session::create(&system, holder.id, false, 0).unwrap();
+        drop(system);
+        txn.commit().unwrap();
+        let last_seen = |now| {
+            authenticate(&store, &token, false, now)
+                .unwrap()
+                .unwrap()
+                .0
+                .last_seen
+        };
+
+        // A background refresh ten minutes on finds the session but does not extend it...
+        assert_eq!(last_seen(600), 0);
+        // ...so without activity it lapses at the idle limit.
+        assert!(
+            authenticate(&store, &token, false, session::IDLE_SECS + 1)
+                .unwrap()
+                .is_none()
+        );
+
+        let (token, _) = {
+            let txn = store.write().unwrap();
+            let made = session::create(
+                &txn.system(&SystemGrant::internal()).unwrap(),
+                holder.id,
+                false,
+                0,
+            )
+            .unwrap();
+            txn.commit().unwrap();
+            made
+        };
+        // What the person does moves it on.
+        authenticate(&store, &token, true, 600).unwrap().unwrap();
+        assert!(
+            authenticate(&store, &token, false, session::IDLE_SECS + 1)
+                .unwrap()
+                .is_some()
+        );
     }
 
     #[test]

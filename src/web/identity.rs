@@ -70,6 +70,9 @@ pub struct SignedIn {
     pub account: Account,
 }
 
+/// Sent by page scripts on requests the person did not make (a dashboard refreshing).
+pub const BACKGROUND_HEADER: &str = "x-rampart-background";
+
 /// The signed-in person, or `None` for an anonymous request.
 pub async fn current(
     req: &HttpRequest,
@@ -79,7 +82,13 @@ pub async fn current(
         return Ok(None);
     };
     let now = now();
-    if let Some((session, account)) = state.sessions.get(&token, state.store.generation(), now) {
+    // Pages that refresh themselves say so; only what the person does keeps a session alive.
+    let activity = !req.headers().contains_key(BACKGROUND_HEADER);
+    if let Some((session, account)) =
+        state
+            .sessions
+            .get(&token, state.store.generation(), activity, now)
+    {
         return Ok(Some(SignedIn {
             token,
             session,
@@ -91,7 +100,8 @@ pub async fn current(
     // Read before the store: an entry filled from a snapshot older than a later write is
     // then already stale.
     let generation = state.store.generation();
-    let found = web::block(move || auth::authenticate(&store, &lookup_token, now)).await??;
+    let found =
+        web::block(move || auth::authenticate(&store, &lookup_token, activity, now)).await??;
     if let Some((session, account)) = &found
         && !auth::session::needs_touch(session, now)
     {
@@ -131,12 +141,18 @@ impl SessionCache {
         }
     }
 
-    fn get(&self, token: &str, generation: u64, now: i64) -> Option<(Session, Account)> {
+    fn get(
+        &self,
+        token: &str,
+        generation: u64,
+        activity: bool,
+        now: i64,
+    ) -> Option<(Session, Account)> {
         let entries = self.entries.read().ok()?;
         let hit = entries.get(token)?;
         let fresh = hit.generation == generation
             && !auth::session::expired(&hit.session, now)
-            && !auth::session::needs_touch(&hit.session, now);
+            && !(activity && auth::session::needs_touch(&hit.session, now));
         fresh.then(|| (hit.session.clone(), hit.account.clone()))
     }
 

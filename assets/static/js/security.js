@@ -174,7 +174,8 @@
       const response = await fetch(source, {
         credentials: "same-origin",
         cache: "no-store",
-        headers: { accept: "application/json" },
+        // A refresh is not the person doing something: it must not keep the session alive.
+        headers: { accept: "application/json", "x-rampart-background": "1" },
       });
       if (response.status === 401 || response.status === 403 || response.status === 404) {
         // Signed out, or access withdrawn: stop asking, and say why once.
