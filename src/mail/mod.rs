@@ -100,6 +100,9 @@ pub struct Mailer {
     from: Option<Mailbox>,
     /// The host part of Message-IDs.
     domain: String,
+    /// The longest one SMTP exchange may take. lettre bounds only the TCP connect with its
+    /// own timeout: a server that accepts and then stalls would hold the sender forever.
+    timeout: Duration,
 }
 
 impl Mailer {
@@ -132,6 +135,7 @@ impl Mailer {
             transport,
             from,
             domain,
+            timeout: Duration::from_secs(config.smtp_timeout_secs.get()),
         })
     }
 
@@ -162,17 +166,23 @@ impl Mailer {
         let email = self.build(message)?;
         match &self.transport {
             Transport::Disabled => Err(MailError::Disabled),
-            Transport::Smtp(smtp) => smtp
-                .send(email)
-                .await
-                .map(|response| {
-                    format!(
-                        "{} {}",
-                        response.code(),
-                        response.message().collect::<Vec<_>>().join(" ")
-                    )
-                })
-                .map_err(|err| MailError::Delivery(describe(&err))),
+            Transport::Smtp(smtp) => {
+                match tokio::time::timeout(self.timeout, smtp.send(email)).await {
+                    Err(_) => Err(MailError::Delivery(format!(
+                        "timeout: the mail server did not finish within {} s (smtp_timeout_secs)",
+                        self.timeout.as_secs()
+                    ))),
+                    Ok(sent) => sent
+                        .map(|response| {
+                            format!(
+                                "{} {}",
+                                response.code(),
+                                response.message().collect::<Vec<_>>().join(" ")
+                            )
+                        })
+                        .map_err(|err| MailError::Delivery(describe(&err))),
+                }
+            }
             Transport::Sendmail(sendmail) => sendmail
                 .send(email)
                 .await
