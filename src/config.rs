@@ -403,7 +403,7 @@ settings! {
     smtp_password: Option<Secret> = None;
     /// PEM file of the CA that signed an internal mail server's certificate.
     smtp_ca_file: Option<PathBuf> = None;
-    /// Seconds to wait on the mail server (1 to 300).
+    /// Seconds one message may take with the mail server, connecting included (1 to 300).
     smtp_timeout_secs: Bounded<1, 300> = Bounded(30);
     /// The local sendmail binary, for mail_transport = "sendmail".
     sendmail_path: PathBuf = PathBuf::from("/usr/sbin/sendmail");

@@ -100,6 +100,9 @@ pub struct Mailer {
     from: Option<Mailbox>,
     /// The host part of Message-IDs.
     domain: String,
+    /// The longest one SMTP exchange may take. lettre bounds only the TCP connect with its
+    /// own timeout: a server that accepts and then stalls would hold the sender forever.
+    timeout: Duration,
 }
 
 impl Mailer {
@@ -132,6 +135,7 @@ impl Mailer {
             transport,
             from,
             domain,
+            timeout: Duration::from_secs(config.smtp_timeout_secs.get()),
         })
     }
 
@@ -162,17 +166,23 @@ impl Mailer {
         let email = self.build(message)?;
         match &self.transport {
             Transport::Disabled => Err(MailError::Disabled),
-            Transport::Smtp(smtp) => smtp
-                .send(email)
-                .await
-                .map(|response| {
-                    format!(
-                        "{} {}",
-                        response.code(),
-                        response.message().collect::<Vec<_>>().join(" ")
-                    )
-                })
-                .map_err(|err| MailError::Delivery(describe(&err))),
+            Transport::Smtp(smtp) => {
+                match tokio::time::timeout(self.timeout, smtp.send(email)).await {
+                    Err(_) => Err(MailError::Delivery(format!(
+                        "timeout: the mail server did not finish within {} s (smtp_timeout_secs)",
+                        self.timeout.as_secs()
+                    ))),
+                    Ok(sent) => sent
+                        .map(|response| {
+                            format!(
+                                "{} {}",
+                                response.code(),
+                                response.message().collect::<Vec<_>>().join(" ")
+                            )
+                        })
+                        .map_err(|err| MailError::Delivery(describe(&err))),
+                }
+            }
             Transport::Sendmail(sendmail) => sendmail
                 .send(email)
                 .await
@@ -185,23 +195,47 @@ impl Mailer {
 /// Names the stage an SMTP failure happened at, then lettre's own account of it.
 fn describe(err: &lettre::transport::smtp::Error) -> String {
     let text = err.to_string();
-    let stage = if err.is_tls() {
+    let stage = if err.is_tls() || tls_failure(err) || text.contains("STARTTLS") {
+        // lettre reports a failed handshake (an untrusted certificate, a server that does not
+        // speak TLS) as a connection error: the rustls error underneath says what it is.
         "TLS"
     } else if err.is_timeout() {
         "timeout"
-    } else if err
-        .status()
-        .is_some_and(|code| code.to_string().starts_with("53"))
-    {
+    } else if let Some(code) = err.status() {
+        // 530, 534, 535, 538: RFC 4954's answers about authentication.
+        if code.to_string().starts_with("53") {
+            "authentication"
+        } else {
+            "rejected by the server"
+        }
+    } else if text.contains("authentication mechanism") {
         "authentication"
-    } else if err.is_permanent() || err.is_transient() {
-        "rejected by the server"
     } else if text.contains("failed to lookup") || text.contains("resolve") {
         "DNS"
     } else {
         "connection"
     };
     format!("{stage}: {text}")
+}
+
+/// Whether a rustls error is among the causes of `err`.
+fn tls_failure(err: &(dyn std::error::Error + 'static)) -> bool {
+    let mut cause = Some(err);
+    while let Some(err) = cause {
+        if err.is::<rustls::Error>() {
+            return true;
+        }
+        // An io::Error shows its inner error only through `get_ref`, not as a source.
+        if let Some(io) = err.downcast_ref::<std::io::Error>()
+            && io
+                .get_ref()
+                .is_some_and(|inner| inner.is::<rustls::Error>())
+        {
+            return true;
+        }
+        cause = err.source();
+    }
+    false
 }
 
 fn smtp(config: &Config) -> Result<AsyncSmtpTransport<Tokio1Executor>, MailError> {

@@ -13,6 +13,7 @@ mod cli;
 mod crash;
 mod harness;
 mod identity;
+mod mail;
 mod matrix;
 mod mfa;
 mod operator;

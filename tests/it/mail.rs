@@ -1,0 +1,656 @@
+//! Mail through a real SMTP server: `tests/smtp_sink.py` (aiosmtpd) with STARTTLS, implicit
+//! TLS or plain SMTP, optional authentication and refused recipients, and certificates from
+//! a throwaway CA made with the `openssl` CLI. Rampart is the real binary throughout.
+
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::mpsc;
+use std::time::{Duration, Instant};
+
+use serde::Deserialize;
+use serde_json::{Value, json};
+
+use crate::harness::{TestEnv, TestServer, stderr, stdout};
+use crate::identity::{ADMIN_EMAIL, ADMIN_PASSWORD, Session, create_user, origin, set_up};
+
+const SINK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_sink.py");
+const FROM: &str = "Rampart <rampart@acme.example>";
+/// The outbox worker looks for due messages this often; a duplicate would come within it.
+const POLL: Duration = Duration::from_secs(5);
+
+/// A CA and a certificate it signed for `localhost` and 127.0.0.1.
+struct Certs {
+    _dir: tempfile::TempDir,
+    ca: PathBuf,
+    cert: PathBuf,
+    key: PathBuf,
+}
+
+fn openssl(dir: &Path, args: &[&str]) {
+    let out = Command::new("openssl")
+        .args(args)
+        .current_dir(dir)
+        .output()
+        .expect("run openssl (scripts/test installs it)");
+    assert!(out.status.success(), "openssl {args:?}: {}", stderr(&out));
+}
+
+impl Certs {
+    fn new() -> Certs {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path();
+        std::fs::write(
+            p.join("server.ext"),
+            "basicConstraints=critical,CA:FALSE\n\
+             keyUsage=critical,digitalSignature\n\
+             extendedKeyUsage=serverAuth\n\
+             subjectAltName=DNS:localhost,IP:127.0.0.1\n",
+        )
+        .unwrap();
+        let key = [
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:P-256",
+            "-nodes",
+        ];
+        let ca = [
+            "-keyout",
+            "ca.key",
+            "-out",
+            "ca.pem",
+            "-subj",
+            "/CN=Rampart test mail CA",
+            "-days",
+            "2",
+            "-addext",
+            "basicConstraints=critical,CA:TRUE",
+            "-addext",
+            "keyUsage=critical,keyCertSign",
+        ];
+        openssl(p, &[&["req", "-x509"][..], &key, &ca].concat());
+        let csr = ["-keyout", "server.key", "-out", "server.csr"];
+        let subject = ["-subj", "/CN=localhost"];
+        openssl(p, &[&["req"][..], &key, &csr, &subject].concat());
+        openssl(
+            p,
+            &[
+                "x509",
+                "-req",
+                "-in",
+                "server.csr",
+                "-CA",
+                "ca.pem",
+                "-CAkey",
+                "ca.key",
+                "-CAcreateserial",
+                "-days",
+                "2",
+                "-extfile",
+                "server.ext",
+                "-out",
+                "server.pem",
+            ],
+        );
+        Certs {
+            ca: p.join("ca.pem"),
+            cert: p.join("server.pem"),
+            key: p.join("server.key"),
+            _dir: dir,
+        }
+    }
+}
+
+/// A port nothing listens on right now.
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port()
+}
+
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Security {
+    Plain,
+    StartTls,
+    Tls,
+}
+
+/// How to start the sink.
+struct Sink<'a> {
+    security: Security,
+    certs: Option<&'a Certs>,
+    port: u16,
+    auth: Option<&'a str>,
+    reject_rcpt: Option<&'a str>,
+    defer: bool,
+}
+
+impl<'a> Sink<'a> {
+    fn new(security: Security, certs: Option<&'a Certs>) -> Sink<'a> {
+        Sink {
+            security,
+            certs,
+            port: 0,
+            auth: None,
+            reject_rcpt: None,
+            defer: false,
+        }
+    }
+
+    fn start(&self) -> SmtpSink {
+        let dir = tempfile::tempdir().unwrap();
+        let log = std::fs::File::create(dir.path().join("sink.log")).unwrap();
+        let mut cmd = Command::new("python3");
+        cmd.arg(SINK)
+            .arg("--port")
+            .arg(self.port.to_string())
+            .arg("--dir")
+            .arg(dir.path().join("mail"));
+        let flag = match self.security {
+            Security::Plain => None,
+            Security::StartTls => Some("--starttls"),
+            Security::Tls => Some("--tls"),
+        };
+        if let Some(flag) = flag {
+            let certs = self.certs.expect("certificates for a TLS sink");
+            cmd.arg(flag).arg(&certs.cert).arg(&certs.key);
+        }
+        if let Some(auth) = self.auth {
+            cmd.args(["--auth", auth]);
+        }
+        if let Some(reject) = self.reject_rcpt {
+            cmd.args(["--reject-rcpt", reject]);
+        }
+        if self.defer {
+            cmd.arg("--defer");
+        }
+        let mut child = cmd
+            .stdout(Stdio::piped())
+            .stderr(log)
+            .spawn()
+            .expect("python3 with aiosmtpd (scripts/test installs it)");
+        let (tx, rx) = mpsc::channel();
+        let out = child.stdout.take().unwrap();
+        std::thread::spawn(move || {
+            for line in BufReader::new(out).lines().map_while(Result::ok) {
+                let _ = tx.send(line);
+            }
+        });
+        let deadline = Instant::now() + Duration::from_secs(15);
+        let port = loop {
+            if let Ok(line) = rx.recv_timeout(Duration::from_millis(50))
+                && let Some(port) = line.strip_prefix("READY ")
+            {
+                break port.trim().parse().unwrap();
+            }
+            let exited = child.try_wait().unwrap();
+            if exited.is_some() || Instant::now() > deadline {
+                let _ = child.kill();
+                let _ = child.wait();
+                let log = std::fs::read_to_string(dir.path().join("sink.log")).unwrap();
+                panic!("SMTP sink did not start ({exited:?}):\n{log}");
+            }
+        };
+        SmtpSink { child, port, dir }
+    }
+}
+
+/// A running SMTP sink; killed when dropped.
+struct SmtpSink {
+    child: Child,
+    port: u16,
+    dir: tempfile::TempDir,
+}
+
+/// What the sink recorded of one message.
+#[derive(Debug, Clone, Deserialize)]
+struct Mail {
+    mail_from: String,
+    rcpt_tos: Vec<String>,
+    from: String,
+    to: String,
+    subject: String,
+    message_id: String,
+    content_type: String,
+    text: Option<String>,
+    html: Option<String>,
+    links: Vec<String>,
+    tls: bool,
+    authenticated: bool,
+}
+
+impl SmtpSink {
+    fn read(&self, suffix: &str) -> Vec<Mail> {
+        let Ok(entries) = std::fs::read_dir(self.dir.path().join("mail")) else {
+            return Vec::new();
+        };
+        let mut names: Vec<PathBuf> = entries
+            .map(|e| e.unwrap().path())
+            .filter(|p| {
+                let name = p.file_name().unwrap().to_string_lossy().into_owned();
+                name.ends_with(suffix) && (suffix != ".json" || !name.ends_with(".deferred.json"))
+            })
+            .collect();
+        names.sort();
+        names
+            .iter()
+            .map(|p| serde_json::from_slice(&std::fs::read(p).unwrap()).unwrap())
+            .collect()
+    }
+
+    /// Every message accepted so far, oldest first.
+    fn messages(&self) -> Vec<Mail> {
+        self.read(".json")
+    }
+
+    /// Every message answered "451" so far (a `defer` sink).
+    fn deferred(&self) -> Vec<Mail> {
+        self.read(".deferred.json")
+    }
+
+    /// The raw `.eml` files accepted so far.
+    fn eml_count(&self) -> usize {
+        std::fs::read_dir(self.dir.path().join("mail"))
+            .map(|d| {
+                d.filter(|e| {
+                    e.as_ref()
+                        .unwrap()
+                        .path()
+                        .extension()
+                        .is_some_and(|x| x == "eml")
+                })
+                .count()
+            })
+            .unwrap_or(0)
+    }
+
+    /// Waits until `read` has at least `count` entries; returns them, or panics after `limit`.
+    fn wait(&self, read: impl Fn(&Self) -> Vec<Mail>, count: usize, limit: Duration) -> Vec<Mail> {
+        let deadline = Instant::now() + limit;
+        loop {
+            let found = read(self);
+            if found.len() >= count {
+                return found;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "{} message(s) after {limit:?}, wanted {count}; sink log:\n{}",
+                found.len(),
+                self.log()
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+
+    fn wait_for(&self, count: usize, limit: Duration) -> Vec<Mail> {
+        self.wait(Self::messages, count, limit)
+    }
+
+    fn log(&self) -> String {
+        std::fs::read_to_string(self.dir.path().join("sink.log")).unwrap_or_default()
+    }
+}
+
+impl Drop for SmtpSink {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Rampart's mail settings for a sink on `port`.
+fn mail_config(port: u16, security: &str, ca: Option<&Path>) -> String {
+    let mut text = format!(
+        "mail_transport = \"smtp\"\nmail_from = \"{FROM}\"\nsmtp_host = \"localhost\"\n\
+         smtp_port = {port}\nsmtp_security = \"{security}\"\nsmtp_timeout_secs = 5\n"
+    );
+    if let Some(ca) = ca {
+        text.push_str(&format!("smtp_ca_file = \"{}\"\n", ca.display()));
+    }
+    text
+}
+
+/// Invites `email` to `org` as a member, signed in as the administrator; returns the link
+/// the API answered with.
+fn invite(server: &TestServer, org: &str, email: &str) -> String {
+    let admin = Session::login(server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let response = server
+        .client
+        .post(server.url(&format!("/api/v1/orgs/{org}/invitations")))
+        .header("origin", origin(server))
+        .header("cookie", &admin.cookie)
+        .header("x-csrf-token", &admin.csrf)
+        .json(&json!({"email": email, "role": "member"}))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 201);
+    let body: Value = response.json().unwrap();
+    body["url"].as_str().unwrap().to_owned()
+}
+
+/// `<UUID@acme.example>`: the outbox id at the sender's domain.
+fn assert_rampart_message_id(id: &str) {
+    let inner = id
+        .strip_prefix('<')
+        .and_then(|i| i.strip_suffix("@acme.example>"))
+        .unwrap_or_else(|| panic!("Message-ID {id:?}"));
+    assert!(uuid::Uuid::parse_str(inner).is_ok(), "Message-ID {id:?}");
+}
+
+#[test]
+fn invitation_is_mailed_with_a_link_that_works() {
+    let certs = Certs::new();
+    let sink = Sink::new(Security::StartTls, Some(&certs)).start();
+    let env = TestEnv::with_config(&mail_config(sink.port, "starttls", Some(&certs.ca)));
+    let server = env.serve();
+    let acme = set_up(&server);
+    assert!(sink.messages().is_empty(), "nothing is mailed at setup");
+
+    let url = invite(&server, &acme, "New.Person@Acme.example");
+    let mail = sink.wait_for(1, Duration::from_secs(15));
+    let arrived = Instant::now();
+    assert_eq!(mail.len(), 1);
+    let mail = &mail[0];
+    assert_eq!(mail.rcpt_tos, ["new.person@acme.example"]);
+    assert!(mail.to.contains("new.person@acme.example"), "{}", mail.to);
+    assert_eq!(mail.mail_from, "rampart@acme.example");
+    assert!(mail.from.contains("rampart@acme.example"), "{}", mail.from);
+    assert!(mail.subject.contains("Acme Defense"), "{}", mail.subject);
+    assert_rampart_message_id(&mail.message_id);
+    assert_eq!(mail.content_type, "multipart/alternative");
+    assert!(mail.tls, "STARTTLS was required");
+    let text = mail.text.as_deref().expect("a text part");
+    let html = mail.html.as_deref().expect("an HTML part");
+    assert!(text.contains(&url), "{url} not in text part:\n{text}");
+    assert!(text.contains("Ada Admin"), "the inviter is named:\n{text}");
+    assert!(html.contains("Acme Defense"), "{html}");
+    assert_eq!(mail.links, [url.as_str()], "the HTML part links to {url}");
+
+    // The link from the mail works, and no second copy follows on the next poll.
+    let token = url.rsplit('/').next().unwrap();
+    assert_eq!(server.get(&format!("/invite/{token}")).status(), 200);
+    std::thread::sleep((POLL + Duration::from_millis(700)).saturating_sub(arrived.elapsed()));
+    assert_eq!(sink.messages().len(), 1, "delivered once");
+    assert_eq!(sink.eml_count(), 1);
+}
+
+#[test]
+fn lockout_is_mailed_once() {
+    let certs = Certs::new();
+    let sink = Sink::new(Security::StartTls, Some(&certs)).start();
+    let env = TestEnv::with_config(&mail_config(sink.port, "starttls", Some(&certs.ca)));
+    let server = env.serve();
+    let acme = set_up(&server);
+    let password = "velvet orbit canyon 93 drift";
+    create_user(&env, "locked@acme.example", password, &acme, "member");
+
+    // Five failures lock the account (the count at the end shows the first four mailed
+    // nothing).
+    for _ in 0..5 {
+        assert_eq!(
+            Session::try_login(&server, "locked@acme.example", "not the password").status(),
+            401
+        );
+    }
+    let mail = sink.wait_for(1, Duration::from_secs(15));
+    assert_eq!(mail[0].rcpt_tos, ["locked@acme.example"]);
+    assert!(mail[0].subject.contains("locked"), "{}", mail[0].subject);
+    let text = mail[0].text.as_deref().unwrap();
+    assert!(
+        text.contains(&format!("https://{}/signin", server.addr)),
+        "{text}"
+    );
+    assert!(!text.contains("not the password"), "{text}");
+    assert_rampart_message_id(&mail[0].message_id);
+
+    // Locked: the right password fails too, and failing again mails nothing more.
+    assert_eq!(
+        Session::try_login(&server, "locked@acme.example", password).status(),
+        401
+    );
+    assert_eq!(
+        Session::try_login(&server, "locked@acme.example", "not the password").status(),
+        401
+    );
+    std::thread::sleep(POLL + Duration::from_millis(700));
+    let all = sink.messages();
+    assert_eq!(all.len(), 1, "one lockout, one message: {all:?}");
+}
+
+#[test]
+fn the_outbox_survives_a_dead_mail_server_and_a_kill() {
+    let certs = Certs::new();
+    let smtp_port = free_port();
+    let listen = free_port();
+    // A fixed address, so the link in the mail points at the restarted server too.
+    let env = TestEnv::with_config(&format!(
+        "listen = \"127.0.0.1:{listen}\"\n{}",
+        mail_config(smtp_port, "starttls", Some(&certs.ca))
+    ));
+    let server = env.serve();
+    let acme = set_up(&server);
+    let url = invite(&server, &acme, "late@acme.example");
+
+    // No mail server: the first attempt fails at connecting, and the message stays queued.
+    let log = server.log_until(|log| log.contains("mail not delivered"));
+    let line = log
+        .lines()
+        .find(|l| l.contains("mail not delivered"))
+        .unwrap_or_else(|| panic!("no failed attempt logged:\n{log}"));
+    assert!(line.contains("connection"), "{line}");
+    assert!(!line.contains("late@acme.example"), "no recipient in logs");
+
+    // A server that answers 451 shows the Message-ID of the next attempt.
+    let deferring = Sink {
+        port: smtp_port,
+        defer: true,
+        ..Sink::new(Security::StartTls, Some(&certs))
+    }
+    .start();
+    let deferred = deferring.wait(SmtpSink::deferred, 1, Duration::from_secs(15));
+    let message_id = deferred[0].message_id.clone();
+    assert_rampart_message_id(&message_id);
+    assert_eq!(deferred[0].rcpt_tos, ["late@acme.example"]);
+
+    server.kill();
+    drop(deferring);
+    let sink = Sink {
+        port: smtp_port,
+        ..Sink::new(Security::StartTls, Some(&certs))
+    }
+    .start();
+    let server = env.serve();
+    let mail = sink.wait_for(1, Duration::from_secs(20));
+    let arrived = Instant::now();
+    assert_eq!(mail[0].rcpt_tos, ["late@acme.example"]);
+    assert_eq!(mail[0].message_id, message_id, "the same message, retried");
+    assert!(mail[0].text.as_deref().unwrap().contains(&url));
+    let token = url.rsplit('/').next().unwrap();
+    assert_eq!(server.get(&format!("/invite/{token}")).status(), 200);
+
+    std::thread::sleep((POLL + Duration::from_secs(2)).saturating_sub(arrived.elapsed()));
+    assert_eq!(sink.messages().len(), 1, "delivered once");
+}
+
+/// Runs `rampart mail test ADDRESS` with `config`; fails the test if it hangs.
+fn mail_test(env: &mut TestEnv, config: &str, address: &str) -> Output {
+    env.extra_config = config.to_owned();
+    env.write_config();
+    let mut child = env
+        .command(&["mail", "test", address])
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let deadline = Instant::now() + Duration::from_secs(20);
+    while child.try_wait().unwrap().is_none() {
+        if Instant::now() > deadline {
+            let _ = child.kill();
+            let out = child.wait_with_output().unwrap();
+            panic!("`mail test` still running after 20 s: {}", stderr(&out));
+        }
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    child.wait_with_output().unwrap()
+}
+
+fn assert_fails_at(output: &Output, stage: &str) {
+    let err = stderr(output);
+    assert_eq!(output.status.code(), Some(1), "{err}");
+    assert!(
+        err.contains(&format!("not sent: {stage}: ")),
+        "wanted stage {stage:?}: {err}"
+    );
+}
+
+#[test]
+fn mail_test_reports_success_and_each_kind_of_failure() {
+    let certs = Certs::new();
+    let sink = Sink {
+        auth: Some("rampart:correct horse"),
+        reject_rcpt: Some("refused"),
+        ..Sink::new(Security::StartTls, Some(&certs))
+    }
+    .start();
+    let mut env = TestEnv::new();
+    let good = format!(
+        "{}smtp_username = \"rampart\"\n",
+        mail_config(sink.port, "starttls", Some(&certs.ca))
+    );
+    let password_file = env.path().join("smtp-password");
+    std::fs::write(&password_file, "correct horse\n").unwrap();
+    env.env.push((
+        "RAMPART_SMTP_PASSWORD_FILE".into(),
+        password_file.display().to_string(),
+    ));
+
+    let sent = mail_test(&mut env, &good, "ops@acme.example");
+    assert_eq!(sent.status.code(), Some(0), "{}", stderr(&sent));
+    let mail = sink.wait_for(1, Duration::from_secs(5));
+    assert_eq!(mail[0].rcpt_tos, ["ops@acme.example"]);
+    assert_eq!(mail[0].subject, "Rampart test message");
+    assert!(mail[0].tls && mail[0].authenticated);
+    // The printed answer is the sink's own: "250 2.0.0 Ok: queued as <its file name>".
+    let printed = stdout(&sent);
+    let queued = std::fs::read_dir(sink.dir.path().join("mail"))
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .find(|p| p.extension().is_some_and(|x| x == "eml"))
+        .unwrap();
+    let queued = queued.file_stem().unwrap().to_string_lossy();
+    assert!(
+        printed.contains("250") && printed.contains(&*queued),
+        "{printed}"
+    );
+
+    // Rejected recipient.
+    let refused = mail_test(&mut env, &good, "refused@acme.example");
+    assert_fails_at(&refused, "rejected by the server");
+    assert!(stderr(&refused).contains("550"), "{}", stderr(&refused));
+
+    // Wrong password (from the config file this time).
+    env.env.clear();
+    let wrong = format!("{good}smtp_password = \"battery staple\"\n");
+    let out = mail_test(&mut env, &wrong, "ops@acme.example");
+    assert_fails_at(&out, "authentication");
+    assert!(stderr(&out).contains("535"), "{}", stderr(&out));
+    assert!(!stderr(&out).contains("battery staple"));
+
+    // Implicit TLS (port-465 style) to a server that speaks it.
+    let wrapped = Sink::new(Security::Tls, Some(&certs)).start();
+    let implicit = mail_config(wrapped.port, "tls", Some(&certs.ca));
+    let out = mail_test(&mut env, &implicit, "ops@acme.example");
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let mail = wrapped.wait_for(1, Duration::from_secs(5));
+    assert!(mail[0].tls && !mail[0].authenticated);
+
+    // No CA: the sink's certificate is not trusted.
+    let untrusted = mail_config(sink.port, "starttls", None);
+    assert_fails_at(&mail_test(&mut env, &untrusted, "ops@acme.example"), "TLS");
+    // Implicit TLS against a STARTTLS server.
+    let implicit = mail_config(sink.port, "tls", Some(&certs.ca));
+    assert_fails_at(&mail_test(&mut env, &implicit, "ops@acme.example"), "TLS");
+    // Nothing listening.
+    let nobody = mail_config(free_port(), "starttls", Some(&certs.ca));
+    assert_fails_at(
+        &mail_test(&mut env, &nobody, "ops@acme.example"),
+        "connection",
+    );
+    // A name that does not resolve (.invalid never does).
+    let unknown = mail_config(sink.port, "starttls", Some(&certs.ca))
+        .replace("\"localhost\"", "\"mail.rampart-test.invalid\"");
+    assert_fails_at(&mail_test(&mut env, &unknown, "ops@acme.example"), "DNS");
+    // A server that takes the connection (the kernel does, into the backlog) and never
+    // answers.
+    let silent = TcpListener::bind("127.0.0.1:0").unwrap();
+    let silent_port = silent.local_addr().unwrap().port();
+    let started = Instant::now();
+    let stalled = mail_config(silent_port, "starttls", Some(&certs.ca))
+        .replace("smtp_timeout_secs = 5", "smtp_timeout_secs = 2");
+    assert_fails_at(
+        &mail_test(&mut env, &stalled, "ops@acme.example"),
+        "timeout",
+    );
+    assert!(started.elapsed() < Duration::from_secs(6), "gave up late");
+    drop(silent);
+
+    assert_eq!(
+        sink.messages().len(),
+        1,
+        "only the first test was delivered"
+    );
+}
+
+#[test]
+fn plain_smtp_needs_explicit_permission() {
+    let sink = Sink::new(Security::Plain, None).start();
+    let plain = mail_config(sink.port, "none", None);
+    let env = TestEnv::with_config(&plain);
+    let refused = env.try_serve().err().expect("plain SMTP refused");
+    assert!(!refused.starts_with("exit Some(0)"), "{refused}");
+    assert!(refused.contains("smtp_allow_plain"), "{refused}");
+
+    let env = TestEnv::with_config(&format!("{plain}smtp_allow_plain = true\n"));
+    let server = env.serve();
+    let acme = set_up(&server);
+    let url = invite(&server, &acme, "plain@acme.example");
+    let mail = sink.wait_for(1, Duration::from_secs(15));
+    assert_eq!(mail[0].rcpt_tos, ["plain@acme.example"]);
+    assert!(!mail[0].tls);
+    assert!(mail[0].text.as_deref().unwrap().contains(&url));
+}
+
+#[test]
+fn bad_mail_settings_are_refused_at_start() {
+    let certs = Certs::new();
+    let good = mail_config(free_port(), "starttls", Some(&certs.ca));
+    let cases = [
+        (good.replace(FROM, "Rampart at acme.example"), "mail_from"),
+        (
+            good.replace(&format!("mail_from = \"{FROM}\"\n"), ""),
+            "mail_from",
+        ),
+        (good.replace("smtp_host = \"localhost\"\n", ""), "smtp_host"),
+        (
+            format!("{good}smtp_username = \"rampart\"\n"),
+            "smtp_password",
+        ),
+        (
+            good.replace(&certs.ca.display().to_string(), "/nonexistent/ca.pem"),
+            "smtp_ca_file",
+        ),
+    ];
+    for (config, setting) in cases {
+        let env = TestEnv::with_config(&config);
+        let refused = env
+            .try_serve()
+            .err()
+            .unwrap_or_else(|| panic!("started with {config}"));
+        assert!(!refused.starts_with("exit Some(0)"), "{refused}");
+        assert!(refused.contains(setting), "wanted {setting}: {refused}");
+    }
+}
