@@ -187,6 +187,10 @@ fn audit_new_device(
                 .ok()
         })
         .unwrap_or_default();
+    // The first device an account ever uses is not news to its holder.
+    if account.devices.len() <= 1 {
+        return Ok(());
+    }
     crate::mail::queue(txn, now, |base| {
         crate::mail::messages::new_device(
             &account.email,

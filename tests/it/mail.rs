@@ -654,3 +654,163 @@ fn bad_mail_settings_are_refused_at_start() {
         assert!(refused.contains(setting), "wanted {setting}: {refused}");
     }
 }
+
+fn send_as(
+    server: &TestServer,
+    session: &Session,
+    path: &str,
+    body: Value,
+) -> reqwest::blocking::Response {
+    server
+        .client
+        .post(server.url(path))
+        .header("origin", origin(server))
+        .header("cookie", &session.cookie)
+        .header("x-csrf-token", &session.csrf)
+        .json(&body)
+        .send()
+        .unwrap()
+}
+
+#[test]
+fn an_address_change_is_confirmed_from_the_new_address() {
+    let certs = Certs::new();
+    let sink = Sink::new(Security::StartTls, Some(&certs)).start();
+    let env = TestEnv::with_config(&mail_config(sink.port, "starttls", Some(&certs.ca)));
+    let server = env.serve();
+    let acme = set_up(&server);
+    let password = "velvet orbit canyon 93 drift";
+    create_user(&env, "taken@acme.example", password, &acme, "member");
+    let admin = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+
+    let bad = send_as(
+        &server,
+        &admin,
+        "/api/v1/me/email",
+        json!({"email": "not an address"}),
+    );
+    assert_eq!(bad.status(), 422);
+    let asked = send_as(
+        &server,
+        &admin,
+        "/api/v1/me/email",
+        json!({"email": " Ada.New@Acme.example "}),
+    );
+    assert_eq!(asked.status(), 202);
+    assert_eq!(
+        asked.json::<Value>().unwrap()["pending_email"],
+        "ada.new@acme.example"
+    );
+    // Asking for an address another account holds looks the same: no probing.
+    let probe = send_as(
+        &server,
+        &admin,
+        "/api/v1/me/email",
+        json!({"email": "taken@acme.example"}),
+    );
+    assert_eq!(probe.status(), 202);
+
+    let mail = sink.wait_for(2, Duration::from_secs(15));
+    let to_new = mail
+        .iter()
+        .find(|m| m.rcpt_tos == ["ada.new@acme.example"])
+        .expect("the confirmation goes to the new address");
+    let link = to_new.links.first().expect("a link").clone();
+    assert!(
+        link.starts_with(&format!("https://{}/email/confirm/", server.addr)),
+        "{link}"
+    );
+    let token = link.rsplit('/').next().unwrap().to_owned();
+    let to_taken = mail
+        .iter()
+        .find(|m| m.rcpt_tos == ["taken@acme.example"])
+        .unwrap();
+    let taken_token = to_taken.links[0].rsplit('/').next().unwrap().to_owned();
+
+    // Nothing changes until the link is confirmed; the page alone changes nothing either.
+    assert_eq!(server.get(&format!("/email/confirm/{token}")).status(), 200);
+    Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let confirm = |token: &str| {
+        crate::identity::post_json(
+            &server,
+            "/api/v1/auth/email/confirm",
+            &json!({"token": token}),
+        )
+        .status()
+    };
+    assert_eq!(
+        confirm(&taken_token),
+        409,
+        "another account holds that address"
+    );
+    assert_eq!(confirm(&token), 204);
+    assert_eq!(confirm(&token), 410, "each link works once");
+    assert_eq!(server.get(&format!("/email/confirm/{token}")).status(), 410);
+
+    assert_eq!(
+        Session::try_login(&server, ADMIN_EMAIL, ADMIN_PASSWORD).status(),
+        401
+    );
+    let moved = Session::login(&server, "ada.new@acme.example", ADMIN_PASSWORD);
+    let me: Value = moved.get(&server, "/api/v1/me").json().unwrap();
+    assert_eq!(me["account"]["email"], "ada.new@acme.example");
+
+    // The old address is told.
+    let told = sink.wait_for(3, Duration::from_secs(15));
+    assert!(
+        told.iter()
+            .any(|m| m.rcpt_tos == ["admin@example.com"] && m.subject.contains("changed")),
+        "{told:?}"
+    );
+}
+
+#[test]
+fn without_mail_an_address_cannot_be_changed() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    set_up(&server);
+    let admin = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let refused = send_as(
+        &server,
+        &admin,
+        "/api/v1/me/email",
+        json!({"email": "ada.new@acme.example"}),
+    );
+    assert_eq!(refused.status(), 409);
+    let body: Value = refused.json().unwrap();
+    assert!(
+        body["error"]["message"].as_str().unwrap().contains("mail"),
+        "{body}"
+    );
+}
+
+#[test]
+fn a_sign_in_from_a_new_device_is_mailed_but_the_first_is_not() {
+    let certs = Certs::new();
+    let sink = Sink::new(Security::StartTls, Some(&certs)).start();
+    let env = TestEnv::with_config(&mail_config(sink.port, "starttls", Some(&certs.ca)));
+    let server = env.serve();
+    set_up(&server);
+    Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let other_browser = server
+        .client
+        .post(server.url("/api/v1/auth/login"))
+        .header("origin", origin(&server))
+        .header(
+            "user-agent",
+            "Mozilla/5.0 (X11; Linux x86_64) Firefox/140.0",
+        )
+        .json(&json!({"email": ADMIN_EMAIL, "password": ADMIN_PASSWORD}))
+        .send()
+        .unwrap();
+    assert_eq!(other_browser.status(), 200);
+    let mail = sink.wait_for(1, Duration::from_secs(15));
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    assert_eq!(mail[0].rcpt_tos, ["admin@example.com"]);
+    assert!(
+        mail[0].subject.contains("New sign-in"),
+        "{}",
+        mail[0].subject
+    );
+    assert!(mail[0].text.as_deref().unwrap().contains("Firefox/140.0"));
+}
