@@ -824,6 +824,86 @@ mod tests {
         }
     }
 
+    /// Every link and token stops working the second its lifetime ends (the clock is an
+    /// argument, so expiry is tested without waiting for it).
+    #[test]
+    fn links_and_tokens_stop_working_when_they_expire() {
+        let (_dir, store) = crate::audit::tests::store();
+        let setup = issue_setup_link(&store, 0).unwrap().unwrap();
+        assert!(check_link(&store, &setup, setup::LINK_TTL_SECS - 1).is_ok());
+        assert!(matches!(
+            check_link(&store, &setup, setup::LINK_TTL_SECS + 1),
+            Err(AuthError::SetupLinkInvalid)
+        ));
+
+        let txn = store.write().unwrap();
+        let system = txn.system(&SystemGrant::internal()).unwrap();
+        let owner = account::create(&system, "ada@example.com", "Ada", None, false, 0).unwrap();
+        drop(system);
+        txn.commit().unwrap();
+        let reset_link = reset::issue(&store, owner.id, 0).unwrap();
+        assert!(reset::check(&store, &reset_link, reset::LINK_TTL_SECS - 1).is_ok());
+        assert!(reset::check(&store, &reset_link, reset::LINK_TTL_SECS + 1).is_err());
+
+        let org = crate::org::create(&store, &access::ApplianceOperator::local(), "Acme", 0)
+            .unwrap()
+            .id;
+        let txn = store.write().unwrap();
+        access::set_role(
+            &txn.system(&SystemGrant::internal()).unwrap(),
+            owner.id,
+            org,
+            access::Role::Owner,
+        )
+        .unwrap();
+        txn.commit().unwrap();
+        let requester = access::Requester {
+            account: owner.id,
+            appliance_admin: false,
+            token: None,
+        };
+        let client = Client::default();
+        let (invite, _) = invitations::invite(
+            &store,
+            requester,
+            org,
+            "bob@example.com",
+            access::Role::Member,
+            &client,
+            0,
+        )
+        .unwrap();
+        assert!(invitations::lookup(&store, &invite, invitations::TTL_SECS - 1).is_ok());
+        assert!(matches!(
+            invitations::lookup(&store, &invite, invitations::TTL_SECS + 1),
+            Err(AuthError::LinkInvalid)
+        ));
+
+        let (secret, _) = tokens::create(
+            &store,
+            requester,
+            &session(0),
+            org,
+            "SIEM",
+            tokens::Scope::Read,
+            1,
+            &client,
+            0,
+        )
+        .unwrap();
+        let day = 24 * 60 * 60;
+        assert!(
+            tokens::authenticate(&store, &secret, &client, day - 1)
+                .unwrap()
+                .is_some()
+        );
+        assert!(
+            tokens::authenticate(&store, &secret, &client, day + 1)
+                .unwrap()
+                .is_none()
+        );
+    }
+
     #[test]
     fn only_activity_keeps_a_session_alive() {
         let (_dir, store) = crate::audit::tests::store();
