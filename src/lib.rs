@@ -15,6 +15,7 @@ pub mod doctor;
 pub mod mail;
 pub mod notify;
 pub mod org;
+pub mod scoring;
 pub mod security;
 pub mod store;
 pub mod tls;

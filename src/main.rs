@@ -46,6 +46,12 @@ enum Command {
         command: AdminCommand,
     },
     /// The tamper-evident audit log.
+    /// Score an assessment file (JSON or CSV) by the DoD Assessment Methodology and CMMC
+    /// rules: SPRS score, CMMC Level 1 and Level 2 status, as JSON.
+    Score {
+        /// `.json` (objectives and the partial-credit inputs) or `.csv` (objective,status).
+        file: PathBuf,
+    },
     /// Mail: send a test message.
     Mail {
         #[command(subcommand)]
@@ -357,6 +363,24 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 config.store_path().display()
             );
             Ok(())
+        }
+        Command::Score { file } => {
+            let text = std::fs::read_to_string(&file)
+                .map_err(|e| Failure::Input(format!("{}: {e}", file.display())))?;
+            let csv = file
+                .extension()
+                .is_some_and(|ext| ext.eq_ignore_ascii_case("csv"));
+            let input = if csv {
+                rampart::scoring::parse_csv(&text)
+            } else {
+                rampart::scoring::parse_json(&text)
+            }
+            .map_err(|e| Failure::Input(format!("{}: {e}", file.display())))?;
+            let outcome =
+                rampart::scoring::score(&input).map_err(|e| Failure::Runtime(e.to_string()))?;
+            let value =
+                serde_json::to_value(outcome).map_err(|e| Failure::Runtime(e.to_string()))?;
+            print_json(&value)
         }
         Command::Mail {
             command: MailCommand::Outbox,

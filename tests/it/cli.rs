@@ -192,3 +192,100 @@ fn doctor_asks_the_running_daemon() {
     );
     drop(server);
 }
+
+/// `rampart score FILE` on SCORING.md's own example, on CSV, and on bad files.
+#[test]
+fn score_reads_json_and_csv_and_names_bad_input() {
+    let env = TestEnv::new();
+    let objectives: serde_json::Map<String, serde_json::Value> = {
+        let catalog: serde_json::Value =
+            serde_json::from_str(include_str!("../../controls/nist-800-171r2-scoring.json"))
+                .unwrap();
+        catalog["requirements"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|r| r["objectives"].as_array().unwrap().clone())
+            .map(|o| {
+                let id = o.as_str().unwrap().to_owned();
+                let status = match id.as_str() {
+                    "3.1.5[a]" | "3.4.9[b]" | "3.13.11" => "not_met",
+                    _ => "met",
+                };
+                (id, serde_json::json!(status))
+            })
+            .collect()
+    };
+    let input = serde_json::json!({
+        "objectives": objectives,
+        "mfa": "remote_and_privileged_only",
+        "encryption": "not_fips_validated",
+        "temporary_deficiencies": ["3.4.9"],
+        "enduring_exceptions": [],
+        "equally_effective": [],
+        "plan_of_action": ["3.1.5", "3.4.9", "3.13.11"],
+        "conditional_since": "2026-03-01"
+    });
+    let file = env.path().join("assessment.json");
+    std::fs::write(&file, input.to_string()).unwrap();
+    let out = env.rampart(&["score", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(result["score"], 103);
+    assert_eq!(result["complete"], true);
+    assert_eq!(
+        result["deductions"],
+        serde_json::json!({"3.1.5": 3, "3.4.9": 1, "3.13.11": 3})
+    );
+    assert_eq!(result["requirements"].as_object().unwrap().len(), 110);
+    assert_eq!(result["level1"]["status"], "met");
+    assert_eq!(result["level2"]["score"], 104);
+    assert_eq!(result["level2"]["status"], "none");
+    assert_eq!(
+        result["level2"]["poam_eligible"],
+        serde_json::json!(["3.13.11"])
+    );
+    assert_eq!(
+        result["level2"]["not_eligible"],
+        serde_json::json!(["3.1.5"])
+    );
+
+    let csv = env.path().join("assessment.csv");
+    std::fs::write(&csv, "objective,status\n3.12.4[a],met\n3.1.1[a],met\n").unwrap();
+    let out = env.rampart(&["score", csv.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let result: serde_json::Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(
+        result["complete"], false,
+        "missing objectives are not assessed"
+    );
+    assert_eq!(result["requirements"]["3.1.2"], "not_assessed");
+
+    for (name, text, named) in [
+        (
+            "unknown.json",
+            r#"{"objectives": {"3.1.99[a]": "met"}}"#,
+            "3.1.99[a]",
+        ),
+        ("status.csv", "objective,status\n3.1.1[a],maybe\n", "maybe"),
+        (
+            "twice.csv",
+            "objective,status\n3.1.1[a],met\n3.1.1[a],met\n",
+            "more than once",
+        ),
+        (
+            "list.json",
+            r#"{"objectives": {}, "equally_effective": ["3.1.99"]}"#,
+            "3.1.99",
+        ),
+    ] {
+        let path = env.path().join(name);
+        std::fs::write(&path, text).unwrap();
+        let out = env.rampart(&["score", path.to_str().unwrap()]);
+        assert_eq!(out.status.code(), Some(2), "{name}: {}", stdout(&out));
+        assert!(stderr(&out).contains(named), "{name}: {}", stderr(&out));
+        assert!(stdout(&out).is_empty(), "no score on bad input");
+    }
+    let missing = env.rampart(&["score", "/nonexistent/assessment.json"]);
+    assert_eq!(missing.status.code(), Some(2));
+}
