@@ -14,6 +14,7 @@ use serde_json::{Value, json};
 
 use crate::harness::{TestEnv, TestServer, stderr, stdout};
 use crate::identity::{ADMIN_EMAIL, ADMIN_PASSWORD, Session, create_user, origin, set_up};
+use crate::mfa::post;
 
 const SINK: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/smtp_sink.py");
 const FROM: &str = "Rampart <rampart@acme.example>";
@@ -318,15 +319,12 @@ fn mail_config(port: u16, security: &str, ca: Option<&Path>) -> String {
 /// the API answered with.
 fn invite(server: &TestServer, org: &str, email: &str) -> String {
     let admin = Session::login(server, ADMIN_EMAIL, ADMIN_PASSWORD);
-    let response = server
-        .client
-        .post(server.url(&format!("/api/v1/orgs/{org}/invitations")))
-        .header("origin", origin(server))
-        .header("cookie", &admin.cookie)
-        .header("x-csrf-token", &admin.csrf)
-        .json(&json!({"email": email, "role": "member"}))
-        .send()
-        .unwrap();
+    let response = post(
+        server,
+        &admin,
+        &format!("/api/v1/orgs/{org}/invitations"),
+        &json!({"email": email, "role": "member"}),
+    );
     assert_eq!(response.status(), 201);
     let body: Value = response.json().unwrap();
     body["url"].as_str().unwrap().to_owned()
@@ -655,23 +653,6 @@ fn bad_mail_settings_are_refused_at_start() {
     }
 }
 
-fn send_as(
-    server: &TestServer,
-    session: &Session,
-    path: &str,
-    body: Value,
-) -> reqwest::blocking::Response {
-    server
-        .client
-        .post(server.url(path))
-        .header("origin", origin(server))
-        .header("cookie", &session.cookie)
-        .header("x-csrf-token", &session.csrf)
-        .json(&body)
-        .send()
-        .unwrap()
-}
-
 #[test]
 fn an_address_change_is_confirmed_from_the_new_address() {
     let certs = Certs::new();
@@ -683,18 +664,18 @@ fn an_address_change_is_confirmed_from_the_new_address() {
     create_user(&env, "taken@acme.example", password, &acme, "member");
     let admin = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
 
-    let bad = send_as(
+    let bad = post(
         &server,
         &admin,
         "/api/v1/me/email",
-        json!({"email": "not an address"}),
+        &json!({"email": "not an address"}),
     );
     assert_eq!(bad.status(), 422);
-    let asked = send_as(
+    let asked = post(
         &server,
         &admin,
         "/api/v1/me/email",
-        json!({"email": " Ada.New@Acme.example "}),
+        &json!({"email": " Ada.New@Acme.example "}),
     );
     assert_eq!(asked.status(), 202);
     assert_eq!(
@@ -702,11 +683,11 @@ fn an_address_change_is_confirmed_from_the_new_address() {
         "ada.new@acme.example"
     );
     // Asking for an address another account holds looks the same: no probing.
-    let probe = send_as(
+    let probe = post(
         &server,
         &admin,
         "/api/v1/me/email",
-        json!({"email": "taken@acme.example"}),
+        &json!({"email": "taken@acme.example"}),
     );
     assert_eq!(probe.status(), 202);
 
@@ -770,11 +751,11 @@ fn without_mail_an_address_cannot_be_changed() {
     let server = env.serve();
     set_up(&server);
     let admin = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
-    let refused = send_as(
+    let refused = post(
         &server,
         &admin,
         "/api/v1/me/email",
-        json!({"email": "ada.new@acme.example"}),
+        &json!({"email": "ada.new@acme.example"}),
     );
     assert_eq!(refused.status(), 409);
     let body: Value = refused.json().unwrap();
