@@ -204,11 +204,24 @@ function bindTotp() {
   });
 }
 
+// Browsers refuse WebAuthn on an IP address; say what to do instead of a bare refusal.
+function ipAddressProblem() {
+  const host = location.hostname;
+  if (!/^[0-9.]+$/.test(host) && !host.includes(":")) return null;
+  const port = location.port ? `:${location.port}` : "";
+  return `Security keys need a host name, not an IP address: open Rampart at https://localhost${port} on this machine, or ask your administrator to set public_url.`;
+}
+
 function bindSecurityKeys() {
   const form = document.getElementById("add-key");
   if (!form) return;
   form.addEventListener("submit", async (event) => {
     event.preventDefault();
+    const problem = ipAddressProblem();
+    if (problem) {
+      showError(form, Object.assign(new Error(problem), { field: "name" }));
+      return;
+    }
     try {
       const options = await callWithStepUp("POST", "/api/v1/me/security-keys", formJson(form));
       const credential = await navigator.credentials.create({
@@ -237,6 +250,12 @@ function bindSecurityKeySignIn() {
   const error = document.getElementById("security_key-error");
   button.addEventListener("click", async () => {
     error.hidden = true;
+    const problem = ipAddressProblem();
+    if (problem) {
+      error.textContent = problem;
+      error.hidden = false;
+      return;
+    }
     try {
       const options = await call("POST", "/api/v1/auth/mfa/webauthn");
       const assertion = await navigator.credentials.get({
