@@ -31,6 +31,10 @@ pub enum MailError {
     /// rejection) and the server's answer when there was one.
     #[error("{0}")]
     Delivery(String),
+    /// The server refused the message for good (a 5xx answer about the recipient or the
+    /// message): retrying cannot help, so it fails at once.
+    #[error("{0}")]
+    Rejected(String),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
     #[error(transparent)]
@@ -180,7 +184,14 @@ impl Mailer {
                                 response.message().collect::<Vec<_>>().join(" ")
                             )
                         })
-                        .map_err(|err| MailError::Delivery(describe(&err))),
+                        .map_err(|err| {
+                            let (stage, text) = describe(&err);
+                            if err.is_permanent() && stage == REJECTED {
+                                MailError::Rejected(text)
+                            } else {
+                                MailError::Delivery(text)
+                            }
+                        }),
                 }
             }
             Transport::Sendmail(sendmail) => sendmail
@@ -193,7 +204,9 @@ impl Mailer {
 }
 
 /// Names the stage an SMTP failure happened at, then lettre's own account of it.
-fn describe(err: &lettre::transport::smtp::Error) -> String {
+const REJECTED: &str = "rejected by the server";
+
+fn describe(err: &lettre::transport::smtp::Error) -> (&'static str, String) {
     let text = err.to_string();
     let stage = if err.is_tls() || tls_failure(err) || text.contains("STARTTLS") {
         // lettre reports a failed handshake (an untrusted certificate, a server that does not
@@ -206,7 +219,7 @@ fn describe(err: &lettre::transport::smtp::Error) -> String {
         if code.to_string().starts_with("53") {
             "authentication"
         } else {
-            "rejected by the server"
+            REJECTED
         }
     } else if text.contains("authentication mechanism") {
         "authentication"
@@ -215,7 +228,7 @@ fn describe(err: &lettre::transport::smtp::Error) -> String {
     } else {
         "connection"
     };
-    format!("{stage}: {text}")
+    (stage, format!("{stage}: {text}"))
 }
 
 /// Whether a rustls error is among the causes of `err`.

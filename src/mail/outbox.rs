@@ -155,7 +155,8 @@ pub async fn deliver_due(
                 // The kind of message and the failure; never the recipient's content.
                 tracing::warn!(id = %queued.message.id, kind = %queued.message.kind, attempts = queued.attempts, error = %err, "mail not delivered");
                 queued.last_answer = Some(err.to_string());
-                if now - queued.created_at >= GIVE_UP_AFTER_SECS {
+                let refused_for_good = matches!(err, MailError::Rejected(_));
+                if refused_for_good || now - queued.created_at >= GIVE_UP_AFTER_SECS {
                     queued.state = State::Failed;
                 } else {
                     queued.next_attempt_at = now + backoff(queued.attempts);

@@ -795,3 +795,78 @@ fn a_sign_in_from_a_new_device_is_mailed_but_the_first_is_not() {
     );
     assert!(mail[0].text.as_deref().unwrap().contains("Firefox/140.0"));
 }
+
+/// A recipient the server refuses for good fails at once (no 24 hours of retries), is
+/// listed with the server's answer, and can be queued again.
+#[test]
+fn a_refused_recipient_fails_at_once_and_can_be_retried() {
+    let certs = Certs::new();
+    let sink = Sink {
+        reject_rcpt: Some("bounce"),
+        ..Sink::new(Security::StartTls, Some(&certs))
+    }
+    .start();
+    let env = TestEnv::with_config(&mail_config(sink.port, "starttls", Some(&certs.ca)));
+    let server = env.serve();
+    let acme = set_up(&server);
+    invite(&server, &acme, "bounce@acme.example");
+
+    let failed = {
+        let deadline = Instant::now() + Duration::from_secs(15);
+        loop {
+            let out = env.rampart(&["mail", "outbox"]);
+            assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+            let list: Value = serde_json::from_str(&stdout(&out)).unwrap();
+            let found = list
+                .as_array()
+                .unwrap()
+                .iter()
+                .find(|m| m["to"] == "bounce@acme.example" && m["state"] == "failed")
+                .cloned();
+            if let Some(found) = found {
+                break found;
+            }
+            assert!(Instant::now() < deadline, "never failed: {list}");
+            std::thread::sleep(Duration::from_millis(300));
+        }
+    };
+    assert_eq!(failed["attempts"], 1, "refused for good: not retried");
+    assert_eq!(failed["kind"], "invitation");
+    assert!(
+        failed["last_answer"].as_str().unwrap().contains("550"),
+        "{failed}"
+    );
+    assert!(
+        !stdout(&env.rampart(&["mail", "outbox"])).contains("/invite/"),
+        "the listing never shows a message's content"
+    );
+
+    let id = failed["id"].as_str().unwrap().to_owned();
+    let retried = env.rampart(&["mail", "retry", &id]);
+    assert_eq!(retried.status.code(), Some(0), "{}", stderr(&retried));
+    assert!(stdout(&retried).contains("pending"));
+    // Queued again, it is tried again (and refused again, by this server).
+    let deadline = Instant::now() + Duration::from_secs(15);
+    loop {
+        let list: Value = serde_json::from_str(&stdout(&env.rampart(&["mail", "outbox"]))).unwrap();
+        let entry = list
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|m| m["id"] == id.as_str())
+            .cloned()
+            .unwrap();
+        if entry["attempts"] == 2 && entry["state"] == "failed" {
+            break;
+        }
+        assert!(Instant::now() < deadline, "not tried again: {entry}");
+        std::thread::sleep(Duration::from_millis(300));
+    }
+    let unknown = env.rampart(&["mail", "retry", &uuid::Uuid::new_v4().to_string()]);
+    assert_eq!(unknown.status.code(), Some(2), "no such failed message");
+    assert!(
+        stderr(&unknown).contains("no failed message"),
+        "{}",
+        stderr(&unknown)
+    );
+}
