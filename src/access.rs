@@ -68,6 +68,18 @@ pub enum Role {
     Owner,
 }
 
+impl Role {
+    /// The name the API, pages and mail use (as serialized).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Viewer => "viewer",
+            Role::Member => "member",
+            Role::Admin => "admin",
+            Role::Owner => "owner",
+        }
+    }
+}
+
 impl std::str::FromStr for Role {
     type Err = String;
     fn from_str(text: &str) -> Result<Role, String> {
@@ -279,6 +291,19 @@ pub fn authorize_appliance(requester: Requester) -> Result<(), AccessError> {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn role_names_are_their_serialized_form() {
+        for role in [Role::Viewer, Role::Member, Role::Admin, Role::Owner] {
+            assert_eq!(serde_json::to_value(role).unwrap(), role.as_str());
+            assert_eq!(role.as_str().parse::<Role>().unwrap(), role);
+        }
+        use crate::auth::tokens::Scope;
+        for scope in [Scope::Read, Scope::Write] {
+            assert_eq!(serde_json::to_value(scope).unwrap(), scope.as_str());
+        }
+    }
+
     use super::*;
 
     #[test]

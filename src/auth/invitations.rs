@@ -87,16 +87,12 @@ pub fn invite(
     let organization = crate::org::get(store, &grant)
         .map(|o| o.name)
         .unwrap_or_default();
-    let role_name = serde_json::to_value(role)?
-        .as_str()
-        .unwrap_or_default()
-        .to_owned();
     crate::mail::queue(&txn, now, |base| {
         crate::mail::messages::invitation(
             &invitation.email,
             &inviter,
             &organization,
-            &role_name,
+            role.as_str(),
             &format!("{base}/invite/{token}"),
         )
     })?;

@@ -24,6 +24,14 @@ pub enum Scope {
 }
 
 impl Scope {
+    /// The name the API and pages use (as serialized).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Scope::Read => "read",
+            Scope::Write => "write",
+        }
+    }
+
     pub fn allows(self, permission: Permission) -> bool {
         match self {
             Scope::Read => permission == Permission::Read,

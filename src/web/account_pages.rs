@@ -31,13 +31,6 @@ pub fn when(unix: i64) -> String {
         .unwrap_or_default()
 }
 
-fn role_name(role: Role) -> String {
-    serde_json::to_value(role)
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_owned))
-        .unwrap_or_default()
-}
-
 #[derive(Template)]
 #[template(path = "mfa.html")]
 struct MfaPage {
@@ -168,10 +161,7 @@ impl From<&ApiToken> for TokenRow {
         TokenRow {
             id: token.id.to_string(),
             name: token.name.clone(),
-            scope: serde_json::to_value(token.scope)
-                .ok()
-                .and_then(|v| v.as_str().map(str::to_owned))
-                .unwrap_or_default(),
+            scope: token.scope.as_str().to_owned(),
             created: when(token.created_at),
             expires: when(token.expires_at),
             last_used: token
@@ -266,7 +256,7 @@ pub async fn account(
             organizations.push(OrgTokens {
                 id: org.id,
                 name: org.name,
-                role: role_name(role),
+                role: role.as_str().to_owned(),
                 manages_members: role.allows(crate::access::Permission::ManageMembers),
                 tokens: tokens.iter().map(TokenRow::from).collect(),
             });
@@ -360,14 +350,14 @@ pub async fn members(
                 is_self: m.account == me,
                 display_name: m.display_name,
                 email: m.email,
-                role: role_name(m.role),
+                role: m.role.as_str().to_owned(),
             })
             .collect(),
         invitations: invitations
             .into_iter()
             .map(|i| InvitationRow {
                 email: i.email,
-                role: role_name(i.role),
+                role: i.role.as_str().to_owned(),
                 expires: when(i.expires_at),
             })
             .collect(),

@@ -426,8 +426,7 @@ async fn invite_page(
         email: found.as_ref().map(|i| i.email.clone()).unwrap_or_default(),
         role: found
             .as_ref()
-            .and_then(|i| serde_json::to_value(i.role).ok())
-            .and_then(|v| v.as_str().map(str::to_owned))
+            .map(|i| i.role.as_str().to_owned())
             .unwrap_or_default(),
         csrf_token: signed_in
             .as_ref()
