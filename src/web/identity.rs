@@ -23,6 +23,11 @@ const ENROLMENT_PATHS: &[&str] = &[
     "/signout",
 ];
 
+/// Whether a session that must enrol a second factor first may reach `path`.
+pub fn enrolment_allows(path: &str) -> bool {
+    ENROLMENT_PATHS.contains(&path)
+}
+
 pub fn now() -> i64 {
     time::OffsetDateTime::now_utc().unix_timestamp()
 }
@@ -252,7 +257,7 @@ pub async fn require(req: &HttpRequest, state: &web::Data<AppState>) -> Result<S
     if signed_in.session.mfa_pending {
         return Err(WebError::MfaRequired);
     }
-    if signed_in.session.mfa_enrolment_required && !ENROLMENT_PATHS.contains(&req.path()) {
+    if signed_in.session.mfa_enrolment_required && !enrolment_allows(req.path()) {
         return Err(WebError::MfaEnrolmentRequired);
     }
     Ok(signed_in)

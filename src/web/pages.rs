@@ -67,7 +67,7 @@ pub(super) fn see_other(location: &str) -> HttpResponse {
 fn unfinished(signed_in: &identity::SignedIn, path: &str) -> Option<&'static str> {
     if signed_in.session.mfa_pending {
         Some("/signin/mfa")
-    } else if signed_in.session.mfa_enrolment_required && path != "/account" {
+    } else if signed_in.session.mfa_enrolment_required && !identity::enrolment_allows(path) {
         Some("/account")
     } else {
         None
