@@ -440,19 +440,6 @@ pub fn finish_enrolment(
     })
 }
 
-/// The account's keys, oldest first.
-pub fn list(store: &Store, current: &Session) -> Result<Vec<SecurityKeyView>, AuthError> {
-    let read = store.read()?;
-    let holder = account::get(&read.system(&SystemGrant::internal())?, current.account)?
-        .ok_or(AuthError::InvalidCredentials)?;
-    Ok(holder
-        .mfa
-        .security_keys
-        .iter()
-        .map(SecurityKeyView::from)
-        .collect())
-}
-
 /// Removes one key (needs a recent sign-in) and ends the account's other sessions. Another
 /// account's key id answers like an unknown one.
 pub fn remove(

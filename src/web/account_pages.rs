@@ -12,7 +12,7 @@ use super::error::WebError;
 use super::identity::{self, SignedIn, now};
 use super::pages::{Layout, html, html_status, render, require_org_page, require_page, see_other};
 use crate::access::Role;
-use crate::auth::security_keys::{self, SecurityKeyView};
+use crate::auth::security_keys::SecurityKeyView;
 use crate::auth::session::SessionView;
 use crate::auth::tokens::ApiToken;
 use crate::auth::{self, mfa::SecondFactor};
@@ -44,22 +44,13 @@ struct MfaPage {
     script: String,
 }
 
-async fn mfa_page(
-    state: &web::Data<AppState>,
+fn mfa_page(
     pending: &SignedIn,
     status: StatusCode,
     field: &'static str,
     message: String,
 ) -> Result<HttpResponse, WebError> {
-    let store = state.store.clone();
-    let account = pending.account.id;
-    let held = web::block(move || -> Result<_, WebError> {
-        let read = store.read()?;
-        let system = read.system(&crate::access::SystemGrant::internal())?;
-        Ok(auth::account::get(&system, account)?.map(|a| a.mfa))
-    })
-    .await??
-    .unwrap_or_default();
+    let held = &pending.account.mfa;
     let page = MfaPage {
         layout: Layout::new(),
         csrf_token: pending.session.csrf_token.clone(),
@@ -77,7 +68,7 @@ pub async fn mfa_form(
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
     match identity::require_pending(&req, &state).await {
-        Ok(pending) => mfa_page(&state, &pending, StatusCode::OK, "", String::new()).await,
+        Ok(pending) => mfa_page(&pending, StatusCode::OK, "", String::new()),
         Err(_) => Ok(see_other("/signin")),
     }
 }
@@ -132,7 +123,7 @@ pub async fn mfa_submit(
                 return Ok(see_other("/signin"));
             }
             let message = WebError::InvalidSecondFactor.to_string();
-            mfa_page(&state, &pending, StatusCode::UNAUTHORIZED, field, message).await
+            mfa_page(&pending, StatusCode::UNAUTHORIZED, field, message)
         }
         Err(err) => Err(err.into()),
     }
@@ -241,14 +232,7 @@ pub async fn account(
     let token = signed_in.token.clone();
     let session = signed_in.session.clone();
     let requester = identity::requester(&signed_in);
-    let (held, keys, sessions, organizations) = web::block(move || -> Result<_, WebError> {
-        let held = {
-            let read = store.read()?;
-            let system = read.system(&crate::access::SystemGrant::internal())?;
-            auth::account::get(&system, session.account)?.map(|a| a.mfa)
-        }
-        .unwrap_or_default();
-        let keys = security_keys::list(&store, &session)?;
+    let (sessions, organizations) = web::block(move || -> Result<_, WebError> {
         let sessions = auth::sessions(&store, session.account, &token, now())?;
         let mut organizations = Vec::new();
         for (org, role) in crate::org::member_profiles(&store, requester)? {
@@ -261,7 +245,7 @@ pub async fn account(
                 tokens: tokens.iter().map(TokenRow::from).collect(),
             });
         }
-        Ok((held, keys, sessions, organizations))
+        Ok((sessions, organizations))
     })
     .await??;
     let page = AccountPage {
@@ -271,9 +255,16 @@ pub async fn account(
         email: signed_in.account.email.clone(),
         appliance_admin: signed_in.account.appliance_admin,
         enrolment_required: signed_in.session.mfa_enrolment_required,
-        has_totp: held.totp.is_some(),
-        recovery_codes_left: held.recovery.len(),
-        keys: keys.into_iter().map(KeyRow::from).collect(),
+        // The signed-in account was read for this request: its second factors are current.
+        has_totp: signed_in.account.mfa.totp.is_some(),
+        recovery_codes_left: signed_in.account.mfa.recovery.len(),
+        keys: signed_in
+            .account
+            .mfa
+            .security_keys
+            .iter()
+            .map(|key| KeyRow::from(SecurityKeyView::from(key)))
+            .collect(),
         sessions: sessions.into_iter().map(SessionRow::from).collect(),
         organizations,
         script: super::assets::url("js/account.js"),

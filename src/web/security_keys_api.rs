@@ -36,8 +36,13 @@ pub async fn sign_in_challenge(
     responses((status = 200, body = Vec<SecurityKeyView>), (status = 401)))]
 pub async fn list(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
     let signed_in = identity::require(&req, &state).await?;
-    let store = state.store.clone();
-    let keys = web::block(move || security_keys::list(&store, &signed_in.session)).await??;
+    let keys: Vec<SecurityKeyView> = signed_in
+        .account
+        .mfa
+        .security_keys
+        .iter()
+        .map(SecurityKeyView::from)
+        .collect();
     Ok(HttpResponse::Ok().json(keys))
 }
 
