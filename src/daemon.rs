@@ -41,8 +41,6 @@ pub enum DaemonError {
     Control(#[from] control::ControlError),
     #[error("the server stopped with an error: {0}")]
     Server(std::io::Error),
-    #[error(transparent)]
-    Mail(#[from] crate::mail::MailError),
 }
 
 /// What `prepare` made or found, reported by `init`.
@@ -120,7 +118,9 @@ pub fn init(config: &Config) -> Result<(Prepared, u64), DaemonError> {
 }
 
 /// `rampart serve`. Returns when the server has stopped cleanly.
-pub fn serve(config: Config) -> Result<(), DaemonError> {
+/// Runs the daemon; `mailer` is built (and so checked) by the caller before anything is
+/// created on disk.
+pub fn serve(config: Config, mailer: crate::mail::Mailer) -> Result<(), DaemonError> {
     let started = std::time::Instant::now();
     let (lock, master, prepared) = prepare(&config)?;
     if prepared.created_master_key {
@@ -147,7 +147,15 @@ pub fn serve(config: Config) -> Result<(), DaemonError> {
         })?;
 
     let system = actix_web::rt::System::new();
-    let result = system.block_on(run(config, listener, tls, store.clone(), addr, started));
+    let result = system.block_on(run(
+        config,
+        mailer,
+        listener,
+        tls,
+        store.clone(),
+        addr,
+        started,
+    ));
     drop(store);
     drop(lock);
     result
@@ -155,6 +163,7 @@ pub fn serve(config: Config) -> Result<(), DaemonError> {
 
 async fn run(
     config: Config,
+    mailer: crate::mail::Mailer,
     listener: TcpListener,
     tls: rustls::ServerConfig,
     store: Arc<Store>,
@@ -168,7 +177,6 @@ async fn run(
     let setup_link =
         crate::auth::issue_setup_link(&store, time::OffsetDateTime::now_utc().unix_timestamp())
             .map_err(|err| DaemonError::Server(std::io::Error::other(err.to_string())))?;
-    let mailer = crate::mail::Mailer::from_config(&config)?;
     if mailer.enabled() {
         crate::mail::configure(crate::mail::MailContext {
             base_url: url.clone(),

@@ -332,10 +332,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Serve => {
             let config = load_config(cli.config)?;
             // Before anything is created: a mail setting that cannot work is a config error.
-            rampart::mail::Mailer::from_config(&config)
+            let mailer = rampart::mail::Mailer::from_config(&config)
                 .map_err(|e| Failure::Input(e.to_string()))?;
             init_logging(&config);
-            daemon::serve(config)?;
+            daemon::serve(config, mailer)?;
             Ok(())
         }
         Command::Init => {
