@@ -3,11 +3,9 @@
 //! new address; opening it and confirming moves the account, and the old address is told.
 //! Without mail there is no way to prove the new address, so the request is refused.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use serde::{Deserialize, Serialize};
 
-use super::{AccountId, AuthError, Client, Session, account, require_step_up};
+use super::{AccountId, AuthError, Client, Session, account, links, require_step_up};
 use crate::access::SystemGrant;
 use crate::audit::{self, Actor, Event, Outcome};
 use crate::mail::messages;
@@ -23,8 +21,10 @@ struct StoredLink {
     expires_at: i64,
 }
 
-fn key(token: &str) -> Vec<u8> {
-    crate::crypto::sha256(token.as_bytes()).to_vec()
+impl links::Expiring for StoredLink {
+    fn expires_at(&self) -> i64 {
+        self.expires_at
+    }
 }
 
 /// Asks to move the signed-in account to `new_email`; mails the confirmation link there.
@@ -51,14 +51,13 @@ pub fn request(
             message: "that is already your address".into(),
         });
     }
-    let bytes: [u8; 32] = crate::crypto::random_bytes()?;
-    let token = B64URL.encode(bytes);
+    let token = links::new_token()?;
     let link = StoredLink {
         account: holder.id,
         email: email.clone(),
         expires_at: now + LINK_TTL_SECS,
     };
-    system.put(LINKS, &key(&token), &serde_json::to_vec(&link)?)?;
+    links::put(&system, LINKS, &token, &link)?;
     let event = Event::new(
         Actor::Account(holder.id.to_string()),
         "account.email_change_request",
@@ -79,15 +78,7 @@ pub fn request(
 }
 
 fn live(system: &impl SystemGet, token: &str, now: i64) -> Result<Option<StoredLink>, AuthError> {
-    if token.len() != 43 {
-        return Ok(None);
-    }
-    Ok(match system.get(LINKS, &key(token))? {
-        Some(bytes) => {
-            Some(serde_json::from_slice::<StoredLink>(&bytes)?).filter(|l| l.expires_at > now)
-        }
-        None => None,
-    })
+    links::live(system, LINKS, token, now)
 }
 
 /// The address a live link would confirm, for the confirmation page.
@@ -104,7 +95,7 @@ pub fn confirm(store: &Store, token: &str, client: &Client, now: i64) -> Result<
     let txn = store.write()?;
     let system = txn.system(&SystemGrant::internal())?;
     let link = live(&system, token, now)?.ok_or(AuthError::LinkInvalid)?;
-    system.delete(LINKS, &key(token))?;
+    links::spend(&system, LINKS, token)?;
     let mut holder = account::get(&system, link.account)?.ok_or(AuthError::LinkInvalid)?;
     let actor = Actor::Account(holder.id.to_string());
     if account::find_by_email(&system, &link.email)?.is_some() {

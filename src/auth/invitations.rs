@@ -3,11 +3,9 @@
 //! invitee accepts by creating an account for that address, or, if one exists, by being
 //! signed in to it.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use serde::{Deserialize, Serialize};
 
-use super::{Account, AccountId, AuthError, Client, Hasher, Password, account, password};
+use super::{Account, AccountId, AuthError, Client, Hasher, Password, account, links, password};
 use crate::access::{self, AccessError, Permission, Requester, Role, SystemGrant, Via};
 use crate::audit::{self, Actor, Event, Outcome};
 use crate::store::{OrgId, Store, SystemGet, SystemTable};
@@ -29,8 +27,10 @@ pub struct Invitation {
     pub expires_at: i64,
 }
 
-fn key(token: &str) -> Vec<u8> {
-    crate::crypto::sha256(token.as_bytes()).to_vec()
+impl links::Expiring for Invitation {
+    fn expires_at(&self) -> i64 {
+        self.expires_at
+    }
 }
 
 /// Invites `email` to `org` as `role`; returns the link token (shown once) and the record.
@@ -60,8 +60,7 @@ pub fn invite(
             message: "that person is already a member".into(),
         });
     }
-    let bytes: [u8; 32] = crate::crypto::random_bytes()?;
-    let token = B64URL.encode(bytes);
+    let token = links::new_token()?;
     let invitation = Invitation {
         id: uuid::Uuid::new_v4(),
         org,
@@ -70,7 +69,7 @@ pub fn invite(
         invited_by: requester.account,
         expires_at: now + TTL_SECS,
     };
-    system.put(INVITATIONS, &key(&token), &serde_json::to_vec(&invitation)?)?;
+    links::put(&system, INVITATIONS, &token, &invitation)?;
     let mut event = Event::new(
         Actor::Account(requester.account.to_string()),
         "member.invite",
@@ -102,15 +101,7 @@ pub fn invite(
 }
 
 fn live(system: &impl SystemGet, token: &str, now: i64) -> Result<Option<Invitation>, AuthError> {
-    if token.len() != 43 {
-        return Ok(None);
-    }
-    Ok(match system.get(INVITATIONS, &key(token))? {
-        Some(bytes) => {
-            Some(serde_json::from_slice::<Invitation>(&bytes)?).filter(|i| i.expires_at > now)
-        }
-        None => None,
-    })
+    links::live(system, INVITATIONS, token, now)
 }
 
 /// The live invitation behind `token`.
@@ -201,7 +192,7 @@ pub async fn accept(
         }
     };
     access::set_role(&system, member.id, invitation.org, invitation.role)?;
-    system.delete(INVITATIONS, &key(token))?;
+    links::spend(&system, INVITATIONS, token)?;
     let mut event = Event::new(
         Actor::Account(member.id.to_string()),
         "member.join",

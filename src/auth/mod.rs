@@ -6,6 +6,7 @@ pub mod account;
 pub mod devices;
 pub mod email_change;
 pub mod invitations;
+pub mod links;
 pub mod members;
 pub mod mfa;
 pub mod password;

@@ -1,11 +1,9 @@
 //! One-time password links: issued by the operator (and, once mail lands, by "forgot
 //! password"), valid one hour, only the token's hash stored.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use serde::{Deserialize, Serialize};
 
-use super::{AccountId, AuthError, Client, Hasher, Password, account, password};
+use super::{AccountId, AuthError, Client, Hasher, Password, account, links, password};
 use crate::access::SystemGrant;
 use crate::audit::{self, Actor, Event, Outcome};
 use crate::store::{Store, SystemGet, SystemTable};
@@ -19,21 +17,22 @@ struct StoredLink {
     expires_at: i64,
 }
 
-fn key(token: &str) -> Vec<u8> {
-    crate::crypto::sha256(token.as_bytes()).to_vec()
+impl links::Expiring for StoredLink {
+    fn expires_at(&self) -> i64 {
+        self.expires_at
+    }
 }
 
 /// A fresh link token for `account`; earlier links stay valid until used or expired.
 pub fn issue(store: &Store, account: AccountId, now: i64) -> Result<String, AuthError> {
-    let bytes: [u8; 32] = crate::crypto::random_bytes()?;
-    let token = B64URL.encode(bytes);
+    let token = links::new_token()?;
     let txn = store.write()?;
     let system = txn.system(&SystemGrant::internal())?;
     let stored = StoredLink {
         account,
         expires_at: now + LINK_TTL_SECS,
     };
-    system.put(LINKS, &key(&token), &serde_json::to_vec(&stored)?)?;
+    links::put(&system, LINKS, &token, &stored)?;
     let event =
         Event::new(Actor::Operator, "admin.password_link", Outcome::Success).target(account);
     audit::append(&txn, event, now)?;
@@ -43,16 +42,7 @@ pub fn issue(store: &Store, account: AccountId, now: i64) -> Result<String, Auth
 }
 
 fn live(system: &impl SystemGet, token: &str, now: i64) -> Result<Option<AccountId>, AuthError> {
-    if token.len() != 43 {
-        return Ok(None);
-    }
-    Ok(match system.get(LINKS, &key(token))? {
-        Some(bytes) => {
-            let stored: StoredLink = serde_json::from_slice(&bytes)?;
-            (stored.expires_at > now).then_some(stored.account)
-        }
-        None => None,
-    })
+    Ok(links::live::<StoredLink>(system, LINKS, token, now)?.map(|link| link.account))
 }
 
 pub fn check(store: &Store, token: &str, now: i64) -> Result<(), AuthError> {
@@ -87,7 +77,7 @@ pub async fn complete(
     if live(&system, token, now)? != Some(target.id) {
         return Err(AuthError::LinkInvalid);
     }
-    system.delete(LINKS, &key(token))?;
+    links::spend(&system, LINKS, token)?;
     let mut updated = account::get(&system, target.id)?.ok_or(AuthError::LinkInvalid)?;
     // Whoever proves the link owns the account: a lockout from guessing ends here too.
     updated.failed_logins = 0;

@@ -1,8 +1,6 @@
 //! Server-side sessions. The cookie holds a random 256-bit token; the store holds only its
 //! SHA-256, so a copy of the store cannot be replayed as a cookie.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use serde::{Deserialize, Serialize};
 
 use super::AuthError;
@@ -104,11 +102,6 @@ pub fn token_hash(token: &str) -> TokenHash {
     TokenHash(crate::crypto::sha256(token.as_bytes()).to_vec())
 }
 
-fn random_token() -> Result<String, AuthError> {
-    let bytes: [u8; 32] = crate::crypto::random_bytes()?;
-    Ok(B64URL.encode(bytes))
-}
-
 /// Starts a session; returns the cookie token (shown once, never stored).
 pub fn create(
     system: &System<'_>,
@@ -116,13 +109,13 @@ pub fn create(
     mfa_pending: bool,
     now: i64,
 ) -> Result<(String, Session), AuthError> {
-    let token = random_token()?;
+    let token = super::links::new_token()?;
     let session = Session {
         account,
         created_at: now,
         last_seen: now,
         authenticated_at: now,
-        csrf_token: random_token()?,
+        csrf_token: super::links::new_token()?,
         mfa_pending,
         mfa_enrolment_required: false,
         ip: None,
@@ -148,7 +141,7 @@ pub fn lookup(
     now: i64,
 ) -> Result<Option<Session>, AuthError> {
     // Tokens are 43 characters; anything else cannot be one and costs no store read.
-    if token.len() != 43 {
+    if token.len() != super::links::TOKEN_LEN {
         return Ok(None);
     }
     let Some(bytes) = system.get(SESSIONS, &token_hash(token).0)? else {

@@ -2,11 +2,9 @@
 //! organization. The link carries 256 random bits; the store keeps only their hash and an
 //! expiry one hour out. Issuing a new link replaces the old one.
 
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD as B64URL;
 use serde::{Deserialize, Serialize};
 
-use super::{Account, AuthError, Client, Hasher, Password, account, password};
+use super::{Account, AuthError, Client, Hasher, Password, account, links, password};
 use crate::access::{self, Role, SystemGrant};
 use crate::audit::{self, Actor, Event, Outcome};
 use crate::store::{Store, SystemGet, SystemTable};
@@ -39,8 +37,7 @@ pub fn issue_setup_link(store: &Store, now: i64) -> Result<Option<String>, AuthE
     if account::any_appliance_admin(&system)? {
         return Ok(None);
     }
-    let token: [u8; 32] = crate::crypto::random_bytes()?;
-    let token = B64URL.encode(token);
+    let token = links::new_token()?;
     let stored = StoredLink {
         hash: crate::crypto::sha256(token.as_bytes()).to_vec(),
         expires_at: now + LINK_TTL_SECS,
