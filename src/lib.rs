@@ -5,8 +5,10 @@
 #![forbid(unsafe_code)]
 
 pub mod access;
+pub mod assess;
 pub mod audit;
 pub mod auth;
+pub mod catalog;
 pub mod config;
 pub mod control;
 pub mod crypto;

@@ -55,7 +55,9 @@ pub enum ScoreError {
     Catalog(String),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Serialize, Deserialize, utoipa::ToSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Status {
     Met,
@@ -111,14 +113,14 @@ pub struct Input {
     pub conditional_since: Option<time::Date>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Level1 {
     /// `met` or `not_met`.
     pub status: &'static str,
     pub failing: Vec<String>,
 }
 
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Level2 {
     pub score: Option<i64>,
     /// `final`, `conditional` or `none`.
@@ -131,7 +133,7 @@ pub struct Level2 {
 }
 
 /// The output contract of SCORING.md section 5.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Outcome {
     pub score: Option<i64>,
     pub complete: bool,
@@ -185,6 +187,42 @@ fn deduction(req: &Requirement, input: &Input) -> i64 {
 fn poam_eligible(req: &Requirement, input: &Input) -> bool {
     let by_points = req.weight == Some(1) || (req.id == "3.13.11" && deduction(req, input) == 3);
     by_points && !NEVER_ON_POAM.contains(&req.id.as_str())
+}
+
+/// The points `requirement` takes when it is counted not met, with the partial-credit rules
+/// for 3.5.3 and 3.13.11 (0 for 3.12.4, which has no point value).
+pub fn points(requirement: &str, input: &Input) -> Result<i64, ScoreError> {
+    Ok(deduction(find(requirement)?, input))
+}
+
+/// Whether `requirement` may be on a Level 2 POA&M, and why, in words for a person.
+pub fn eligibility(requirement: &str, input: &Input) -> Result<(bool, String), ScoreError> {
+    let req = find(requirement)?;
+    let points = deduction(req, input);
+    let eligible = poam_eligible(req, input);
+    let why = if req.id == "3.12.4" {
+        "the system security plan itself may never be on a POA&M".to_owned()
+    } else if NEVER_ON_POAM.contains(&req.id.as_str()) {
+        "a Level 1 requirement that Level 2 never lets be deferred".to_owned()
+    } else if eligible && req.id == "3.13.11" {
+        "encryption is employed but not FIPS-validated (3 points): may be on a POA&M".to_owned()
+    } else if eligible {
+        "worth 1 point: may be on a POA&M".to_owned()
+    } else {
+        format!("worth {points} points: only 1-point requirements may be on a POA&M")
+    };
+    Ok((eligible, why))
+}
+
+fn find(requirement: &str) -> Result<&'static Requirement, ScoreError> {
+    catalog()?
+        .requirements
+        .iter()
+        .find(|r| r.id == requirement)
+        .ok_or_else(|| ScoreError::UnknownRequirement {
+            list: "requirement",
+            id: requirement.to_owned(),
+        })
 }
 
 /// Scores `input` by SCORING.md.

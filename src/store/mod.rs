@@ -19,7 +19,8 @@ use crate::crypto::{CryptoError, MasterKey, SealingKey};
 pub use lock::{DataDirLock, LockError};
 pub use migrate::SCHEMA_VERSION;
 pub use txn::{
-    ReadTxn, System, SystemGet, SystemRead, SystemTable, Tenant, TenantRead, TenantTable, WriteTxn,
+    ReadTxn, System, SystemGet, SystemRead, SystemTable, Tenant, TenantGet, TenantRead,
+    TenantTable, WriteTxn,
 };
 
 /// Unencrypted bookkeeping: schema version, master key check. Holds no tenant data.

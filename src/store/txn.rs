@@ -85,17 +85,30 @@ fn list_rows(
     key: &SealingKey,
     from: &[u8],
 ) -> Result<Rows, StoreError> {
-    let prefix = scope.as_bytes().to_vec();
-    let start = row_key(scope, from);
+    scan_rows(t, table, scope, key, from, &[])
+}
+
+/// Rows of `scope` from `from` on whose record key starts with `prefix`, in key order.
+fn scan_rows(
+    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    table: &str,
+    scope: OrgId,
+    key: &SealingKey,
+    from: &[u8],
+    prefix: &[u8],
+) -> Result<Rows, StoreError> {
+    let scope_len = scope.as_bytes().len();
+    let prefix = row_key(scope, prefix);
+    let start = row_key(scope, from).max(prefix.clone());
     let mut rows = Vec::new();
     for entry in t.range(start.as_slice()..)? {
         let (row, sealed) = entry?;
         let row = row.value();
-        let Some(record_key) = row.strip_prefix(prefix.as_slice()) else {
+        if !row.starts_with(&prefix) {
             break;
-        };
+        }
         rows.push((
-            record_key.to_vec(),
+            row.get(scope_len..).unwrap_or_default().to_vec(),
             open_sealed(key, table, row, sealed.value())?,
         ));
     }
@@ -134,6 +147,11 @@ impl WriteScope<'_> {
         let t = self.txn.open_table(definition(table))?;
         list_rows(&t, table, self.scope, &self.key, from)
     }
+
+    fn list_prefix(&self, table: &str, prefix: &[u8]) -> Result<Rows, StoreError> {
+        let t = self.txn.open_table(definition(table))?;
+        scan_rows(&t, table, self.scope, &self.key, prefix, prefix)
+    }
 }
 
 /// One scope's view of a read snapshot.
@@ -153,11 +171,24 @@ impl ReadScope<'_> {
     }
 
     fn list_from(&self, table: &str, from: &[u8]) -> Result<Rows, StoreError> {
+        self.list_prefix_from(table, from, &[])
+    }
+
+    fn list_prefix_from(
+        &self,
+        table: &str,
+        from: &[u8],
+        prefix: &[u8],
+    ) -> Result<Rows, StoreError> {
         match self.txn.open_table(definition(table)) {
-            Ok(t) => list_rows(&t, table, self.scope, &self.key, from),
+            Ok(t) => scan_rows(&t, table, self.scope, &self.key, from, prefix),
             Err(redb::TableError::TableDoesNotExist(_)) => Ok(Vec::new()),
             Err(err) => Err(err.into()),
         }
+    }
+
+    fn list_prefix(&self, table: &str, prefix: &[u8]) -> Result<Rows, StoreError> {
+        self.list_prefix_from(table, prefix, prefix)
     }
 }
 
@@ -186,6 +217,10 @@ macro_rules! scope_views {
             pub fn list_from(&self, table: $table, from: &[u8]) -> Result<Rows, StoreError> {
                 self.0.list_from(table.0, from)
             }
+            /// Rows whose key starts with `prefix`, in key order.
+            pub fn list_prefix(&self, table: $table, prefix: &[u8]) -> Result<Rows, StoreError> {
+                self.0.list_prefix(table.0, prefix)
+            }
         }
 
         /// Reads within one scope of a [`ReadTxn`].
@@ -200,6 +235,10 @@ macro_rules! scope_views {
             }
             pub fn list_from(&self, table: $table, from: &[u8]) -> Result<Rows, StoreError> {
                 self.0.list_from(table.0, from)
+            }
+            /// Rows whose key starts with `prefix`, in key order.
+            pub fn list_prefix(&self, table: $table, prefix: &[u8]) -> Result<Rows, StoreError> {
+                self.0.list_prefix(table.0, prefix)
             }
         }
     };
@@ -321,5 +360,30 @@ impl SystemGet for SystemRead<'_> {
     }
     fn list_from(&self, table: SystemTable, from: &[u8]) -> Result<Rows, StoreError> {
         SystemRead::list_from(self, table, from)
+    }
+}
+
+/// Reading organization records from either a write transaction or a read snapshot, so
+/// domain lookups are written once.
+pub trait TenantGet {
+    fn get(&self, table: TenantTable, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
+    fn list_prefix(&self, table: TenantTable, prefix: &[u8]) -> Result<Rows, StoreError>;
+}
+
+impl TenantGet for Tenant<'_> {
+    fn get(&self, table: TenantTable, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        Tenant::get(self, table, key)
+    }
+    fn list_prefix(&self, table: TenantTable, prefix: &[u8]) -> Result<Rows, StoreError> {
+        Tenant::list_prefix(self, table, prefix)
+    }
+}
+
+impl TenantGet for TenantRead<'_> {
+    fn get(&self, table: TenantTable, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError> {
+        TenantRead::get(self, table, key)
+    }
+    fn list_prefix(&self, table: TenantTable, prefix: &[u8]) -> Result<Rows, StoreError> {
+        TenantRead::list_prefix(self, table, prefix)
     }
 }

@@ -5,7 +5,7 @@ use actix_web::{HttpResponse, Route, web};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
-use super::{AppState, account_api, auth_api, security_api, security_keys_api};
+use super::{AppState, account_api, assess_api, auth_api, security_api, security_keys_api};
 
 /// One API route: how it is registered and what the OpenAPI document must list.
 pub struct ApiRoute {
@@ -191,6 +191,76 @@ pub static ROUTES: &[ApiRoute] = &[
         path: "/api/v1/auth/email/confirm",
         route: || web::post().to(account_api::confirm_change),
     },
+    ApiRoute {
+        method: "get",
+        path: "/api/v1/orgs/{org_id}/assessments",
+        route: || web::get().to(assess_api::list),
+    },
+    ApiRoute {
+        method: "post",
+        path: "/api/v1/orgs/{org_id}/assessments",
+        route: || web::post().to(assess_api::create),
+    },
+    ApiRoute {
+        method: "get",
+        path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}",
+        route: || web::get().to(assess_api::get),
+    },
+    ApiRoute {
+        method: "put",
+        path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}",
+        route: || web::put().to(assess_api::update),
+    },
+    ApiRoute {
+        method: "get",
+        path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}/objectives",
+        route: || web::get().to(assess_api::objectives),
+    },
+    ApiRoute {
+        method: "patch",
+        path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}/objectives",
+        route: || web::patch().to(assess_api::update_objectives),
+    },
+    ApiRoute {
+        method: "get",
+        path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}/requirements/{requirement_id}",
+        route: || web::get().to(assess_api::requirement),
+    },
+    ApiRoute {
+        method: "put",
+        path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}/requirements/{requirement_id}",
+        route: || web::put().to(assess_api::update_requirement),
+    },
+    ApiRoute {
+        method: "get",
+        path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}/score",
+        route: || web::get().to(assess_api::score),
+    },
+    ApiRoute {
+        method: "get",
+        path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}/dashboard",
+        route: || web::get().to(assess_api::dashboard),
+    },
+    ApiRoute {
+        method: "get",
+        path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}/poam",
+        route: || web::get().to(assess_api::poam),
+    },
+    ApiRoute {
+        method: "put",
+        path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}/poam/{requirement_id}",
+        route: || web::put().to(assess_api::put_poam),
+    },
+    ApiRoute {
+        method: "get",
+        path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}/gaps",
+        route: || web::get().to(assess_api::gaps),
+    },
+    ApiRoute {
+        method: "get",
+        path: "/api/v1/orgs/{org_id}/drift",
+        route: || web::get().to(assess_api::drift),
+    },
 ];
 
 /// Registers one resource per path holding all of its methods, so a wrong method gets 405.
@@ -277,7 +347,21 @@ async fn openapi_json() -> HttpResponse {
         security_keys_api::confirm,
         security_keys_api::remove,
         account_api::request_change,
-        account_api::confirm_change
+        account_api::confirm_change,
+        assess_api::list,
+        assess_api::create,
+        assess_api::get,
+        assess_api::update,
+        assess_api::objectives,
+        assess_api::update_objectives,
+        assess_api::requirement,
+        assess_api::update_requirement,
+        assess_api::score,
+        assess_api::dashboard,
+        assess_api::poam,
+        assess_api::put_poam,
+        assess_api::gaps,
+        assess_api::drift
     ),
     components(schemas(VersionInfo))
 )]

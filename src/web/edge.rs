@@ -163,7 +163,7 @@ pub async fn edge(
             .response()
             .extensions()
             .get::<ErrorMeta>()
-            .copied()
+            .cloned()
             .unwrap_or_default();
         let (http_req, _) = res.into_parts();
         res = ServiceResponse::new(

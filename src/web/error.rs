@@ -2,6 +2,8 @@
 //! error response (ours, or actix's own such as 404, 405 and 413) into the JSON shape for
 //! `/api/` and an HTML page elsewhere, both carrying the request id.
 
+use std::borrow::Cow;
+
 use actix_web::http::StatusCode;
 use actix_web::{HttpResponse, ResponseError};
 use askama::Template;
@@ -32,7 +34,7 @@ pub enum WebError {
     Forbidden(String),
     #[error("{message}")]
     Invalid {
-        field: &'static str,
+        field: Cow<'static, str>,
         message: String,
     },
     #[error("{0}")]
@@ -52,7 +54,7 @@ impl ResponseError for WebError {
     fn error_response(&self) -> HttpResponse {
         let mut response = HttpResponse::new(self.status_code());
         let field = match self {
-            WebError::Invalid { field, .. } => Some(*field),
+            WebError::Invalid { field, .. } => Some(field.clone()),
             _ => None,
         };
         response.extensions_mut().insert(ErrorMeta {
@@ -84,10 +86,10 @@ impl ResponseError for WebError {
 /// What a handler's error knows beyond its status and message, carried to the edge that
 /// renders the body: a code more precise than the status, and the input field at fault
 /// (so a page can show the message next to it).
-#[derive(Debug, Clone, Copy, Default)]
+#[derive(Debug, Clone, Default)]
 pub struct ErrorMeta {
     pub code: Option<&'static str>,
-    pub field: Option<&'static str>,
+    pub field: Option<Cow<'static, str>>,
 }
 
 impl WebError {
@@ -109,9 +111,12 @@ impl From<crate::auth::AuthError> for WebError {
         use crate::auth::AuthError;
         match err {
             AuthError::InvalidCredentials => WebError::InvalidCredentials,
-            AuthError::InvalidInput { field, message } => WebError::Invalid { field, message },
+            AuthError::InvalidInput { field, message } => WebError::Invalid {
+                field: field.into(),
+                message,
+            },
             AuthError::WeakPassword(message) => WebError::Invalid {
-                field: "password",
+                field: "password".into(),
                 message,
             },
             AuthError::EmailTaken | AuthError::MailUnavailable => {
@@ -145,13 +150,30 @@ impl From<crate::org::OrgError> for WebError {
     fn from(err: crate::org::OrgError) -> Self {
         match err {
             crate::org::OrgError::InvalidName => WebError::Invalid {
-                field: "name",
+                field: "name".into(),
                 message: err.to_string(),
             },
             crate::org::OrgError::Access(access) => access.into(),
-            crate::org::OrgError::InvalidField { field, message } => {
-                WebError::Invalid { field, message }
-            }
+            crate::org::OrgError::InvalidField { field, message } => WebError::Invalid {
+                field: field.into(),
+                message,
+            },
+            other => WebError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::assess::AssessError> for WebError {
+    fn from(err: crate::assess::AssessError) -> Self {
+        use crate::assess::AssessError;
+        match err {
+            AssessError::Invalid { field, message } => WebError::Invalid {
+                field: field.into(),
+                message,
+            },
+            AssessError::NotFound => WebError::NotFound,
+            AssessError::Conflict(message) => WebError::Conflict(message),
+            AssessError::Access(access) => access.into(),
             other => WebError::Internal(other.to_string()),
         }
     }
@@ -220,7 +242,7 @@ struct ErrorDetail<'a> {
     message: &'a str,
     /// The input field the message is about, when it is about one.
     #[serde(skip_serializing_if = "Option::is_none")]
-    field: Option<&'static str>,
+    field: Option<Cow<'static, str>>,
     request_id: &'a str,
 }
 

@@ -3,6 +3,7 @@
 mod account_api;
 mod account_pages;
 pub mod api;
+mod assess_api;
 mod assets;
 mod audit_pages;
 mod auth_api;

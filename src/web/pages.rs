@@ -142,7 +142,7 @@ struct SetupPage {
     display_name: String,
     organization: String,
     /// The field the message is about, or empty for the whole form.
-    field: &'static str,
+    field: String,
     message: String,
 }
 
@@ -154,7 +154,7 @@ impl SetupPage {
             email: String::new(),
             display_name: String::new(),
             organization: String::new(),
-            field: "",
+            field: String::new(),
             message: String::new(),
         }
     }
@@ -198,9 +198,11 @@ pub async fn setup_submit(
         Err(err) => {
             let err = WebError::from(err);
             let (status, field, link_valid) = match &err {
-                WebError::Invalid { field, .. } => (StatusCode::UNPROCESSABLE_ENTITY, *field, true),
-                WebError::Conflict(_) => (StatusCode::CONFLICT, "email", true),
-                WebError::Gone(_) => (StatusCode::GONE, "", false),
+                WebError::Invalid { field, .. } => {
+                    (StatusCode::UNPROCESSABLE_ENTITY, field.to_string(), true)
+                }
+                WebError::Conflict(_) => (StatusCode::CONFLICT, "email".to_owned(), true),
+                WebError::Gone(_) => (StatusCode::GONE, String::new(), false),
                 _ => return Err(err),
             };
             let page = SetupPage {

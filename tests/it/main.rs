@@ -10,6 +10,7 @@
 mod audit;
 mod browser;
 mod cli;
+mod compliance;
 mod crash;
 mod harness;
 mod identity;

@@ -168,6 +168,92 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
         r#"{"name":"t","scope":"write","expires_in_days":1}"#,
         [401, 403, 201, 201, 201, 404, 404],
     ),
+    // Assessments: everyone in the organization reads, members and up change; the appliance
+    // administrator reads (audited) but changes nothing it is not a member of.
+    (
+        "get",
+        "/api/v1/orgs/{org_id}/assessments",
+        "",
+        [401, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "post",
+        "/api/v1/orgs/{org_id}/assessments",
+        r#"{"name":"Matrix","framework":"cmmc-l2"}"#,
+        [401, 403, 200, 200, 200, 404, 404],
+    ),
+    (
+        "get",
+        "/api/v1/orgs/{org_id}/assessments/{assessment_id}",
+        "",
+        [401, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "put",
+        "/api/v1/orgs/{org_id}/assessments/{assessment_id}",
+        r#"{"name":"Matrix assessment"}"#,
+        [401, 403, 200, 200, 200, 404, 404],
+    ),
+    (
+        "get",
+        "/api/v1/orgs/{org_id}/assessments/{assessment_id}/objectives",
+        "",
+        [401, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "patch",
+        "/api/v1/orgs/{org_id}/assessments/{assessment_id}/objectives",
+        r#"{"updates":[{"objective":"3.1.1[a]","status":"met"}]}"#,
+        [401, 403, 200, 200, 200, 404, 404],
+    ),
+    (
+        "get",
+        "/api/v1/orgs/{org_id}/assessments/{assessment_id}/requirements/{requirement_id}",
+        "",
+        [401, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "put",
+        "/api/v1/orgs/{org_id}/assessments/{assessment_id}/requirements/{requirement_id}",
+        r#"{"implementation":"Accounts are provisioned through the directory."}"#,
+        [401, 403, 200, 200, 200, 404, 404],
+    ),
+    (
+        "get",
+        "/api/v1/orgs/{org_id}/assessments/{assessment_id}/score",
+        "",
+        [401, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "get",
+        "/api/v1/orgs/{org_id}/assessments/{assessment_id}/dashboard",
+        "",
+        [401, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "get",
+        "/api/v1/orgs/{org_id}/assessments/{assessment_id}/poam",
+        "",
+        [401, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "put",
+        "/api/v1/orgs/{org_id}/assessments/{assessment_id}/poam/{requirement_id}",
+        r#"{"weakness":"Shared accounts remain","remediation":"Retire them","status":"open"}"#,
+        [401, 403, 200, 200, 200, 404, 404],
+    ),
+    (
+        "get",
+        "/api/v1/orgs/{org_id}/assessments/{assessment_id}/gaps",
+        "",
+        [401, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "get",
+        "/api/v1/orgs/{org_id}/drift",
+        "",
+        [401, 200, 200, 200, 200, 404, 200],
+    ),
     // Tokens are for members: the appliance administrator's read access is not handed on.
     (
         "get",
@@ -311,10 +397,19 @@ fn every_route_answers_every_actor_as_the_table_says() {
         Some(Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD)),
     ];
 
+    let assessment = crate::compliance::create_assessment(
+        &server,
+        sessions[4].as_ref().unwrap(),
+        &target,
+        "cmmc-l2",
+    );
+
     let mut failures = Vec::new();
     for (method, path, body, expected) in MATRIX {
         let path = path
             .replace("{org_id}", &target)
+            .replace("{assessment_id}", &assessment)
+            .replace("{requirement_id}", "3.1.1")
             .replace("{token_id}", "5b0c8f1e-2d4a-4e7b-9c3f-1a2b3c4d5e6f")
             .replace("{account_id}", &plain_member)
             .replace("{session_id}", &"ab".repeat(32))
@@ -342,8 +437,9 @@ fn every_route_answers_every_actor_as_the_table_says() {
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
         .filter(|e| e["action"] == "admin.org_read")
         .collect();
-    assert_eq!(reads.len(), 1);
-    assert_eq!(reads[0]["org"], target.as_str());
+    // One per read: the profile, and nine reads of assessment records.
+    assert_eq!(reads.len(), 10);
+    assert!(reads.iter().all(|r| r["org"] == target.as_str()));
     // So are its reads of the organization's audit log and security figures.
     for action in ["admin.audit_read", "admin.security_read"] {
         let reads: Vec<Value> = stdout(&out)

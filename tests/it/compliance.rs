@@ -1,0 +1,505 @@
+//! The compliance core through the real server: assessments to the objective, requirement
+//! details with history, the score (which must equal `rampart score`), POA&M, gaps, drift,
+//! and what mistakes and other tenants get.
+
+use reqwest::blocking::Response;
+use serde_json::{Value, json};
+
+use crate::harness::{TestEnv, TestServer, stderr, stdout};
+use crate::identity::{ADMIN_EMAIL, ADMIN_PASSWORD, Session, origin, set_up};
+
+/// Sends `body` as JSON with the session's cookie and CSRF token.
+pub fn send(
+    server: &TestServer,
+    session: &Session,
+    method: &str,
+    path: &str,
+    body: &Value,
+) -> Response {
+    server
+        .client
+        .request(method.parse().unwrap(), server.url(path))
+        .header("origin", origin(server))
+        .header("cookie", &session.cookie)
+        .header("x-csrf-token", &session.csrf)
+        .json(body)
+        .send()
+        .unwrap()
+}
+
+fn ok_json(response: Response) -> Value {
+    let status = response.status();
+    let text = response.text().unwrap();
+    assert_eq!(status, 200, "{text}");
+    serde_json::from_str(&text).unwrap()
+}
+
+/// Creates an assessment of `framework` in `org`; returns its id.
+pub fn create_assessment(
+    server: &TestServer,
+    session: &Session,
+    org: &str,
+    framework: &str,
+) -> String {
+    let created = ok_json(send(
+        server,
+        session,
+        "POST",
+        &format!("/api/v1/orgs/{org}/assessments"),
+        &json!({"name": format!("2026 self-assessment, {framework}"), "framework": framework}),
+    ));
+    assert_eq!(created["framework"], framework);
+    created["id"].as_str().unwrap().to_owned()
+}
+
+/// The Rev 2 objective ids in catalog order, from the shipped scoring table.
+fn rev2_objectives() -> Vec<String> {
+    let catalog: Value =
+        serde_json::from_str(include_str!("../../controls/nist-800-171r2-scoring.json")).unwrap();
+    catalog["requirements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .flat_map(|r| r["objectives"].as_array().unwrap().clone())
+        .map(|o| o.as_str().unwrap().to_owned())
+        .collect()
+}
+
+fn error_of(response: Response, status: u16) -> Value {
+    let got = response.status().as_u16();
+    let body: Value = response.json().unwrap();
+    assert_eq!(got, status, "{body}");
+    body["error"].clone()
+}
+
+fn signed_in() -> (TestEnv, TestServer, Session, String) {
+    let env = TestEnv::new();
+    let server = env.serve();
+    let org = set_up(&server);
+    let session = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    (env, server, session, org)
+}
+
+#[test]
+fn an_assessment_scores_exactly_as_rampart_score_does() {
+    let (env, server, owner, org) = signed_in();
+    let id = create_assessment(&server, &owner, &org, "cmmc-l2");
+    let base = format!("/api/v1/orgs/{org}/assessments/{id}");
+
+    // Everything met but 3.1.5[a] (3 points, not eligible), 3.4.9[b] (1 point) and 3.13.11
+    // (encryption employed, not FIPS-validated: 3 points, eligible).
+    let unmet = ["3.1.5[a]", "3.4.9[b]", "3.13.11"];
+    let updates: Vec<Value> = rev2_objectives()
+        .iter()
+        .map(|o| {
+            let status = if unmet.contains(&o.as_str()) {
+                "not_met"
+            } else {
+                "met"
+            };
+            json!({"objective": o, "status": status})
+        })
+        .collect();
+    let result = ok_json(send(
+        &server,
+        &owner,
+        "PATCH",
+        &format!("{base}/objectives"),
+        &json!({"updates": updates}),
+    ));
+    assert_eq!(result["changed"], 320);
+
+    ok_json(send(
+        &server,
+        &owner,
+        "PUT",
+        &format!("{base}/requirements/3.13.11"),
+        &json!({"implementation": "TLS 1.3 everywhere; the module is not yet validated.",
+                "encryption_partial": true}),
+    ));
+    ok_json(send(
+        &server,
+        &owner,
+        "PUT",
+        &format!("{base}/requirements/3.4.9"),
+        &json!({"temporary_deficiency": "SSP section 4.9"}),
+    ));
+    for requirement in ["3.1.5", "3.4.9", "3.13.11"] {
+        ok_json(send(
+            &server,
+            &owner,
+            "PUT",
+            &format!("{base}/poam/{requirement}"),
+            &json!({"weakness": "Not yet in place", "remediation": "Put it in place",
+                    "milestones": [{"title": "Done", "due": "2099-01-01"}], "status": "open"}),
+        ));
+    }
+
+    let api = ok_json(owner.get(&server, &format!("{base}/score")));
+    let input = json!({
+        "objectives": updates.iter().map(|u| (u["objective"].as_str().unwrap().to_owned(), u["status"].clone())).collect::<serde_json::Map<_, _>>(),
+        "encryption": "not_fips_validated",
+        "temporary_deficiencies": ["3.4.9"],
+        "plan_of_action": ["3.1.5", "3.4.9", "3.13.11"],
+    });
+    let file = env.path().join("assessment.json");
+    std::fs::write(&file, input.to_string()).unwrap();
+    let out = env.rampart(&["score", file.to_str().unwrap()]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let cli: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(api, cli, "the API and `rampart score` disagree");
+    assert_eq!(api["score"], 103);
+    assert_eq!(api["level2"]["score"], 104);
+    assert_eq!(api["level2"]["not_eligible"], json!(["3.1.5"]));
+
+    // The dashboard shows the same outcome, and today's point on the trend.
+    let dashboard = ok_json(owner.get(&server, &format!("{base}/dashboard")));
+    assert_eq!(dashboard["outcome"], api);
+    assert_eq!(dashboard["families"].as_array().unwrap().len(), 14);
+    assert_eq!(
+        dashboard["trend"].as_array().unwrap().last().unwrap()["score"],
+        103
+    );
+
+    // Gaps: 3.1.5 must be fixed for conditional status; final needs both.
+    let gaps = ok_json(owner.get(&server, &format!("{base}/gaps")));
+    assert_eq!(gaps["to_conditional"]["fixes"], json!(["3.1.5"]));
+    assert_eq!(gaps["to_conditional"]["score_after"], 107);
+    assert_eq!(gaps["to_final"]["fixes"], json!(["3.1.5", "3.13.11"]));
+
+    // The POA&M says why each item may or may not be there.
+    let poam = ok_json(owner.get(&server, &format!("{base}/poam")));
+    let entry = |id: &str| {
+        poam["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["requirement"] == id)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(entry("3.1.5")["eligible"], false);
+    assert!(entry("3.1.5")["why"].as_str().unwrap().contains("3 points"));
+    assert_eq!(entry("3.13.11")["eligible"], true);
+    assert_eq!(entry("3.13.11")["next_due"], "2099-01-01");
+}
+
+#[test]
+fn every_decision_is_kept_with_who_when_where_and_what_changed() {
+    let (env, server, owner, org) = signed_in();
+    let id = create_assessment(&server, &owner, &org, "nist-800-171r2");
+    let base = format!("/api/v1/orgs/{org}/assessments/{id}");
+    let set = |status: &str, note: &str| {
+        ok_json(send(
+            &server,
+            &owner,
+            "PATCH",
+            &format!("{base}/objectives"),
+            &json!({"updates": [
+                {"objective": "3.1.1[a]", "status": status, "note": note},
+                {"objective": "3.1.1[b]", "status": "met"}, {"objective": "3.1.1[c]", "status": "met"},
+                {"objective": "3.1.1[d]", "status": "met"}, {"objective": "3.1.1[e]", "status": "met"},
+                {"objective": "3.1.1[f]", "status": "met"}]}),
+        ))
+    };
+    set("met", "Directory lists every user");
+    // Setting the same again changes nothing and records nothing.
+    assert_eq!(set("met", "Directory lists every user")["changed"], 0);
+    set("not_met", "Two shared accounts found");
+
+    let view = ok_json(owner.get(&server, &format!("{base}/requirements/3.1.1")));
+    assert_eq!(view["status"], "not_met");
+    let history = view["history"].as_array().unwrap();
+    assert_eq!(history.len(), 7, "{history:?}");
+    let latest = &history[0];
+    assert_eq!(latest["subject"], "3.1.1[a]");
+    assert_eq!(latest["source"], "page");
+    assert_eq!(
+        latest["before"],
+        json!({"status": "met", "note": "Directory lists every user"})
+    );
+    assert_eq!(
+        latest["after"],
+        json!({"status": "not_met", "note": "Two shared accounts found"})
+    );
+    assert!(latest["actor"].as_str().unwrap().len() > 10);
+
+    // Met, then not met: drift, linking to the requirement.
+    let drift = ok_json(owner.get(&server, &format!("/api/v1/orgs/{org}/drift")));
+    let regression = drift
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "regression")
+        .unwrap_or_else(|| panic!("no regression in {drift}"));
+    assert_eq!(regression["requirement"], "3.1.1");
+    assert_eq!(
+        regression["link"],
+        format!("/orgs/{org}/assessments/{id}/requirements/3.1.1")
+    );
+    // The drift message carries no notes.
+    assert!(!drift.to_string().contains("shared accounts"));
+
+    // Met again: the regression is gone.
+    set("met", "Shared accounts removed");
+    let drift = ok_json(owner.get(&server, &format!("/api/v1/orgs/{org}/drift")));
+    assert!(
+        drift
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|d| d["kind"] != "regression")
+    );
+
+    // Overdue milestones and status dates coming due are drift too.
+    ok_json(send(
+        &server,
+        &owner,
+        "PUT",
+        &format!("{base}/poam/3.1.3"),
+        &json!({"weakness": "Flow control", "remediation": "Deploy the proxy", "status": "open",
+                "milestones": [{"title": "Proxy deployed", "due": "2020-01-01"}]}),
+    ));
+    ok_json(send(
+        &server,
+        &owner,
+        "PUT",
+        &base,
+        &json!({"name": "Renamed", "dates": {"conditional_status_date": "2020-01-01"}}),
+    ));
+    let drift = ok_json(owner.get(&server, &format!("/api/v1/orgs/{org}/drift")));
+    let kinds: Vec<&str> = drift
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["kind"].as_str().unwrap())
+        .collect();
+    assert!(kinds.contains(&"milestone_overdue"), "{kinds:?}");
+    assert!(kinds.contains(&"closeout"), "{kinds:?}");
+    let closeout = drift
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|d| d["kind"] == "closeout")
+        .unwrap();
+    assert_eq!(closeout["date"], "2020-06-29");
+    assert!(closeout["days"].as_i64().unwrap() < 0);
+
+    // Each change is audited.
+    let out = env.rampart(&["audit", "export"]);
+    let log = stdout(&out);
+    for action in [
+        "assessment.create",
+        "assessment.objectives_update",
+        "assessment.update",
+        "poam.update",
+    ] {
+        assert!(log.contains(action), "{action} not audited");
+    }
+}
+
+#[test]
+fn bad_input_is_refused_by_name_and_changes_nothing() {
+    let (_env, server, owner, org) = signed_in();
+    let id = create_assessment(&server, &owner, &org, "cmmc-l2");
+    let base = format!("/api/v1/orgs/{org}/assessments/{id}");
+    let patch = |updates: Value| {
+        send(
+            &server,
+            &owner,
+            "PATCH",
+            &format!("{base}/objectives"),
+            &json!({ "updates": updates }),
+        )
+    };
+
+    // A good first update and a bad second one: neither lands.
+    let error = error_of(
+        patch(json!([{"objective": "3.1.1[a]", "status": "met"},
+                     {"objective": "3.1.99[a]", "status": "met"}])),
+        422,
+    );
+    assert_eq!(error["field"], "updates[1].objective");
+    assert!(error["message"].as_str().unwrap().contains("3.1.99[a]"));
+    let error = error_of(
+        patch(json!([{"objective": "3.1.1[a]", "status": "done"}])),
+        422,
+    );
+    assert_eq!(error["field"], "updates[0].status");
+    assert!(error["message"].as_str().unwrap().contains("\"done\""));
+    let error = error_of(
+        patch(json!([{"objective": "3.1.1[a]", "status": "met"},
+                     {"objective": "3.1.1[a]", "status": "not_met"}])),
+        422,
+    );
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .contains("more than once")
+    );
+    let error = error_of(patch(json!([])), 422);
+    assert_eq!(error["field"], "updates");
+
+    // A 10 MB note is refused before it is read.
+    let huge = "x".repeat(10 * 1024 * 1024);
+    let response = patch(json!([{"objective": "3.1.1[a]", "status": "met", "note": huge}]));
+    assert_eq!(response.status(), 413);
+    // A note just over the limit gets a clear message naming the field.
+    let long = "x".repeat(10_001);
+    let error = error_of(
+        patch(json!([{"objective": "3.1.1[a]", "status": "met", "note": long}])),
+        422,
+    );
+    assert_eq!(error["field"], "updates[0].note");
+
+    let objectives = ok_json(owner.get(&server, &format!("{base}/objectives")));
+    let first = &objectives["objectives"][0];
+    assert_eq!(first["id"], "3.1.1[a]");
+    assert_eq!(first["status"], "not_assessed", "a refused change landed");
+    assert_eq!(objectives["objectives"].as_array().unwrap().len(), 320);
+
+    // Requirement details: unknown requirement, partial credit on the wrong requirement,
+    // a marker without its SSP reference, a responsible person who is not a member.
+    let put = |requirement: &str, body: Value| {
+        send(
+            &server,
+            &owner,
+            "PUT",
+            &format!("{base}/requirements/{requirement}"),
+            &body,
+        )
+    };
+    assert_eq!(
+        error_of(put("3.99.1", json!({})), 422)["field"],
+        "requirement_id"
+    );
+    assert_eq!(
+        error_of(put("3.1.1", json!({"mfa_partial": true})), 422)["field"],
+        "mfa_partial"
+    );
+    assert_eq!(
+        error_of(put("3.1.1", json!({"enduring_exception": " "})), 422)["field"],
+        "enduring_exception"
+    );
+    assert_eq!(
+        error_of(
+            put(
+                "3.1.1",
+                json!({"responsible": ["00000000-0000-4000-8000-000000000000"]})
+            ),
+            422
+        )["field"],
+        "responsible[0]"
+    );
+    assert_eq!(
+        error_of(put("3.1.1", json!({"review_date": "next week"})), 422)["field"],
+        "review_date"
+    );
+    let view = ok_json(owner.get(&server, &format!("{base}/requirements/3.1.1")));
+    assert!(view["history"].as_array().unwrap().is_empty());
+
+    // Unknown frameworks and malformed POA&M items.
+    let error = error_of(
+        send(
+            &server,
+            &owner,
+            "POST",
+            &format!("/api/v1/orgs/{org}/assessments"),
+            &json!({"name": "x", "framework": "iso-27001"}),
+        ),
+        422,
+    );
+    assert!(error["message"].as_str().unwrap().contains("cmmc-l2"));
+    let error = error_of(
+        send(
+            &server,
+            &owner,
+            "PUT",
+            &format!("{base}/poam/3.1.3"),
+            &json!({"weakness": "w", "remediation": "r", "status": "closed"}),
+        ),
+        422,
+    );
+    assert_eq!(error["field"], "closing_evidence");
+    let error = error_of(
+        send(
+            &server,
+            &owner,
+            "PUT",
+            &format!("{base}/poam/3.1.3"),
+            &json!({"weakness": "w", "remediation": "r", "status": "open",
+                    "milestones": [{"title": "t", "due": "2026-02-30"}]}),
+        ),
+        422,
+    );
+    assert_eq!(error["field"], "milestones[0].due");
+
+    // Malformed JSON and a malformed assessment id.
+    let response = server
+        .client
+        .patch(server.url(&format!("{base}/objectives")))
+        .header("origin", origin(&server))
+        .header("cookie", &owner.cookie)
+        .header("x-csrf-token", &owner.csrf)
+        .header("content-type", "application/json")
+        .body("{\"updates\": [")
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 400);
+    let response = owner.get(
+        &server,
+        &format!("/api/v1/orgs/{org}/assessments/not-a-uuid"),
+    );
+    assert_eq!(response.status(), 404);
+}
+
+#[test]
+fn another_organizations_assessment_is_not_found_anywhere() {
+    let (env, server, owner, org) = signed_in();
+    let other = crate::matrix::create_org(&env, "Initech");
+    crate::identity::create_user(
+        &env,
+        "owner@initech.example",
+        "velvet orbit canyon 93 drift",
+        &other,
+        "owner",
+    );
+    let stranger = Session::login(
+        &server,
+        "owner@initech.example",
+        "velvet orbit canyon 93 drift",
+    );
+    let theirs = create_assessment(&server, &stranger, &other, "cmmc-l2");
+    let ours = create_assessment(&server, &owner, &org, "cmmc-l2");
+
+    // Their id under our organization, and our id under theirs: both unknown.
+    for path in [
+        format!("/api/v1/orgs/{org}/assessments/{theirs}"),
+        format!("/api/v1/orgs/{org}/assessments/{theirs}/score"),
+        format!("/api/v1/orgs/{org}/assessments/{theirs}/requirements/3.1.1"),
+        format!("/api/v1/orgs/{other}/assessments/{ours}"),
+    ] {
+        let response = owner.get(&server, &path);
+        assert_eq!(response.status(), 404, "{path}");
+    }
+    let response = send(
+        &server,
+        &owner,
+        "PATCH",
+        &format!("/api/v1/orgs/{org}/assessments/{theirs}/objectives"),
+        &json!({"updates": [{"objective": "3.1.1[a]", "status": "met"}]}),
+    );
+    assert_eq!(response.status(), 404);
+    let response = send(
+        &server,
+        &owner,
+        "PATCH",
+        &format!("/api/v1/orgs/{other}/assessments/{theirs}/objectives"),
+        &json!({"updates": [{"objective": "3.1.1[a]", "status": "met"}]}),
+    );
+    assert_eq!(response.status(), 404);
+    let listed = ok_json(owner.get(&server, &format!("/api/v1/orgs/{org}/assessments")));
+    assert_eq!(listed.as_array().unwrap().len(), 1);
+    assert_eq!(listed[0]["id"], ours);
+}
