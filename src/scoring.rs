@@ -67,6 +67,16 @@ pub enum Status {
 }
 
 impl Status {
+    /// The name the API, CSV and pages use (as serialized).
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Met => "met",
+            Status::NotMet => "not_met",
+            Status::NotApplicable => "not_applicable",
+            Status::NotAssessed => "not_assessed",
+        }
+    }
+
     fn parse(objective: &str, text: &str) -> Result<Status, ScoreError> {
         match text.trim() {
             "met" => Ok(Status::Met),

@@ -25,9 +25,9 @@ use crate::store::{OrgId, Store, StoreError, TenantGet, TenantTable, WriteTxn};
 pub use gaps::{Gap, GapPlan, Gaps, gaps};
 pub use poam::{Milestone, PoamEntry, PoamInput, PoamItem, PoamStatus, PoamView, poam, put_poam};
 pub use records::{
-    Change, Determination, Inheritance, InheritanceKind, ObjectiveUpdate, ObjectiveView,
-    RequirementDetail, RequirementInput, RequirementView, Source, UpdateResult, objectives,
-    requirement, update_objectives, update_requirement,
+    Change, Determination, Inheritance, InheritanceKind, ObjectiveList, ObjectiveUpdate,
+    ObjectiveView, RequirementDetail, RequirementInput, RequirementView, Source, UpdateResult,
+    objectives, requirement, update_objectives, update_requirement,
 };
 pub use summary::{
     Dashboard, Deadline, FamilyProgress, ScorePoint, StatusCounts, dashboard, score,

@@ -29,6 +29,15 @@ pub enum PoamStatus {
     Closed,
 }
 
+impl PoamStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PoamStatus::Open => "open",
+            PoamStatus::Closed => "closed",
+        }
+    }
+}
+
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Milestone {
     pub title: String,

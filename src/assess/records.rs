@@ -41,6 +41,16 @@ pub enum Source {
     Import,
 }
 
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Page => "page",
+            Source::Api => "api",
+            Source::Import => "import",
+        }
+    }
+}
+
 /// The decision on one objective.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct Determination {
@@ -283,6 +293,16 @@ fn next_revision(assessment: &Assessment) -> u64 {
     assessment.revision + 1
 }
 
+/// An assessment's objectives and who is responsible for each requirement.
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+pub struct ObjectiveList {
+    pub assessment: Assessment,
+    /// Catalog order.
+    pub objectives: Vec<ObjectiveView>,
+    /// Requirement id -> account ids of the people responsible (only requirements with any).
+    pub responsible: BTreeMap<String, Vec<String>>,
+}
+
 /// Every objective of the assessment's framework in catalog order, with its decision.
 pub fn objectives(
     store: &Store,
@@ -291,7 +311,7 @@ pub fn objectives(
     id: &str,
     client: &Client,
     now: i64,
-) -> Result<(Assessment, Vec<ObjectiveView>), AssessError> {
+) -> Result<ObjectiveList, AssessError> {
     let id = parse_id(id)?;
     let grant = read_grant(store, requester, org, client, now)?;
     let read = store.read()?;
@@ -304,7 +324,16 @@ pub fn objectives(
         .flat_map(|req| req.objectives.iter().map(move |o| (req, o)))
         .map(|(req, objective)| objective_view(req, objective, decided.get(&objective.id)))
         .collect();
-    Ok((assessment, views))
+    let responsible = details_of(&tenant, id)?
+        .into_iter()
+        .filter(|(_, d)| !d.responsible.is_empty())
+        .map(|(req, d)| (req, d.responsible))
+        .collect();
+    Ok(ObjectiveList {
+        assessment,
+        objectives: views,
+        responsible,
+    })
 }
 
 fn objective_view(

@@ -138,17 +138,11 @@ pub async fn update(
     .await
 }
 
-#[derive(Serialize, ToSchema)]
-pub struct ObjectiveList {
-    assessment: Assessment,
-    objectives: Vec<assess::ObjectiveView>,
-}
-
 /// Every objective of the assessment's framework in catalog order, with its status, note,
 /// and who decided when and from where.
 #[utoipa::path(get, path = "/api/v1/orgs/{org_id}/assessments/{assessment_id}/objectives", tag = "assessments",
     params(("org_id" = String, Path), ("assessment_id" = String, Path)),
-    responses((status = 200, body = ObjectiveList), (status = 401), (status = 404)))]
+    responses((status = 200, body = assess::ObjectiveList), (status = 401), (status = 404)))]
 pub async fn objectives(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -160,12 +154,7 @@ pub async fn objectives(
         &state,
         &org,
         move |store, requester, org, client, now| {
-            let (assessment, objectives) =
-                assess::objectives(store, requester, org, &id, client, now)?;
-            Ok(ObjectiveList {
-                assessment,
-                objectives,
-            })
+            assess::objectives(store, requester, org, &id, client, now)
         },
     )
     .await

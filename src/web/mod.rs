@@ -4,6 +4,7 @@ mod account_api;
 mod account_pages;
 pub mod api;
 mod assess_api;
+mod assess_pages;
 mod assets;
 mod audit_pages;
 mod auth_api;
@@ -166,6 +167,30 @@ pub fn build_server(
             .service(web::resource("/admin/audit").get(audit_pages::admin_audit))
             .service(web::resource("/orgs/{org_id}/security").get(security_pages::org_security))
             .service(web::resource("/admin/security").get(security_pages::admin_security))
+            .service(web::resource("/orgs/{org_id}/assessments").get(assess_pages::assessments))
+            .service(
+                web::resource("/orgs/{org_id}/assessments/{assessment_id}")
+                    .get(assess_pages::dashboard),
+            )
+            .service(
+                web::resource("/orgs/{org_id}/assessments/{assessment_id}/objectives")
+                    .get(assess_pages::objectives),
+            )
+            .service(
+                web::resource(
+                    "/orgs/{org_id}/assessments/{assessment_id}/requirements/{requirement_id}",
+                )
+                .get(assess_pages::requirement),
+            )
+            .service(
+                web::resource("/orgs/{org_id}/assessments/{assessment_id}/poam")
+                    .get(assess_pages::poam),
+            )
+            .service(
+                web::resource("/orgs/{org_id}/assessments/{assessment_id}/gaps")
+                    .get(assess_pages::gaps),
+            )
+            .service(web::resource("/orgs/{org_id}/drift").get(assess_pages::drift))
             .service(web::resource("/healthz").get(healthz))
             .service(web::resource("/readyz").get(readyz))
             .service(web::resource("/assets/{name}").get(assets::serve))

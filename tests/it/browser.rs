@@ -533,3 +533,151 @@ fn security_key_added_on_the_account_page_signs_in_with_one_press() {
         1
     );
 }
+
+/// The objectives of `assessment` as the API holds them: id -> status.
+fn statuses(
+    browser: &Browser,
+    org: &str,
+    assessment: &str,
+) -> std::collections::BTreeMap<String, String> {
+    let (status, body) = api(
+        browser,
+        "GET",
+        &format!("/api/v1/orgs/{org}/assessments/{assessment}/objectives"),
+        None,
+        Value::Null,
+    );
+    assert_eq!(status, 200, "{body}");
+    body["objectives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| {
+            (
+                o["id"].as_str().unwrap().to_owned(),
+                o["status"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect()
+}
+
+/// Waits until the page shows `row` with `status` (the save went through).
+fn wait_for_row(browser: &Browser, objective: &str, status: &str) {
+    browser.wait_for(
+        &format!("tr.objective[data-objective='{objective}'][data-status='{status}']"),
+        PAGE_LOAD,
+    );
+}
+
+#[test]
+fn assessment_page_updates_objectives_by_keyboard_and_in_bulk() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    let org = set_up(&server);
+    let browser = Browser::start(&env.cert_path());
+    sign_in(&browser, &server);
+
+    // Start an assessment from the list page, as a person would.
+    browser.goto(&format!("{}/orgs/{org}/assessments", rampart(&server)));
+    browser.type_into("#assessment-name", "2026 self-assessment");
+    browser.execute(
+        "document.getElementById('assessment-framework').value = 'cmmc-l2';",
+        &[],
+    );
+    browser.click("#new-assessment button[type=submit]");
+    browser.wait_for("#family-chart", PAGE_LOAD);
+    let url = browser.current_url();
+    let assessment = url.rsplit('/').next().unwrap().to_owned();
+    browser.goto(&format!("{url}/objectives"));
+    browser.wait_for("#objectives[data-editable]", PAGE_LOAD);
+
+    // Keyboard: j moves to the first objective, m marks it met; j, n marks the next not met.
+    browser.execute("document.activeElement.blur();", &[]);
+    let key = |k: &str| {
+        browser.execute(
+            "(document.activeElement || document.body).dispatchEvent(new KeyboardEvent('keydown', {key: arguments[0], bubbles: true}));",
+            &[json!(k)],
+        );
+    };
+    key("j");
+    let focused = browser.execute("return document.activeElement.dataset.objective;", &[]);
+    assert_eq!(focused, "3.1.1[a]");
+    key("m");
+    wait_for_row(&browser, "3.1.1[a]", "met");
+    key("j");
+    key("n");
+    wait_for_row(&browser, "3.1.1[b]", "not_met");
+    assert_eq!(
+        browser.text(".requirement[data-requirement='3.1.1'] [data-requirement-status]"),
+        "not_met"
+    );
+
+    // A status changed with the select, and a note, save without reloading the page.
+    browser.execute(
+        "const s = document.getElementById('status-3.1.2[a]'); s.value = 'not_applicable'; s.dispatchEvent(new Event('change', {bubbles: true}));",
+        &[],
+    );
+    wait_for_row(&browser, "3.1.2[a]", "not_applicable");
+    browser.type_into("textarea[id='note-3.1.1[b]']", "Two shared logins remain");
+    browser.execute(
+        "document.getElementById('note-3.1.1[b]').dispatchEvent(new Event('change', {bubbles: true}));",
+        &[],
+    );
+    browser.wait_for("tr[data-objective='3.1.1[b]'] .decided", PAGE_LOAD);
+
+    // Bulk: select three objectives with x and the boxes, set them all met at once.
+    key("Escape"); // from the note back to its row, 3.1.1[b]
+    key("j"); // 3.1.1[c]
+    key("x");
+    browser.click("tr[data-objective='3.1.1[d]'] input.pick");
+    browser.click("tr[data-objective='3.1.1[e]'] input.pick");
+    browser.execute("document.getElementById('bulk-status').value = 'met';", &[]);
+    browser.click("#bulk-apply");
+    for objective in ["3.1.1[c]", "3.1.1[d]", "3.1.1[e]"] {
+        wait_for_row(&browser, objective, "met");
+    }
+
+    let saved = statuses(&browser, &org, &assessment);
+    for (objective, status) in [
+        ("3.1.1[a]", "met"),
+        ("3.1.1[b]", "not_met"),
+        ("3.1.1[c]", "met"),
+        ("3.1.1[d]", "met"),
+        ("3.1.1[e]", "met"),
+        ("3.1.1[f]", "not_assessed"),
+        ("3.1.2[a]", "not_applicable"),
+    ] {
+        assert_eq!(saved[objective], status, "{objective}");
+    }
+    let (_, requirement) = api(
+        &browser,
+        "GET",
+        &format!("/api/v1/orgs/{org}/assessments/{assessment}/requirements/3.1.1"),
+        None,
+        Value::Null,
+    );
+    assert_eq!(
+        requirement["objectives"][1]["note"],
+        "Two shared logins remain"
+    );
+    assert_eq!(requirement["history"][0]["source"], "page");
+
+    // The status filter shows only what matches.
+    browser.execute(
+        "const f = document.getElementById('filter-status'); f.value = 'not_met'; f.dispatchEvent(new Event('change'));",
+        &[],
+    );
+    let shown = browser.execute(
+        "return [...document.querySelectorAll('tr.objective')].filter(r => !r.hidden && !r.closest('.requirement').hidden).map(r => r.dataset.objective);",
+        &[],
+    );
+    assert_eq!(shown, json!(["3.1.1[b]"]));
+
+    // The dashboard and the requirement page reflect it.
+    browser.goto(&format!(
+        "{}/orgs/{org}/assessments/{assessment}/requirements/3.1.1",
+        rampart(&server)
+    ));
+    browser.wait_for("#history", PAGE_LOAD);
+    assert_eq!(browser.text("#requirement-status"), "not_met");
+}

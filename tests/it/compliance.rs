@@ -503,3 +503,104 @@ fn another_organizations_assessment_is_not_found_anywhere() {
     assert_eq!(listed.as_array().unwrap().len(), 1);
     assert_eq!(listed[0]["id"], ours);
 }
+
+#[test]
+fn pages_show_the_assessment_to_readers_and_edit_controls_to_writers() {
+    let (env, server, owner, org) = signed_in();
+    let id = create_assessment(&server, &owner, &org, "cmmc-l2");
+    let base = format!("/api/v1/orgs/{org}/assessments/{id}");
+    ok_json(send(
+        &server,
+        &owner,
+        "PATCH",
+        &format!("{base}/objectives"),
+        &json!({"updates": [{"objective": "3.12.4[a]", "status": "met"},
+                            {"objective": "3.1.1[a]", "status": "not_met", "note": "Shared logins"}]}),
+    ));
+    let page = |session: &Session, path: &str| {
+        let response = session.get(&server, path);
+        let status = response.status().as_u16();
+        (status, response.text().unwrap())
+    };
+    let pages = format!("/orgs/{org}/assessments/{id}");
+    let (status, dashboard) = page(&owner, &pages);
+    assert_eq!(status, 200);
+    assert!(dashboard.contains(r#"id="family-chart""#), "{dashboard}");
+    assert!(dashboard.contains("<rect class=\"seg-not_met\""));
+    assert!(dashboard.contains(r#"id="level2-status""#));
+    // All but 3.12.4 and 3.1.1's other objectives unassessed: the score is far below 88.
+    let api = ok_json(owner.get(&server, &format!("{base}/score")));
+    let score = api["score"].as_i64().unwrap();
+    assert!(dashboard.contains(&format!("<span class=\"tile-value\">{score}</span>")));
+
+    let (status, objectives) = page(&owner, &format!("{pages}/objectives"));
+    assert_eq!(status, 200);
+    assert!(objectives.contains(r#"data-objective="3.1.1[a]" data-status="not_met""#));
+    assert!(
+        objectives.contains(r#"class="status""#),
+        "owners get the status controls"
+    );
+    assert!(objectives.contains("Shared logins"));
+    let (status, requirement) = page(&owner, &format!("{pages}/requirements/3.1.1"));
+    assert_eq!(status, 200);
+    assert!(requirement.contains(r#"id="history""#));
+    assert!(requirement.contains("Shared logins"));
+    for sub in ["poam", "gaps"] {
+        let (status, body) = page(&owner, &format!("{pages}/{sub}"));
+        assert_eq!(status, 200, "{sub}: {body}");
+        assert!(body.contains("3.1.1"), "{sub}");
+    }
+    let (status, drift) = page(&owner, &format!("/orgs/{org}/drift"));
+    assert_eq!(status, 200);
+    assert!(drift.contains(r#"id="drift""#));
+    let (status, list) = page(&owner, &format!("/orgs/{org}/assessments"));
+    assert_eq!(status, 200);
+    assert!(list.contains(&id) && list.contains("new-assessment"));
+
+    // A viewer reads without controls.
+    crate::identity::create_user(
+        &env,
+        "viewer@example.com",
+        "velvet orbit canyon 93 drift",
+        &org,
+        "viewer",
+    );
+    let viewer = Session::login(
+        &server,
+        "viewer@example.com",
+        "velvet orbit canyon 93 drift",
+    );
+    let (status, objectives) = page(&viewer, &format!("{pages}/objectives"));
+    assert_eq!(status, 200);
+    assert!(!objectives.contains(r#"class="status""#));
+    assert!(!objectives.contains("bulk-apply"));
+    assert!(objectives.contains(r#"data-status="not_met""#));
+    let (_, list) = page(&viewer, &format!("/orgs/{org}/assessments"));
+    assert!(!list.contains("new-assessment"));
+
+    // Someone else's organization is not found; no session is sent to sign in.
+    let other = crate::matrix::create_org(&env, "Initech");
+    crate::identity::create_user(
+        &env,
+        "owner@initech.example",
+        "velvet orbit canyon 93 drift",
+        &other,
+        "owner",
+    );
+    let stranger = Session::login(
+        &server,
+        "owner@initech.example",
+        "velvet orbit canyon 93 drift",
+    );
+    assert_eq!(page(&stranger, &pages).0, 404);
+    assert_eq!(
+        page(&stranger, &format!("/orgs/{other}/assessments/{id}")).0,
+        404
+    );
+    let response = crate::pages::no_redirect(&env)
+        .get(server.url(&pages))
+        .send()
+        .unwrap();
+    assert_eq!(response.status(), 303);
+    assert_eq!(response.headers()["location"], "/signin");
+}

@@ -12,7 +12,7 @@ use crate::mfa::{code, now, post};
 const PASSWORD: &str = "copper violin meadow 82 orbit";
 
 /// A client that shows redirects instead of following them.
-fn no_redirect(env: &TestEnv) -> Client {
+pub fn no_redirect(env: &TestEnv) -> Client {
     Client::builder()
         .use_preconfigured_tls(client_tls(&env.cert_path()))
         .redirect(reqwest::redirect::Policy::none())

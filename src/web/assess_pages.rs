@@ -1,0 +1,642 @@
+//! Assessment pages: the list, the dashboard (scores, statuses, SVG charts), the objectives
+//! page, requirement detail with history, POA&M, gaps and drift. Changes go through the
+//! JSON API from `assessment.js`; these handlers only read.
+
+use std::collections::BTreeMap;
+
+use actix_web::{HttpRequest, HttpResponse, web};
+use askama::Template;
+
+use super::AppState;
+use super::account_pages::when;
+use super::assets;
+use super::error::WebError;
+use super::identity::{self, SignedIn, now};
+use super::pages::{Layout, html, render, require_org_page};
+use crate::access::{Permission, Requester};
+use crate::assess::{
+    self, Assessment, Dashboard, Gaps, PoamView, RequirementView, drift::DriftItem,
+};
+use crate::auth::{self, Client};
+use crate::scoring::Status;
+use crate::store::{OrgId, Store};
+
+/// What every assessment page knows about the organization and the reader.
+struct Frame {
+    csrf_token: String,
+    script: String,
+    org_id: String,
+    org_name: String,
+    can_edit: bool,
+    /// Account id -> display name, for the people named on the page.
+    names: BTreeMap<String, String>,
+}
+
+impl Frame {
+    fn name_of(&self, account: &str) -> String {
+        self.names
+            .get(account)
+            .cloned()
+            .unwrap_or_else(|| account.to_owned())
+    }
+}
+
+fn frame(store: &Store, signed_in: &SignedIn, org: OrgId) -> Result<Frame, WebError> {
+    let requester = identity::requester(signed_in);
+    let membership = crate::org::member_profiles(store, requester)?
+        .into_iter()
+        .find(|(profile, _)| profile.id == org);
+    let (org_name, can_edit) = match membership {
+        Some((profile, role)) => (profile.name, role.allows(Permission::Write)),
+        // The appliance administrator reading an organization it is not a member of.
+        None => (org.to_string(), false),
+    };
+    let names = auth::members::list(store, requester, org)
+        .map(|members| {
+            members
+                .into_iter()
+                .map(|m| (m.account.to_string(), m.display_name))
+                .collect()
+        })
+        .unwrap_or_default();
+    Ok(Frame {
+        csrf_token: signed_in.session.csrf_token.clone(),
+        script: assets::url("js/assessment.js"),
+        org_id: org.to_string(),
+        org_name,
+        can_edit,
+        names,
+    })
+}
+
+/// Reads for a page: the frame and whatever `read` returns, on the blocking pool.
+async fn page_data<T, F>(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    org: &str,
+    read: F,
+) -> Result<Result<(Frame, T), HttpResponse>, WebError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Store, Requester, OrgId, &Client, i64) -> Result<T, WebError> + Send + 'static,
+{
+    let (signed_in, org) = match require_org_page(req, state, org).await? {
+        Ok(found) => found,
+        Err(redirect) => return Ok(Err(redirect)),
+    };
+    let store = state.store.clone();
+    let client = identity::client(req, state);
+    let found = web::block(move || -> Result<_, WebError> {
+        let requester = identity::requester(&signed_in);
+        let value = read(&store, requester, org, &client, now())?;
+        Ok((frame(&store, &signed_in, org)?, value))
+    })
+    .await??;
+    Ok(Ok(found))
+}
+
+// ---------------------------------------------------------------------------------------
+// The list of assessments.
+
+#[derive(Template)]
+#[template(path = "assessments.html")]
+struct AssessmentsPage {
+    layout: Layout,
+    frame: Frame,
+    /// With the start time for people.
+    assessments: Vec<(Assessment, String)>,
+    frameworks: Vec<(String, String)>,
+}
+
+pub async fn assessments(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let (frame, assessments) =
+        match page_data(&req, &state, &path, |store, requester, org, client, now| {
+            Ok(assess::list(store, requester, org, client, now)?)
+        })
+        .await?
+        {
+            Ok(found) => found,
+            Err(redirect) => return Ok(redirect),
+        };
+    let frameworks = crate::catalog::builtins()
+        .map(|c| (c.id.clone(), c.title.clone()))
+        .collect();
+    Ok(html(render(&AssessmentsPage {
+        layout: Layout::new(),
+        frame,
+        assessments: assessments
+            .into_iter()
+            .map(|a| {
+                let started = when(a.created_at);
+                (a, started)
+            })
+            .collect(),
+        frameworks,
+    })?))
+}
+
+// ---------------------------------------------------------------------------------------
+// The dashboard.
+
+/// One family's bar: requirement counts drawn as SVG rectangles (x and width in user units
+/// of a 300-wide bar).
+struct FamilyBar {
+    title: String,
+    done_percent: usize,
+    total: usize,
+    segments: Vec<Segment>,
+    y: usize,
+}
+
+struct Segment {
+    class: &'static str,
+    x: usize,
+    width: usize,
+    count: usize,
+    label: &'static str,
+}
+
+const BAR_WIDTH: usize = 300;
+const BAR_ROW: usize = 22;
+
+fn family_bars(dashboard: &Dashboard) -> Vec<FamilyBar> {
+    dashboard
+        .families
+        .iter()
+        .enumerate()
+        .map(|(n, family)| {
+            let counts = &family.requirements;
+            let total = counts.total().max(1);
+            let mut x = 0;
+            let mut segments = Vec::new();
+            for (class, label, count) in [
+                ("met", "met", counts.met),
+                ("not_applicable", "not applicable", counts.not_applicable),
+                ("not_met", "not met", counts.not_met),
+                ("not_assessed", "not assessed", counts.not_assessed),
+            ] {
+                let width = count * BAR_WIDTH / total;
+                if count > 0 {
+                    segments.push(Segment {
+                        class,
+                        x,
+                        width,
+                        count,
+                        label,
+                    });
+                }
+                x += width;
+            }
+            FamilyBar {
+                title: family.title.clone(),
+                done_percent: counts.percent_done(),
+                total: counts.total(),
+                segments,
+                y: n * BAR_ROW,
+            }
+        })
+        .collect()
+}
+
+/// The score over time as an SVG polyline: x spread over the points, y from -203 to 110.
+struct Trend {
+    points: String,
+    first: String,
+    last: String,
+    /// The y of the 88 line (conditional floor).
+    floor_y: i64,
+    values: Vec<(String, i64)>,
+}
+
+const TREND_W: i64 = 600;
+const TREND_H: i64 = 160;
+
+fn trend_y(score: i64) -> i64 {
+    (110 - score.clamp(-203, 110)) * TREND_H / 313
+}
+
+fn trend(dashboard: &Dashboard) -> Option<Trend> {
+    let values: Vec<(String, i64)> = dashboard
+        .trend
+        .iter()
+        .filter_map(|p| p.score.map(|s| (p.date.clone(), s)))
+        .collect();
+    let (first, last) = (values.first()?.0.clone(), values.last()?.0.clone());
+    let step = if values.len() > 1 {
+        TREND_W / (values.len() as i64 - 1)
+    } else {
+        0
+    };
+    let points = values
+        .iter()
+        .enumerate()
+        .map(|(n, (_, score))| format!("{},{}", n as i64 * step, trend_y(*score)))
+        .collect::<Vec<_>>()
+        .join(" ");
+    Some(Trend {
+        points,
+        first,
+        last,
+        floor_y: trend_y(88),
+        values,
+    })
+}
+
+#[derive(Template)]
+#[template(path = "assessment.html")]
+struct DashboardPage {
+    layout: Layout,
+    frame: Frame,
+    d: Dashboard,
+    bars: Vec<FamilyBar>,
+    bars_height: usize,
+    trend: Option<Trend>,
+    trend_w: i64,
+    trend_h: i64,
+    framework: String,
+}
+
+pub async fn dashboard(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (org, id) = path.into_inner();
+    let (frame, d) = match page_data(
+        &req,
+        &state,
+        &org,
+        move |store, requester, org, client, now| {
+            Ok(assess::dashboard(store, requester, org, &id, client, now)?)
+        },
+    )
+    .await?
+    {
+        Ok(found) => found,
+        Err(redirect) => return Ok(redirect),
+    };
+    let bars = family_bars(&d);
+    let framework = d
+        .assessment
+        .catalog()
+        .map(|c| c.title.clone())
+        .unwrap_or_else(|_| d.assessment.framework.clone());
+    Ok(html(render(&DashboardPage {
+        layout: Layout::new(),
+        frame,
+        bars_height: bars.len() * BAR_ROW,
+        trend: trend(&d),
+        trend_w: TREND_W,
+        trend_h: TREND_H,
+        bars,
+        framework,
+        d,
+    })?))
+}
+
+// ---------------------------------------------------------------------------------------
+// The objectives page.
+
+struct ObjectiveRow {
+    id: String,
+    text: String,
+    status: &'static str,
+    note: String,
+    decided: String,
+}
+
+struct RequirementRow {
+    id: String,
+    label: String,
+    title: String,
+    status: &'static str,
+    owners: String,
+    owner_ids: String,
+    objectives: Vec<ObjectiveRow>,
+}
+
+struct FamilyRows {
+    title: String,
+    requirements: Vec<RequirementRow>,
+}
+
+#[derive(Template)]
+#[template(path = "objectives.html")]
+struct ObjectivesPage {
+    layout: Layout,
+    frame: Frame,
+    assessment: Assessment,
+    families: Vec<FamilyRows>,
+    owners: Vec<(String, String)>,
+}
+
+pub async fn objectives(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (org, id) = path.into_inner();
+    let (frame, list) = match page_data(
+        &req,
+        &state,
+        &org,
+        move |store, requester, org, client, now| {
+            Ok(assess::objectives(store, requester, org, &id, client, now)?)
+        },
+    )
+    .await?
+    {
+        Ok(found) => found,
+        Err(redirect) => return Ok(redirect),
+    };
+    let assessment = list.assessment;
+    let catalog = assessment.catalog()?;
+    let mut by_objective: BTreeMap<String, assess::ObjectiveView> = list
+        .objectives
+        .into_iter()
+        .map(|o| (o.id.clone(), o))
+        .collect();
+    let mut families = Vec::new();
+    for family in &catalog.families {
+        let mut requirements = Vec::new();
+        for requirement in family.requirements.iter().filter(|r| !r.withdrawn) {
+            let rows: Vec<ObjectiveRow> = requirement
+                .objectives
+                .iter()
+                .filter_map(|o| by_objective.remove(&o.id))
+                .map(|o| ObjectiveRow {
+                    decided: match (&o.by, o.at) {
+                        (Some(by), Some(at)) => format!("{} · {}", frame.name_of(by), when(at)),
+                        _ => String::new(),
+                    },
+                    id: o.id,
+                    text: o.text,
+                    status: Status::as_str(o.status),
+                    note: o.note,
+                })
+                .collect();
+            let status = {
+                let statuses: Vec<&str> = rows.iter().map(|r| r.status).collect();
+                if statuses.contains(&"not_met") {
+                    "not_met"
+                } else if statuses.is_empty() || statuses.contains(&"not_assessed") {
+                    "not_assessed"
+                } else if statuses.iter().all(|s| *s == "not_applicable") {
+                    "not_applicable"
+                } else {
+                    "met"
+                }
+            };
+            let responsible = list
+                .responsible
+                .get(&requirement.id)
+                .cloned()
+                .unwrap_or_default();
+            requirements.push(RequirementRow {
+                id: requirement.id.clone(),
+                label: requirement.label.clone(),
+                title: requirement.title.clone(),
+                status,
+                owners: responsible
+                    .iter()
+                    .map(|a| frame.name_of(a))
+                    .collect::<Vec<_>>()
+                    .join(", "),
+                owner_ids: responsible.join(" "),
+                objectives: rows,
+            });
+        }
+        if !requirements.is_empty() {
+            families.push(FamilyRows {
+                title: family.title.clone(),
+                requirements,
+            });
+        }
+    }
+    let owners = frame
+        .names
+        .iter()
+        .map(|(id, name)| (id.clone(), name.clone()))
+        .collect();
+    Ok(html(render(&ObjectivesPage {
+        layout: Layout::new(),
+        frame,
+        assessment,
+        families,
+        owners,
+    })?))
+}
+
+// ---------------------------------------------------------------------------------------
+// Requirement detail.
+
+struct HistoryRow {
+    at: String,
+    actor: String,
+    source: String,
+    subject: String,
+    before: String,
+    after: String,
+}
+
+#[derive(Template)]
+#[template(path = "requirement.html")]
+struct RequirementPage {
+    layout: Layout,
+    frame: Frame,
+    assessment: Assessment,
+    r: RequirementView,
+    status: &'static str,
+    history: Vec<HistoryRow>,
+    responsible: Vec<(String, String, bool)>,
+    inherited: &'static str,
+}
+
+/// A history value as one line a person can read.
+fn describe(value: &serde_json::Value) -> String {
+    match value {
+        serde_json::Value::Object(map) => map
+            .iter()
+            .filter(|(_, v)| !v.is_null() && *v != "" && *v != &serde_json::json!([]))
+            .map(|(k, v)| match v {
+                serde_json::Value::String(s) => format!("{k}: {s}"),
+                other => format!("{k}: {other}"),
+            })
+            .collect::<Vec<_>>()
+            .join("; "),
+        other => other.to_string(),
+    }
+}
+
+pub async fn requirement(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (org, id, requirement) = path.into_inner();
+    let (frame, (assessment, r)) = match page_data(
+        &req,
+        &state,
+        &org,
+        move |store, requester, org, client, now| {
+            let r = assess::requirement(store, requester, org, &id, &requirement, client, now)?;
+            Ok((assess::get(store, requester, org, &id, client, now)?, r))
+        },
+    )
+    .await?
+    {
+        Ok(found) => found,
+        Err(redirect) => return Ok(redirect),
+    };
+    let history = r
+        .history
+        .iter()
+        .map(|c| HistoryRow {
+            at: when(c.at),
+            actor: frame.name_of(&c.actor),
+            source: c.source.as_str().to_owned(),
+            subject: c.subject.clone(),
+            before: describe(&c.before),
+            after: describe(&c.after),
+        })
+        .collect();
+    let responsible = frame
+        .names
+        .iter()
+        .map(|(id, name)| (id.clone(), name.clone(), r.detail.responsible.contains(id)))
+        .collect();
+    let inherited = match r.detail.inheritance.as_ref().map(|i| i.kind) {
+        None => "",
+        Some(assess::InheritanceKind::Full) => "full",
+        Some(assess::InheritanceKind::Partial) => "partial",
+    };
+    Ok(html(render(&RequirementPage {
+        layout: Layout::new(),
+        status: Status::as_str(r.status),
+        frame,
+        assessment,
+        history,
+        responsible,
+        inherited,
+        r,
+    })?))
+}
+
+// ---------------------------------------------------------------------------------------
+// POA&M, gaps, drift.
+
+#[derive(Template)]
+#[template(path = "poam.html")]
+struct PoamPage {
+    layout: Layout,
+    frame: Frame,
+    v: PoamView,
+}
+
+pub async fn poam(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (org, id) = path.into_inner();
+    let (frame, v) = match page_data(
+        &req,
+        &state,
+        &org,
+        move |store, requester, org, client, now| {
+            Ok(assess::poam(store, requester, org, &id, client, now)?)
+        },
+    )
+    .await?
+    {
+        Ok(found) => found,
+        Err(redirect) => return Ok(redirect),
+    };
+    Ok(html(render(&PoamPage {
+        layout: Layout::new(),
+        frame,
+        v,
+    })?))
+}
+
+#[derive(Template)]
+#[template(path = "gaps.html")]
+struct GapsPage {
+    layout: Layout,
+    frame: Frame,
+    assessment: Assessment,
+    g: Gaps,
+}
+
+pub async fn gaps(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (org, id) = path.into_inner();
+    let (frame, (assessment, g)) = match page_data(
+        &req,
+        &state,
+        &org,
+        move |store, requester, org, client, now| {
+            let g = assess::gaps(store, requester, org, &id, client, now)?;
+            Ok((assess::get(store, requester, org, &id, client, now)?, g))
+        },
+    )
+    .await?
+    {
+        Ok(found) => found,
+        Err(redirect) => return Ok(redirect),
+    };
+    Ok(html(render(&GapsPage {
+        layout: Layout::new(),
+        frame,
+        assessment,
+        g,
+    })?))
+}
+
+#[derive(Template)]
+#[template(path = "drift.html")]
+struct DriftPage {
+    layout: Layout,
+    frame: Frame,
+    items: Vec<DriftItem>,
+}
+
+pub async fn drift(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let (frame, items) =
+        match page_data(&req, &state, &path, |store, requester, org, client, now| {
+            Ok(assess::drift::for_org(store, requester, org, client, now)?)
+        })
+        .await?
+        {
+            Ok(found) => found,
+            Err(redirect) => return Ok(redirect),
+        };
+    Ok(html(render(&DriftPage {
+        layout: Layout::new(),
+        frame,
+        items,
+    })?))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn trend_spans_the_whole_range() {
+        assert_eq!(trend_y(110), 0);
+        assert_eq!(trend_y(-203), TREND_H);
+        assert!(trend_y(88) > 0 && trend_y(88) < TREND_H / 2);
+    }
+}
