@@ -141,6 +141,39 @@ fn read_head(system: &System<'_>) -> Result<Option<Head>, AuditError> {
     })
 }
 
+/// Read access to `org`, for whoever `access` lets read it. The appliance administrator's
+/// read (it is not a member) is recorded as `admin.org_read` in the organization's log,
+/// which its owners see.
+pub fn read_grant(
+    store: &Store,
+    requester: Requester,
+    org: OrgId,
+    client: &Client,
+    now: i64,
+) -> Result<access::Grant, AuditError> {
+    let known = store.organizations()?;
+    let (grant, via) = {
+        let read = store.read()?;
+        let system = read.system(&SystemGrant::internal())?;
+        access::authorize(&system, &known, requester, org, Permission::Read)?
+    };
+    if via == Via::ApplianceAdmin {
+        let txn = store.write()?;
+        let event = client.stamp(
+            Event::new(
+                Actor::Account(requester.account.to_string()),
+                "admin.org_read",
+                Outcome::Success,
+            )
+            .org(org)
+            .target(org),
+        );
+        append(&txn, event, now)?;
+        txn.commit()?;
+    }
+    Ok(grant)
+}
+
 /// Appends `event` at `now` within `txn`; it is durable when `txn` commits.
 pub fn append(txn: &WriteTxn<'_>, event: Event, now: i64) -> Result<Entry, AuditError> {
     let system = txn.system(&SystemGrant::internal())?;

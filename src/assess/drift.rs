@@ -49,7 +49,7 @@ pub(crate) fn of_assessment(
     today: Date,
 ) -> Result<Vec<DriftItem>, AssessError> {
     let assessment = &records.assessment;
-    let catalog = assessment.catalog()?;
+    let catalog = &records.catalog;
     let org = org.to_string();
     let org = org.as_str();
     let mut items = Vec::new();

@@ -57,7 +57,7 @@ pub(crate) fn from_records(
     records: &Records,
     outcome: Option<&Outcome>,
 ) -> Result<Gaps, AssessError> {
-    let catalog = records.assessment.catalog()?;
+    let catalog = &records.catalog;
     let input = records.input();
     let mut unmet = Vec::new();
     for requirement in catalog.current_requirements() {

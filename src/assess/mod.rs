@@ -15,10 +15,10 @@ pub mod drift;
 use serde::{Deserialize, Serialize};
 use time::Date;
 
-use crate::access::{self, AccessError, Grant, Permission, Requester, SystemGrant, Via};
+use crate::access::{self, AccessError, Grant, Permission, Requester, SystemGrant};
 use crate::audit::{self, Actor, AuditError, Event, Outcome};
 use crate::auth::Client;
-use crate::catalog::{self, Catalog};
+use crate::catalog::{self, CatalogRef, ImportError};
 use crate::scoring::ScoreError;
 use crate::store::{OrgId, Store, StoreError, TenantGet, TenantTable, WriteTxn};
 
@@ -56,6 +56,8 @@ pub enum AssessError {
     Audit(#[from] AuditError),
     #[error(transparent)]
     Score(#[from] ScoreError),
+    #[error(transparent)]
+    Catalog(#[from] ImportError),
     #[error("assessment record is unreadable: {0}")]
     Decode(#[from] serde_json::Error),
 }
@@ -103,8 +105,9 @@ pub struct Assessment {
 }
 
 impl Assessment {
-    pub fn catalog(&self) -> Result<&'static Catalog, AssessError> {
-        catalog::builtin(&self.framework).ok_or_else(|| {
+    /// The framework, built in or imported by the organization `tenant` belongs to.
+    pub fn catalog(&self, tenant: &impl TenantGet) -> Result<CatalogRef, AssessError> {
+        catalog::resolve(tenant, &self.framework)?.ok_or_else(|| {
             AssessError::Conflict(format!(
                 "this assessment's framework {:?} is not available on this appliance",
                 self.framework
@@ -209,8 +212,7 @@ pub(crate) fn parse_id(text: &str) -> Result<uuid::Uuid, AssessError> {
     uuid::Uuid::parse_str(text).map_err(|_| AssessError::NotFound)
 }
 
-/// Read access to `org`; the appliance administrator's read (not a member) is audited in the
-/// organization's log.
+/// Read access to `org`; the appliance administrator's read is audited.
 pub(crate) fn read_grant(
     store: &Store,
     requester: Requester,
@@ -218,27 +220,7 @@ pub(crate) fn read_grant(
     client: &Client,
     now: i64,
 ) -> Result<Grant, AssessError> {
-    let known = store.organizations()?;
-    let (grant, via) = {
-        let read = store.read()?;
-        let system = read.system(&SystemGrant::internal())?;
-        access::authorize(&system, &known, requester, org, Permission::Read)?
-    };
-    if via == Via::ApplianceAdmin {
-        let txn = store.write()?;
-        let event = client.stamp(
-            Event::new(
-                Actor::Account(requester.account.to_string()),
-                "admin.org_read",
-                Outcome::Success,
-            )
-            .org(org)
-            .target(org),
-        );
-        audit::append(&txn, event, now)?;
-        txn.commit()?;
-    }
-    Ok(grant)
+    Ok(audit::read_grant(store, requester, org, client, now)?)
 }
 
 /// Write access to `org` inside `txn`.
@@ -286,19 +268,19 @@ pub fn create(
 ) -> Result<Assessment, AssessError> {
     let name = clean_name(&new.name)?;
     let framework = new.framework.trim();
-    if catalog::builtin(framework).is_none() {
+    let txn = store.write()?;
+    let grant = write_grant(store, &txn, author.requester, org)?;
+    let tenant = txn.tenant(&grant)?;
+    if catalog::resolve(&tenant, framework)?.is_none() {
         let known: Vec<&str> = catalog::builtins().map(|c| c.id.as_str()).collect();
         return Err(invalid(
             "framework",
             format!(
-                "{framework:?} is not a framework; use one of {}",
+                "{framework:?} is not a framework; use one of {} or an imported catalog's id",
                 known.join(", ")
             ),
         ));
     }
-    let txn = store.write()?;
-    let grant = write_grant(store, &txn, author.requester, org)?;
-    let tenant = txn.tenant(&grant)?;
     if tenant.list(ASSESSMENTS)?.len() >= MAX_ASSESSMENTS {
         return Err(AssessError::Conflict(format!(
             "an organization keeps at most {MAX_ASSESSMENTS} assessments"

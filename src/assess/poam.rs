@@ -231,7 +231,7 @@ pub fn put_poam(
     };
     let tenant = txn.tenant(&grant)?;
     let records = Records::read(&tenant, id)?;
-    let catalog = records.assessment.catalog()?;
+    let catalog = &records.catalog;
     if catalog.requirement(requirement).is_none_or(|r| r.withdrawn) {
         return Err(invalid(
             "requirement_id",
@@ -283,7 +283,7 @@ pub fn poam(
     let read = store.read()?;
     let records = Records::read(&read.tenant(&grant)?, id)?;
     let today = today(now);
-    let catalog = records.assessment.catalog()?;
+    let catalog = &records.catalog;
     let input = records.input();
     let scored = records.assessment.scored();
     let mut entries = Vec::new();

@@ -11,7 +11,7 @@ use super::{
 use crate::access::SystemGrant;
 use crate::access::{self, Requester};
 use crate::auth::Client;
-use crate::catalog::{Catalog, Requirement};
+use crate::catalog::{Catalog, CatalogRef, Requirement};
 use crate::scoring::Status;
 use crate::store::{OrgId, Store, Tenant, TenantGet, TenantTable};
 
@@ -301,6 +301,9 @@ pub struct ObjectiveList {
     pub objectives: Vec<ObjectiveView>,
     /// Requirement id -> account ids of the people responsible (only requirements with any).
     pub responsible: BTreeMap<String, Vec<String>>,
+    /// The framework, for pages that group the objectives.
+    #[serde(skip)]
+    pub catalog: Option<CatalogRef>,
 }
 
 /// Every objective of the assessment's framework in catalog order, with its decision.
@@ -317,7 +320,7 @@ pub fn objectives(
     let read = store.read()?;
     let tenant = read.tenant(&grant)?;
     let assessment = load(&tenant, id)?;
-    let catalog = assessment.catalog()?;
+    let catalog = assessment.catalog(&tenant)?;
     let decided = determinations_of(&tenant, id)?;
     let views = catalog
         .current_requirements()
@@ -333,6 +336,7 @@ pub fn objectives(
         assessment,
         objectives: views,
         responsible,
+        catalog: Some(catalog),
     })
 }
 
@@ -427,8 +431,8 @@ pub fn update_objectives(
     let grant = write_grant(store, &txn, author.requester, org)?;
     let tenant = txn.tenant(&grant)?;
     let mut assessment = load(&tenant, id)?;
-    let catalog = assessment.catalog()?;
-    let checked = check_updates(catalog, updates)?;
+    let catalog = assessment.catalog(&tenant)?;
+    let checked = check_updates(&catalog, updates)?;
 
     let before = determinations_of(&tenant, id)?;
     let mut after = before.clone();
@@ -497,7 +501,7 @@ pub fn update_objectives(
             )?;
         }
     }
-    summary::record_point(&tenant, &assessment, id, &after, &details, now)?;
+    summary::record_point(&tenant, &assessment, &catalog, id, &after, &details, now)?;
     tenant.put(
         super::ASSESSMENTS,
         id.as_bytes(),
@@ -630,11 +634,11 @@ pub fn update_requirement(
     };
     let tenant = txn.tenant(&grant)?;
     let mut assessment = load(&tenant, id)?;
-    let catalog = assessment.catalog()?;
+    let catalog = assessment.catalog(&tenant)?;
     let requirement = catalog
         .requirement(req_id)
         .filter(|r| !r.withdrawn)
-        .ok_or_else(|| unknown_requirement(catalog, req_id))?;
+        .ok_or_else(|| unknown_requirement(&catalog, req_id))?;
     let mut details = details_of(&tenant, id)?;
     let before = details.get(req_id).cloned().unwrap_or_default();
     let mut detail = clean_detail(requirement, input, &members)?;
@@ -659,7 +663,7 @@ pub fn update_requirement(
     append_history(&tenant, &mut assessment, id, req_id, change)?;
     details.insert(req_id.to_owned(), detail.clone());
     let decided = determinations_of(&tenant, id)?;
-    summary::record_point(&tenant, &assessment, id, &decided, &details, now)?;
+    summary::record_point(&tenant, &assessment, &catalog, id, &decided, &details, now)?;
     tenant.put(
         super::ASSESSMENTS,
         id.as_bytes(),
@@ -693,7 +697,7 @@ pub fn requirement(
     let read = store.read()?;
     let tenant = read.tenant(&grant)?;
     let assessment = load(&tenant, id)?;
-    let catalog = assessment.catalog()?;
+    let catalog = assessment.catalog(&tenant)?;
     let (family, requirement) = catalog
         .families
         .iter()
@@ -703,7 +707,7 @@ pub fn requirement(
                 .find(|r| r.id == req_id)
                 .map(|r| (f, r))
         })
-        .ok_or_else(|| unknown_requirement(catalog, req_id))?;
+        .ok_or_else(|| unknown_requirement(&catalog, req_id))?;
     let decided: BTreeMap<String, Determination> = requirement
         .objectives
         .iter()

@@ -14,6 +14,7 @@ use super::{
 };
 use crate::access::Requester;
 use crate::auth::Client;
+use crate::catalog::CatalogRef;
 use crate::scoring::{self, Encryption, Mfa, Outcome, Status};
 use crate::store::{OrgId, Store, Tenant, TenantGet, TenantTable};
 
@@ -88,6 +89,8 @@ pub struct Deadline {
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Dashboard {
     pub assessment: Assessment,
+    /// The framework's title.
+    pub framework: String,
     /// Whether the SPRS score and CMMC status apply to this framework.
     pub scored: bool,
     /// SCORING.md section 5 output, for scored frameworks.
@@ -207,6 +210,7 @@ pub(crate) fn scoring_input(
 /// Everything the summaries read, from one snapshot.
 pub(crate) struct Records {
     pub assessment: Assessment,
+    pub catalog: CatalogRef,
     pub decided: BTreeMap<String, Determination>,
     pub details: BTreeMap<String, RequirementDetail>,
     pub poam: Vec<super::PoamItem>,
@@ -214,8 +218,10 @@ pub(crate) struct Records {
 
 impl Records {
     pub fn read(tenant: &impl TenantGet, id: uuid::Uuid) -> Result<Records, AssessError> {
+        let assessment = load(tenant, id)?;
         Ok(Records {
-            assessment: load(tenant, id)?,
+            catalog: assessment.catalog(tenant)?,
+            assessment,
             decided: determinations_of(tenant, id)?,
             details: details_of(tenant, id)?,
             poam: poam::items_of(tenant, id)?,
@@ -243,7 +249,7 @@ impl Records {
     pub fn progress(
         &self,
     ) -> Result<(Vec<FamilyProgress>, StatusCounts, StatusCounts), AssessError> {
-        let catalog = self.assessment.catalog()?;
+        let catalog = &self.catalog;
         let mut families = Vec::new();
         let mut requirements = StatusCounts::default();
         let mut objectives = StatusCounts::default();
@@ -285,6 +291,7 @@ pub(crate) fn planned(items: &[super::PoamItem]) -> BTreeSet<String> {
 pub(crate) fn record_point(
     tenant: &Tenant<'_>,
     assessment: &Assessment,
+    catalog: &CatalogRef,
     id: uuid::Uuid,
     decided: &BTreeMap<String, Determination>,
     details: &BTreeMap<String, RequirementDetail>,
@@ -292,6 +299,7 @@ pub(crate) fn record_point(
 ) -> Result<(), AssessError> {
     let records = Records {
         assessment: assessment.clone(),
+        catalog: catalog.clone(),
         decided: decided.clone(),
         details: details.clone(),
         poam: poam::items_of(tenant, id)?,
@@ -346,10 +354,7 @@ pub fn score(
     records.outcome()?.ok_or_else(|| {
         AssessError::Conflict(format!(
             "{} has no SPRS score; its dashboard shows status per family",
-            records
-                .assessment
-                .catalog()
-                .map_or("this framework", |c| c.title.as_str())
+            records.catalog.title
         ))
     })
 }
@@ -378,6 +383,7 @@ pub fn dashboard(
         drift: super::drift::of_assessment(&records, org, today)?,
         trend: trend_of(&tenant, id)?,
         scored: records.assessment.scored(),
+        framework: records.catalog.title.clone(),
         assessment: records.assessment,
         outcome,
         requirements,

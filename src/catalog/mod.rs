@@ -10,6 +10,7 @@
 
 mod builtin;
 mod import;
+pub mod imported;
 mod oscal;
 mod schema;
 
@@ -19,6 +20,7 @@ use serde::{Deserialize, Serialize};
 
 pub use builtin::{FarRequirement, builtin, builtins, check_builtins, far_mapping, scored};
 pub use import::{MAX_IMPORT_BYTES, parse_oscal};
+pub use imported::{CatalogRef, CatalogSummary, ImportError, resolve};
 pub use schema::{MAX_PROBLEMS, OscalSchema, validate_oscal};
 
 #[derive(Debug, Clone, thiserror::Error)]

@@ -5,7 +5,9 @@ use actix_web::{HttpResponse, Route, web};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
-use super::{AppState, account_api, assess_api, auth_api, security_api, security_keys_api};
+use super::{
+    AppState, account_api, assess_api, auth_api, catalog_api, security_api, security_keys_api,
+};
 
 /// One API route: how it is registered and what the OpenAPI document must list.
 pub struct ApiRoute {
@@ -261,6 +263,26 @@ pub static ROUTES: &[ApiRoute] = &[
         path: "/api/v1/orgs/{org_id}/drift",
         route: || web::get().to(assess_api::drift),
     },
+    ApiRoute {
+        method: "get",
+        path: "/api/v1/catalogs",
+        route: || web::get().to(catalog_api::builtins),
+    },
+    ApiRoute {
+        method: "get",
+        path: "/api/v1/orgs/{org_id}/catalogs",
+        route: || web::get().to(catalog_api::list),
+    },
+    ApiRoute {
+        method: "post",
+        path: "/api/v1/orgs/{org_id}/catalogs",
+        route: || web::post().to(catalog_api::import),
+    },
+    ApiRoute {
+        method: "get",
+        path: "/api/v1/orgs/{org_id}/catalogs/{catalog_id}",
+        route: || web::get().to(catalog_api::get),
+    },
 ];
 
 /// Registers one resource per path holding all of its methods, so a wrong method gets 405.
@@ -361,7 +383,11 @@ async fn openapi_json() -> HttpResponse {
         assess_api::poam,
         assess_api::put_poam,
         assess_api::gaps,
-        assess_api::drift
+        assess_api::drift,
+        catalog_api::builtins,
+        catalog_api::list,
+        catalog_api::import,
+        catalog_api::get
     ),
     components(schemas(VersionInfo))
 )]

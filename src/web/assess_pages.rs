@@ -280,11 +280,7 @@ pub async fn dashboard(
         Err(redirect) => return Ok(redirect),
     };
     let bars = family_bars(&d);
-    let framework = d
-        .assessment
-        .catalog()
-        .map(|c| c.title.clone())
-        .unwrap_or_else(|_| d.assessment.framework.clone());
+    let framework = d.framework.clone();
     Ok(html(render(&DashboardPage {
         layout: Layout::new(),
         frame,
@@ -354,7 +350,7 @@ pub async fn objectives(
         Err(redirect) => return Ok(redirect),
     };
     let assessment = list.assessment;
-    let catalog = assessment.catalog()?;
+    let catalog = list.catalog.ok_or(WebError::NotFound)?;
     let mut by_objective: BTreeMap<String, assess::ObjectiveView> = list
         .objectives
         .into_iter()

@@ -96,6 +96,12 @@ pub async fn edge(
     let limit = state
         .as_ref()
         .map_or(1_048_576, |state| state.body_limit_bytes);
+    // A catalog import may be as large as an OSCAL catalog may be; its handler counts.
+    let limit = if super::catalog_api::is_import(req.method(), req.path()) {
+        limit.max(crate::catalog::MAX_IMPORT_BYTES as u64)
+    } else {
+        limit
+    };
     let over_rate = state.as_ref().and_then(|state| {
         let ip = identity::client_ip(req.request(), &state.trusted_proxies)?
             .parse()

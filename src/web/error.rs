@@ -37,6 +37,12 @@ pub enum WebError {
         field: Cow<'static, str>,
         message: String,
     },
+    /// An uploaded document breaks its schema: one problem per JSON path.
+    #[error("{message}")]
+    InvalidDocument {
+        message: String,
+        problems: Vec<ErrorProblem>,
+    },
     #[error("{0}")]
     Conflict(String),
     #[error("{0}")]
@@ -57,9 +63,14 @@ impl ResponseError for WebError {
             WebError::Invalid { field, .. } => Some(field.clone()),
             _ => None,
         };
+        let problems = match self {
+            WebError::InvalidDocument { problems, .. } => problems.clone(),
+            _ => Vec::new(),
+        };
         response.extensions_mut().insert(ErrorMeta {
             code: self.code(),
             field,
+            problems,
         });
         response
     }
@@ -73,7 +84,9 @@ impl ResponseError for WebError {
             | WebError::InvalidSecondFactor => StatusCode::UNAUTHORIZED,
             WebError::StepUpRequired | WebError::MfaEnrolmentRequired => StatusCode::FORBIDDEN,
             WebError::Forbidden(_) => StatusCode::FORBIDDEN,
-            WebError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+            WebError::Invalid { .. } | WebError::InvalidDocument { .. } => {
+                StatusCode::UNPROCESSABLE_ENTITY
+            }
             WebError::Conflict(_) => StatusCode::CONFLICT,
             WebError::Gone(_) => StatusCode::GONE,
             WebError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
@@ -90,6 +103,15 @@ impl ResponseError for WebError {
 pub struct ErrorMeta {
     pub code: Option<&'static str>,
     pub field: Option<Cow<'static, str>>,
+    /// Each place an uploaded document breaks its schema.
+    pub problems: Vec<ErrorProblem>,
+}
+
+/// Where a document is wrong (a JSON Pointer) and how.
+#[derive(Debug, Clone, Serialize)]
+pub struct ErrorProblem {
+    pub path: String,
+    pub message: String,
 }
 
 impl WebError {
@@ -101,6 +123,7 @@ impl WebError {
             WebError::StepUpRequired => Some("reauthentication_required"),
             WebError::MfaEnrolmentRequired => Some("mfa_enrolment_required"),
             WebError::Gone(_) => Some("link_invalid"),
+            WebError::InvalidDocument { .. } => Some("invalid_document"),
             _ => None,
         }
     }
@@ -174,9 +197,66 @@ impl From<crate::assess::AssessError> for WebError {
             AssessError::NotFound => WebError::NotFound,
             AssessError::Conflict(message) => WebError::Conflict(message),
             AssessError::Access(access) => access.into(),
+            AssessError::Audit(audit) => audit.into(),
+            AssessError::Catalog(catalog) => catalog.into(),
             other => WebError::Internal(other.to_string()),
         }
     }
+}
+
+impl From<crate::catalog::ImportError> for WebError {
+    fn from(err: crate::catalog::ImportError) -> Self {
+        use crate::catalog::{CatalogError, ImportError};
+        match err {
+            ImportError::Catalog(CatalogError::Invalid { problems, .. }) => {
+                let message = err_message(&problems);
+                WebError::InvalidDocument {
+                    message,
+                    problems: problems
+                        .into_iter()
+                        .map(|p| ErrorProblem {
+                            path: p.path,
+                            message: p.message,
+                        })
+                        .collect(),
+                }
+            }
+            ImportError::Catalog(CatalogError::TooLarge { max, .. }) => {
+                WebError::PayloadTooLarge { limit: max as u64 }
+            }
+            ImportError::Catalog(
+                catalog @ (CatalogError::NotJson { .. }
+                | CatalogError::Empty
+                | CatalogError::Duplicate { .. }),
+            ) => WebError::InvalidDocument {
+                message: catalog.to_string(),
+                problems: Vec::new(),
+            },
+            ImportError::Conflict(message) => WebError::Conflict(message),
+            ImportError::NotFound => WebError::NotFound,
+            ImportError::Access(access) => access.into(),
+            ImportError::Audit(audit) => audit.into(),
+            other => WebError::Internal(other.to_string()),
+        }
+    }
+}
+
+fn err_message(problems: &[crate::catalog::Problem]) -> String {
+    let first = problems
+        .first()
+        .map(|p| {
+            format!(
+                ": {} at {}",
+                p.message,
+                if p.path.is_empty() { "/" } else { &p.path }
+            )
+        })
+        .unwrap_or_default();
+    format!(
+        "not a valid OSCAL 1.1.3 catalog ({} problem{}){first}",
+        problems.len(),
+        if problems.len() == 1 { "" } else { "s" }
+    )
 }
 
 impl From<crate::audit::AuditError> for WebError {
@@ -243,6 +323,8 @@ struct ErrorDetail<'a> {
     /// The input field the message is about, when it is about one.
     #[serde(skip_serializing_if = "Option::is_none")]
     field: Option<Cow<'static, str>>,
+    #[serde(skip_serializing_if = "<[ErrorProblem]>::is_empty")]
+    problems: &'a [ErrorProblem],
     request_id: &'a str,
 }
 
@@ -274,6 +356,7 @@ pub fn render_error(
                 code: meta.code.unwrap_or_else(|| code_for(status)),
                 message,
                 field: meta.field,
+                problems: &meta.problems,
                 request_id,
             },
         };

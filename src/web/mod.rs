@@ -8,6 +8,7 @@ mod assess_pages;
 mod assets;
 mod audit_pages;
 mod auth_api;
+mod catalog_api;
 mod edge;
 mod error;
 mod identity;

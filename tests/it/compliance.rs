@@ -604,3 +604,175 @@ fn pages_show_the_assessment_to_readers_and_edit_controls_to_writers() {
     assert_eq!(response.status(), 303);
     assert_eq!(response.headers()["location"], "/signin");
 }
+
+/// A small OSCAL 1.1.3 catalog: one group, two controls, one with two objectives.
+fn small_catalog(uuid: &str) -> Value {
+    json!({"catalog": {
+        "uuid": uuid,
+        "metadata": {"title": "Acme internal controls", "last-modified": "2026-01-01T00:00:00Z",
+                     "version": "1.0", "oscal-version": "1.1.3"},
+        "groups": [{"id": "acc", "title": "Access", "controls": [
+            {"id": "acc-1", "title": "Badges", "parts": [
+                {"id": "acc-1_smt", "name": "statement", "prose": "Staff wear badges."},
+                {"id": "acc-1_obj.a", "name": "assessment-objective", "prose": "badges are issued"},
+                {"id": "acc-1_obj.b", "name": "assessment-objective", "prose": "badges are worn"}]},
+            {"id": "acc-2", "title": "Visitors", "parts": [
+                {"id": "acc-2_smt", "name": "statement", "prose": "Visitors are escorted."}]}
+        ]}]
+    }})
+}
+
+#[test]
+fn imported_catalogs_are_validated_and_can_be_assessed() {
+    let (env, server, owner, org) = signed_in();
+    let import = |body: String| {
+        server
+            .client
+            .post(server.url(&format!("/api/v1/orgs/{org}/catalogs")))
+            .header("origin", origin(&server))
+            .header("cookie", &owner.cookie)
+            .header("x-csrf-token", &owner.csrf)
+            .header("content-type", "application/json")
+            .body(body)
+            .send()
+            .unwrap()
+    };
+
+    // Not JSON; JSON that breaks the schema (a control id that is no token, no metadata
+    // title): each problem is named by its JSON path; too large.
+    let error = error_of(import("{\"catalog\": [".into()), 422);
+    assert_eq!(error["code"], "invalid_document");
+    assert!(
+        error["message"].as_str().unwrap().contains("line 1"),
+        "{error}"
+    );
+    let mut bad = small_catalog("9b1c4f5e-0000-4000-8000-000000000001");
+    bad["catalog"]["groups"][0]["controls"][0]["id"] = json!("1.1");
+    bad["catalog"]["metadata"]
+        .as_object_mut()
+        .unwrap()
+        .remove("title");
+    let error = error_of(import(bad.to_string()), 422);
+    let paths: Vec<&str> = error["problems"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|p| p["path"].as_str().unwrap())
+        .collect();
+    assert!(
+        paths.contains(&"/catalog/groups/0/controls/0/id"),
+        "{error}"
+    );
+    assert!(
+        paths.iter().any(|p| p.starts_with("/catalog/metadata")),
+        "{error}"
+    );
+    let response = import(format!("{{\"pad\": \"{}\"}}", "x".repeat(11 * 1024 * 1024)));
+    assert_eq!(response.status(), 413);
+    let listed = ok_json(owner.get(&server, &format!("/api/v1/orgs/{org}/catalogs")));
+    assert!(
+        listed
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|c| c["imported"] == false)
+    );
+
+    // A good one imports once; the same uuid again is a conflict.
+    let uuid = "9b1c4f5e-0000-4000-8000-000000000002";
+    let response = import(small_catalog(uuid).to_string());
+    assert_eq!(response.status(), 201);
+    let summary: Value = response.json().unwrap();
+    assert_eq!(summary["requirements"], 2);
+    assert_eq!(summary["objectives"], 3);
+    assert_eq!(import(small_catalog(uuid).to_string()).status(), 409);
+    let framework = summary["id"].as_str().unwrap().to_owned();
+
+    // Assessed like any framework, without an SPRS score.
+    let id = create_assessment(&server, &owner, &org, &framework);
+    let base = format!("/api/v1/orgs/{org}/assessments/{id}");
+    let objectives = ok_json(owner.get(&server, &format!("{base}/objectives")));
+    let ids: Vec<&str> = objectives["objectives"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|o| o["id"].as_str().unwrap())
+        .collect();
+    assert_eq!(ids.len(), 3, "{ids:?}");
+    let updates: Vec<Value> = ids
+        .iter()
+        .map(|o| json!({"objective": o, "status": "met"}))
+        .collect();
+    ok_json(send(
+        &server,
+        &owner,
+        "PATCH",
+        &format!("{base}/objectives"),
+        &json!({"updates": updates}),
+    ));
+    let dashboard = ok_json(owner.get(&server, &format!("{base}/dashboard")));
+    assert_eq!(dashboard["scored"], false);
+    assert_eq!(dashboard["requirements"]["met"], 2);
+    assert_eq!(
+        error_of(owner.get(&server, &format!("{base}/score")), 409)["code"],
+        "conflict"
+    );
+    let out = env.rampart(&["audit", "export"]);
+    assert!(stdout(&out).contains("catalog.import"));
+}
+
+#[test]
+fn rev3_and_csf_assessments_show_status_per_family() {
+    let (_env, server, owner, org) = signed_in();
+    for (framework, families, first) in [
+        ("nist-800-171r3", 17, "03.01.01"),
+        ("nist-csf-2.0", 6, "GV.OC"),
+        ("cmmc-l1", 6, "3.1.1"),
+    ] {
+        let id = create_assessment(&server, &owner, &org, framework);
+        let base = format!("/api/v1/orgs/{org}/assessments/{id}");
+        let objectives = ok_json(owner.get(&server, &format!("{base}/objectives")));
+        let first_objective = objectives["objectives"][0].clone();
+        assert_eq!(first_objective["requirement"], first, "{framework}");
+        ok_json(send(
+            &server,
+            &owner,
+            "PATCH",
+            &format!("{base}/objectives"),
+            &json!({"updates": [{"objective": first_objective["id"], "status": "not_met"}]}),
+        ));
+        let dashboard = ok_json(owner.get(&server, &format!("{base}/dashboard")));
+        assert_eq!(
+            dashboard["families"].as_array().unwrap().len(),
+            families,
+            "{framework}"
+        );
+        assert_eq!(dashboard["requirements"]["not_met"], 1, "{framework}");
+        if framework == "cmmc-l1" {
+            assert_eq!(dashboard["outcome"]["level1"]["status"], "not_met");
+        } else {
+            assert_eq!(dashboard["scored"], false, "{framework}");
+            assert_eq!(owner.get(&server, &format!("{base}/score")).status(), 409);
+        }
+        // A Rev 2 objective id is not an objective of Rev 3 or CSF.
+        if framework != "cmmc-l1" {
+            let response = send(
+                &server,
+                &owner,
+                "PATCH",
+                &format!("{base}/objectives"),
+                &json!({"updates": [{"objective": "3.1.1[a]", "status": "met"}]}),
+            );
+            assert_eq!(response.status(), 422, "{framework}");
+        }
+    }
+    let catalogs = ok_json(owner.get(&server, "/api/v1/catalogs"));
+    let rev3 = catalogs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|c| c["id"] == "nist-800-171r3")
+        .unwrap();
+    assert_eq!(rev3["requirements"], 97);
+    assert!(rev3["withdrawn"].as_u64().unwrap() > 0);
+}

@@ -254,6 +254,32 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
         "",
         [401, 200, 200, 200, 200, 404, 200],
     ),
+    // Catalogs: the built-ins for anyone signed in; imports for members and up.
+    (
+        "get",
+        "/api/v1/catalogs",
+        "",
+        [401, 200, 200, 200, 200, 200, 200],
+    ),
+    (
+        "get",
+        "/api/v1/orgs/{org_id}/catalogs",
+        "",
+        [401, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "get",
+        "/api/v1/orgs/{org_id}/catalogs/{catalog_id}",
+        "",
+        [401, 200, 200, 200, 200, 404, 200],
+    ),
+    // `{}` is no OSCAL catalog: those allowed to import get past access to the validation.
+    (
+        "post",
+        "/api/v1/orgs/{org_id}/catalogs",
+        "{}",
+        [401, 403, 422, 422, 422, 404, 404],
+    ),
     // Tokens are for members: the appliance administrator's read access is not handed on.
     (
         "get",
@@ -410,6 +436,7 @@ fn every_route_answers_every_actor_as_the_table_says() {
             .replace("{org_id}", &target)
             .replace("{assessment_id}", &assessment)
             .replace("{requirement_id}", "3.1.1")
+            .replace("{catalog_id}", "cmmc-l2")
             .replace("{token_id}", "5b0c8f1e-2d4a-4e7b-9c3f-1a2b3c4d5e6f")
             .replace("{account_id}", &plain_member)
             .replace("{session_id}", &"ab".repeat(32))
@@ -437,8 +464,8 @@ fn every_route_answers_every_actor_as_the_table_says() {
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
         .filter(|e| e["action"] == "admin.org_read")
         .collect();
-    // One per read: the profile, and nine reads of assessment records.
-    assert_eq!(reads.len(), 10);
+    // One per read: the profile, nine reads of assessment records and two of catalogs.
+    assert_eq!(reads.len(), 12);
     assert!(reads.iter().all(|r| r["org"] == target.as_str()));
     // So are its reads of the organization's audit log and security figures.
     for action in ["admin.audit_read", "admin.security_read"] {
