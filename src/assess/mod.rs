@@ -11,6 +11,7 @@ mod records;
 mod summary;
 
 pub mod drift;
+pub mod parameters;
 
 use serde::{Deserialize, Serialize};
 use time::Date;

@@ -185,6 +185,8 @@ pub struct RequirementView {
     /// Newest first.
     pub history: Vec<Change>,
     pub poam: Option<PoamItem>,
+    /// Its organization-defined parameters with the organization's values.
+    pub parameters: Vec<super::parameters::ParameterView>,
 }
 
 /// One objective with its text and decision.
@@ -744,5 +746,6 @@ pub fn requirement(
         detail,
         history,
         poam: super::poam::item(&tenant, id, req_id)?,
+        parameters: super::parameters::of_requirement(&tenant, &assessment.framework, requirement)?,
     })
 }

@@ -283,6 +283,16 @@ pub static ROUTES: &[ApiRoute] = &[
         path: "/api/v1/orgs/{org_id}/catalogs/{catalog_id}",
         route: || web::get().to(catalog_api::get),
     },
+    ApiRoute {
+        method: "get",
+        path: "/api/v1/orgs/{org_id}/parameters/{framework}",
+        route: || web::get().to(assess_api::parameters),
+    },
+    ApiRoute {
+        method: "put",
+        path: "/api/v1/orgs/{org_id}/parameters/{framework}",
+        route: || web::put().to(assess_api::set_parameters),
+    },
 ];
 
 /// Registers one resource per path holding all of its methods, so a wrong method gets 405.
@@ -384,6 +394,8 @@ async fn openapi_json() -> HttpResponse {
         assess_api::put_poam,
         assess_api::gaps,
         assess_api::drift,
+        assess_api::parameters,
+        assess_api::set_parameters,
         catalog_api::builtins,
         catalog_api::list,
         catalog_api::import,

@@ -343,3 +343,50 @@ pub async fn drift(
 ) -> Result<HttpResponse, WebError> {
     read(&req, &state, &path, assess::drift::for_org).await
 }
+
+/// The organization-defined parameters of a framework with the organization's values.
+#[utoipa::path(get, path = "/api/v1/orgs/{org_id}/parameters/{framework}", tag = "assessments",
+    params(("org_id" = String, Path), ("framework" = String, Path)),
+    responses((status = 200, body = [assess::parameters::ParameterView]), (status = 401), (status = 404), (status = 422)))]
+pub async fn parameters(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (org, framework) = path.into_inner();
+    read(
+        &req,
+        &state,
+        &org,
+        move |store, requester, org, client, now| {
+            assess::parameters::parameters(store, requester, org, &framework, client, now)
+        },
+    )
+    .await
+}
+
+#[derive(Serialize, ToSchema)]
+pub struct ParametersChanged {
+    changed: usize,
+}
+
+/// Set organization-defined parameter values (members and up); an empty value clears one.
+/// All land or, when one id is unknown, none.
+#[utoipa::path(put, path = "/api/v1/orgs/{org_id}/parameters/{framework}", tag = "assessments",
+    params(("org_id" = String, Path), ("framework" = String, Path)),
+    request_body = assess::parameters::ParameterUpdate,
+    responses((status = 200, body = ParametersChanged), (status = 401), (status = 403), (status = 404), (status = 422)))]
+pub async fn set_parameters(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Json<assess::parameters::ParameterUpdate>,
+) -> Result<HttpResponse, WebError> {
+    let (org, framework) = path.into_inner();
+    let body = body.into_inner();
+    change(&req, &state, &org, move |store, author, org, now| {
+        assess::parameters::set_parameters(store, author, org, &framework, &body, now)
+            .map(|changed| ParametersChanged { changed })
+    })
+    .await
+}

@@ -776,3 +776,74 @@ fn rev3_and_csf_assessments_show_status_per_family() {
     assert_eq!(rev3["requirements"], 97);
     assert!(rev3["withdrawn"].as_u64().unwrap() > 0);
 }
+
+#[test]
+fn organization_defined_parameters_are_kept_per_organization() {
+    let (env, server, owner, org) = signed_in();
+    let path = format!("/api/v1/orgs/{org}/parameters/nist-800-171r3");
+    let listed = ok_json(owner.get(&server, &path));
+    let first = &listed[0];
+    assert_eq!(first["id"], "A.03.01.01.ODP.01");
+    assert_eq!(first["requirement"], "03.01.01");
+    assert!(first["value"].is_null());
+
+    let changed = ok_json(send(
+        &server,
+        &owner,
+        "PUT",
+        &path,
+        &json!({"values": {"A.03.01.01.ODP.01": "90 days", "A.03.01.01.ODP.02": "24 hours"}}),
+    ));
+    assert_eq!(changed["changed"], 2);
+    // An unknown id refuses the whole change.
+    let error = error_of(
+        send(
+            &server,
+            &owner,
+            "PUT",
+            &path,
+            &json!({"values": {"A.03.01.01.ODP.01": "30 days", "A.99.ODP.01": "x"}}),
+        ),
+        422,
+    );
+    assert_eq!(error["field"], "values.A.99.ODP.01");
+    let listed = ok_json(owner.get(&server, &path));
+    assert_eq!(listed[0]["value"]["value"], "90 days");
+    assert_eq!(listed[1]["value"]["value"], "24 hours");
+
+    // The requirement view of a Rev 3 assessment carries them.
+    let id = create_assessment(&server, &owner, &org, "nist-800-171r3");
+    let view = ok_json(owner.get(
+        &server,
+        &format!("/api/v1/orgs/{org}/assessments/{id}/requirements/03.01.01"),
+    ));
+    assert_eq!(view["parameters"][0]["value"]["value"], "90 days");
+
+    // Another organization has its own values.
+    let other = crate::matrix::create_org(&env, "Initech");
+    crate::identity::create_user(
+        &env,
+        "owner@initech.example",
+        "velvet orbit canyon 93 drift",
+        &other,
+        "owner",
+    );
+    let stranger = Session::login(
+        &server,
+        "owner@initech.example",
+        "velvet orbit canyon 93 drift",
+    );
+    let theirs = ok_json(stranger.get(
+        &server,
+        &format!("/api/v1/orgs/{other}/parameters/nist-800-171r3"),
+    ));
+    assert!(theirs[0]["value"].is_null());
+    assert_eq!(stranger.get(&server, &path).status(), 404);
+    assert_eq!(
+        error_of(
+            owner.get(&server, &format!("/api/v1/orgs/{org}/parameters/iso-27001")),
+            422
+        )["field"],
+        "framework"
+    );
+}

@@ -254,6 +254,18 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
         "",
         [401, 200, 200, 200, 200, 404, 200],
     ),
+    (
+        "get",
+        "/api/v1/orgs/{org_id}/parameters/{framework}",
+        "",
+        [401, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "put",
+        "/api/v1/orgs/{org_id}/parameters/{framework}",
+        r#"{"values":{"A.03.01.01.ODP.01":"90 days"}}"#,
+        [401, 403, 200, 200, 200, 404, 404],
+    ),
     // Catalogs: the built-ins for anyone signed in; imports for members and up.
     (
         "get",
@@ -437,6 +449,7 @@ fn every_route_answers_every_actor_as_the_table_says() {
             .replace("{assessment_id}", &assessment)
             .replace("{requirement_id}", "3.1.1")
             .replace("{catalog_id}", "cmmc-l2")
+            .replace("{framework}", "nist-800-171r3")
             .replace("{token_id}", "5b0c8f1e-2d4a-4e7b-9c3f-1a2b3c4d5e6f")
             .replace("{account_id}", &plain_member)
             .replace("{session_id}", &"ab".repeat(32))
@@ -464,8 +477,9 @@ fn every_route_answers_every_actor_as_the_table_says() {
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
         .filter(|e| e["action"] == "admin.org_read")
         .collect();
-    // One per read: the profile, nine reads of assessment records and two of catalogs.
-    assert_eq!(reads.len(), 12);
+    // One per read: the profile, nine reads of assessment records, two of catalogs and one
+    // of parameter values.
+    assert_eq!(reads.len(), 13);
     assert!(reads.iter().all(|r| r["org"] == target.as_str()));
     // So are its reads of the organization's audit log and security figures.
     for action in ["admin.audit_read", "admin.security_read"] {

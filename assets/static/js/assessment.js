@@ -223,6 +223,12 @@ function bindForms() {
     };
     return [method, path, body];
   });
+  bindForm("form[data-parameters-form]", (form) => {
+    const [method, path] = form.dataset.parametersForm.split(" ");
+    const values = {};
+    for (const input of form.querySelectorAll("input[name]")) values[input.name] = input.value.trim();
+    return [method, path, { values }];
+  });
   bindForm("form[data-dates-form]", (form) => {
     const [method, path] = form.dataset.datesForm.split(" ");
     const dates = {};
