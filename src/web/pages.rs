@@ -110,6 +110,8 @@ struct IndexPage {
     account: Option<String>,
     csrf_token: String,
     appliance_admin: bool,
+    /// The organizations the person belongs to: id and name.
+    organizations: Vec<(String, String)>,
 }
 
 pub async fn index(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
@@ -118,8 +120,21 @@ pub async fn index(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
     if let Some(next) = signed_in.as_ref().and_then(|s| unfinished(s, req.path())) {
         return Ok(see_other(next));
     }
+    let organizations = match &signed_in {
+        Some(s) => {
+            let store = state.store.clone();
+            let requester = identity::requester(s);
+            web::block(move || crate::org::member_profiles(&store, requester))
+                .await??
+                .into_iter()
+                .map(|(org, _)| (org.id.to_string(), org.name))
+                .collect()
+        }
+        None => Vec::new(),
+    };
     let page = IndexPage {
         layout: Layout::new(),
+        organizations,
         schema_version: state.store.schema_version(),
         csrf_token: signed_in
             .as_ref()
