@@ -296,7 +296,9 @@ pub fn score(input: &Input) -> Result<Outcome, ScoreError> {
     for req in &not_eligible {
         reasons.push(format!("{} may not be on a POA&M", req.id));
     }
-    for req in &cmmc_unmet {
+    // Every requirement still not assessed, including one that a list counts as met in the
+    // CMMC view: the assessment is incomplete, and an assessor would not accept that.
+    for req in &catalog.requirements {
         if status_of(&req.id) == Status::NotAssessed {
             reasons.push(format!("{} is not assessed", req.id));
         }
@@ -662,6 +664,22 @@ mod tests {
         input.conditional_since = Some(time::macros::date!(2026 - 03 - 01));
         let out = score(&input).unwrap();
         assert_eq!(out.level2.closeout_due.as_deref(), Some("2026-08-28"));
+    }
+
+    #[test]
+    fn a_requirement_not_assessed_rules_out_conditional_even_when_listed() {
+        // 3.4.9 alone is conditional (example 3); 3.1.7 left unassessed, though a
+        // temporary deficiency counts it met in the CMMC view, leaves the assessment
+        // incomplete, and section 3 gives an incomplete assessment no conditional status.
+        let mut input = met_except(&["3.4.9[a]"]);
+        input.objectives.remove("3.1.7[a]");
+        input.temporary_deficiencies = set(&["3.1.7"]);
+        let out = score(&input).unwrap();
+        assert_eq!(
+            (out.complete, out.level2.score, out.level2.status),
+            (false, Some(109), "none")
+        );
+        assert_eq!(out.level2.reasons, ["3.1.7 is not assessed"]);
     }
 
     #[test]
