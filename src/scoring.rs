@@ -306,7 +306,9 @@ pub fn score(input: &Input) -> Result<Outcome, ScoreError> {
     for req in &not_eligible {
         reasons.push(format!("{} may not be on a POA&M", req.id));
     }
-    for req in &cmmc_unmet {
+    // Every requirement still not assessed, including one that a list counts as met in the
+    // CMMC view: the assessment is incomplete, and an assessor would not accept that.
+    for req in &catalog.requirements {
         if status_of(&req.id) == Status::NotAssessed {
             reasons.push(format!("{} is not assessed", req.id));
         }
@@ -675,6 +677,22 @@ mod tests {
     }
 
     #[test]
+    fn a_requirement_not_assessed_rules_out_conditional_even_when_listed() {
+        // 3.4.9 alone is conditional (example 3); 3.1.7 left unassessed, though a
+        // temporary deficiency counts it met in the CMMC view, leaves the assessment
+        // incomplete, and section 3 gives an incomplete assessment no conditional status.
+        let mut input = met_except(&["3.4.9[a]"]);
+        input.objectives.remove("3.1.7[a]");
+        input.temporary_deficiencies = set(&["3.1.7"]);
+        let out = score(&input).unwrap();
+        assert_eq!(
+            (out.complete, out.level2.score, out.level2.status),
+            (false, Some(109), "none")
+        );
+        assert_eq!(out.level2.reasons, ["3.1.7 is not assessed"]);
+    }
+
+    #[test]
     fn bad_input_names_the_problem() {
         let err = |text: &str| parse_json(text).unwrap_err().to_string();
         assert!(err(r#"{"objectives": {"3.99.1[a]": "met"}}"#).contains("3.99.1[a]"));
@@ -700,5 +718,440 @@ mod tests {
                 .len(),
             1
         );
+    }
+
+    /// Property tests over random assessments. A small fixed-seed generator (splitmix64)
+    /// keeps them deterministic without a dependency: a failure names its seed, and
+    /// `RAMPART_SCORING_SEED=<seed> cargo test --lib scoring::tests::properties` reruns
+    /// only that case.
+    mod properties {
+        use super::super::*;
+
+        /// Cases per property, as many as keep each test to a few seconds in a debug build
+        /// (about 1 ms per score there); all draw from the same seeds.
+        const INVARIANT_CASES: u64 = 3000;
+        const MONOTONE_CASES: u64 = 2000;
+        const FORMAT_CASES: u64 = 1000;
+        /// Arbitrary; changing it draws a different set of cases.
+        const BASE_SEED: u64 = 0x5c0e_2026_0171_0110;
+
+        struct Rng(u64);
+
+        impl Rng {
+            fn next(&mut self) -> u64 {
+                self.0 = self.0.wrapping_add(0x9e37_79b9_7f4a_7c15);
+                let mut z = self.0;
+                z = (z ^ (z >> 30)).wrapping_mul(0xbf58_476d_1ce4_e5b9);
+                z = (z ^ (z >> 27)).wrapping_mul(0x94d0_49bb_1331_11eb);
+                z ^ (z >> 31)
+            }
+            /// Uniform enough below small `n`: the modulo bias is < 2^-50.
+            fn below(&mut self, n: usize) -> usize {
+                (self.next() % n as u64) as usize
+            }
+            fn chance(&mut self, percent: u64) -> bool {
+                self.next() % 100 < percent
+            }
+            fn pick<T: Copy>(&mut self, items: &[T]) -> T {
+                items[self.below(items.len())]
+            }
+        }
+
+        /// The seeds to run: `cases` of them, or the one named by RAMPART_SCORING_SEED.
+        fn seeds(cases: u64) -> Vec<u64> {
+            match std::env::var("RAMPART_SCORING_SEED") {
+                Ok(text) => vec![text.trim().parse().expect("RAMPART_SCORING_SEED: a u64")],
+                Err(_) => (0..cases).map(|i| BASE_SEED ^ i).collect(),
+            }
+        }
+
+        fn objective_ids() -> Vec<&'static str> {
+            catalog()
+                .unwrap()
+                .requirements
+                .iter()
+                .flat_map(|r| r.objectives.iter().map(String::as_str))
+                .collect()
+        }
+
+        fn requirement_ids() -> Vec<&'static str> {
+            catalog()
+                .unwrap()
+                .requirements
+                .iter()
+                .map(|r| r.id.as_str())
+                .collect()
+        }
+
+        /// A status other than met; `None` leaves the objective out of the input. Mostly
+        /// not_met, and in a `finished` assessment never not assessed: any not-assessed
+        /// requirement rules out conditional status.
+        fn not_met(rng: &mut Rng, finished: bool) -> Option<Status> {
+            if finished {
+                return rng.pick(&[
+                    Some(Status::NotMet),
+                    Some(Status::NotMet),
+                    Some(Status::NotMet),
+                    Some(Status::NotApplicable),
+                ]);
+            }
+            rng.pick(&[
+                Some(Status::NotMet),
+                Some(Status::NotMet),
+                Some(Status::NotMet),
+                Some(Status::NotMet),
+                Some(Status::NotAssessed),
+                Some(Status::NotApplicable),
+                None,
+            ])
+        }
+
+        /// A random assessment. Real ones are mostly met, so a fifth of the cases are all
+        /// met and two fifths all met but a few objectives, where the status rules are
+        /// decided; the rest miss each objective with one chance from 1% to 70%.
+        fn random_input(seed: u64) -> Input {
+            let mut rng = Rng(seed);
+            let ids = objective_ids();
+            // Only 1-point requirements may be on a POA&M: missing these often is what
+            // reaches conditional status.
+            let one_point: Vec<&str> = catalog()
+                .unwrap()
+                .requirements
+                .iter()
+                .filter(|r| r.weight == Some(1))
+                .flat_map(|r| r.objectives.iter().map(String::as_str))
+                .collect();
+            let mut objectives = BTreeMap::new();
+            let mode = rng.below(10);
+            let finished = rng.chance(50);
+            let miss_percent = rng.pick(&[1, 3, 10, 30, 70]);
+            for id in &ids {
+                let status = match mode {
+                    0..=5 => Some(Status::Met),
+                    _ if rng.chance(miss_percent) => not_met(&mut rng, finished),
+                    _ => Some(Status::Met),
+                };
+                if let Some(status) = status {
+                    objectives.insert((*id).to_owned(), status);
+                }
+            }
+            if (2..=5).contains(&mode) {
+                for _ in 0..rng.pick(&[1, 1, 2, 3, 5]) {
+                    let id = if rng.chance(50) {
+                        rng.pick(&one_point)
+                    } else {
+                        rng.pick(&ids)
+                    }
+                    .to_owned();
+                    match not_met(&mut rng, finished) {
+                        Some(status) => objectives.insert(id, status),
+                        None => objectives.remove(&id),
+                    };
+                }
+            }
+            // Whole requirements not applicable, as for 3.1.16 without wireless access.
+            if rng.chance(10) {
+                let catalog = catalog().unwrap();
+                for _ in 0..=rng.below(3) {
+                    let req = &catalog.requirements[rng.below(catalog.requirements.len())];
+                    for o in &req.objectives {
+                        objectives.insert(o.clone(), Status::NotApplicable);
+                    }
+                }
+            }
+            // Keep most scores computable even where many objectives are missed.
+            if mode > 5 && rng.chance(75) {
+                objectives.insert("3.12.4[a]".to_owned(), Status::Met);
+            }
+
+            let unmet: BTreeSet<&str> = catalog()
+                .unwrap()
+                .requirements
+                .iter()
+                .filter(|r| {
+                    matches!(
+                        requirement_status(r, &objectives),
+                        Status::NotMet | Status::NotAssessed
+                    )
+                })
+                .map(|r| r.id.as_str())
+                .collect();
+            // Mostly requirements that are not met, where the lists matter.
+            let subset = |rng: &mut Rng, unmet_percent: u64, other_percent: u64| {
+                requirement_ids()
+                    .into_iter()
+                    .filter(|id| {
+                        rng.chance(if unmet.contains(id) {
+                            unmet_percent
+                        } else {
+                            other_percent
+                        })
+                    })
+                    .map(str::to_owned)
+                    .collect::<BTreeSet<String>>()
+            };
+            let list = |rng: &mut Rng| {
+                if rng.chance(50) {
+                    BTreeSet::new()
+                } else {
+                    subset(rng, 30, 2)
+                }
+            };
+            let temporary_deficiencies = list(&mut rng);
+            let enduring_exceptions = list(&mut rng);
+            let equally_effective = list(&mut rng);
+            let plan_of_action = if rng.chance(30) {
+                None
+            } else {
+                Some(subset(&mut rng, 80, 5))
+            };
+            Input {
+                objectives,
+                mfa: rng.pick(&[Mfa::None, Mfa::RemoteAndPrivilegedOnly]),
+                encryption: rng.pick(&[Encryption::None, Encryption::NotFipsValidated]),
+                temporary_deficiencies,
+                enduring_exceptions,
+                equally_effective,
+                plan_of_action,
+                conditional_since: rng.chance(30).then(|| {
+                    time::macros::date!(2025 - 01 - 01)
+                        + time::Duration::days(rng.below(1000) as i64)
+                }),
+            }
+        }
+
+        fn rank(status: &str) -> u8 {
+            match status {
+                "final" => 2,
+                "conditional" => 1,
+                _ => 0,
+            }
+        }
+
+        /// The requirements not met in the CMMC view, from the outcome's own statuses.
+        fn cmmc_unmet(input: &Input, out: &Outcome) -> Vec<String> {
+            out.requirements
+                .iter()
+                .filter(|(id, status)| {
+                    matches!(status, Status::NotMet | Status::NotAssessed)
+                        && !input.equally_effective.contains(*id)
+                        && !input.enduring_exceptions.contains(*id)
+                        && !input.temporary_deficiencies.contains(*id)
+                })
+                .map(|(id, _)| id.clone())
+                .collect()
+        }
+
+        /// An outcome in a line: the full Debug form lists all 110 requirements.
+        fn summary(out: &Outcome) -> String {
+            let open: Vec<String> = out
+                .requirements
+                .iter()
+                .filter(|(_, s)| matches!(s, Status::NotMet | Status::NotAssessed))
+                .map(|(id, s)| format!("{id} {s:?}"))
+                .collect();
+            format!(
+                "score {:?}, complete {}, open {open:?}, deductions {:?}, level2 {:?}",
+                out.score, out.complete, out.deductions, out.level2
+            )
+        }
+
+        fn in_catalog_order(ids: &[String]) -> bool {
+            let order = requirement_ids();
+            let positions: Vec<usize> = ids
+                .iter()
+                .map(|id| order.iter().position(|o| o == id).unwrap())
+                .collect();
+            positions.windows(2).all(|w| w[0] < w[1])
+        }
+
+        #[test]
+        fn random_outcomes_keep_the_invariants() {
+            for seed in seeds(INVARIANT_CASES) {
+                let input = random_input(seed);
+                let out = score(&input).unwrap();
+                let ctx = format!("seed {seed}: {}", summary(&out));
+                for points in [out.score, out.level2.score].into_iter().flatten() {
+                    assert!((-203..=110).contains(&points), "{ctx}");
+                }
+                let ssp = matches!(
+                    input.objectives.get("3.12.4[a]"),
+                    Some(Status::Met | Status::NotApplicable)
+                );
+                assert_eq!(out.score.is_some(), ssp, "{ctx}");
+                assert_eq!(out.level2.score.is_some(), ssp, "{ctx}");
+                assert_eq!(out.reason, (!ssp).then_some("no_ssp"), "{ctx}");
+
+                let eligible = &out.level2.poam_eligible;
+                let not_eligible = &out.level2.not_eligible;
+                assert!(
+                    eligible.iter().all(|id| !not_eligible.contains(id)),
+                    "{ctx}"
+                );
+                assert!(in_catalog_order(eligible), "{ctx}");
+                assert!(in_catalog_order(not_eligible), "{ctx}");
+                let mut both: Vec<String> = eligible.iter().chain(not_eligible).cloned().collect();
+                both.sort();
+                let mut unmet = cmmc_unmet(&input, &out);
+                unmet.sort();
+                assert_eq!(both, unmet, "{ctx}");
+
+                // Final is every requirement met in the CMMC view. That is a CMMC score of
+                // 110 save for 3.12.4, which has no points yet may not be on a POA&M: with
+                // 3.12.4[a] met but another 3.12.4 objective not, the score is 110 and the
+                // status none.
+                assert_eq!(
+                    out.level2.status == "final",
+                    out.level2.score == Some(110) && unmet.is_empty(),
+                    "{ctx}"
+                );
+                if out.level2.score == Some(110) && out.level2.status != "final" {
+                    assert_eq!(unmet, ["3.12.4"], "{ctx}");
+                    assert_eq!(out.level2.status, "none", "{ctx}");
+                }
+                if out.level2.status == "conditional" {
+                    assert!(out.level2.score >= Some(88), "{ctx}");
+                    assert!(not_eligible.is_empty(), "{ctx}");
+                    assert!(out.complete, "{ctx}");
+                }
+            }
+        }
+
+        #[test]
+        fn meeting_more_never_scores_worse() {
+            for seed in seeds(MONOTONE_CASES) {
+                let input = random_input(seed);
+                let before = score(&input).unwrap();
+                let mut rng = Rng(!seed);
+                let open: Vec<&str> = objective_ids()
+                    .into_iter()
+                    .filter(|id| {
+                        matches!(
+                            input.objectives.get(*id),
+                            None | Some(Status::NotMet | Status::NotAssessed)
+                        )
+                    })
+                    .collect();
+                for _ in 0..open.len().min(3) {
+                    let id = rng.pick(&open);
+                    let mut changed = input.clone();
+                    changed.objectives.insert(id.to_owned(), Status::Met);
+                    let after = score(&changed).unwrap();
+                    let ctx = format!(
+                        "seed {seed}, {id} to met: {} then {}",
+                        summary(&before),
+                        summary(&after)
+                    );
+                    // Option's order puts None below every score: Some never turns None.
+                    assert!(after.score >= before.score, "{ctx}");
+                    assert!(after.level2.score >= before.level2.score, "{ctx}");
+                    // Section 1 ranks not_met above not_assessed, so meeting a requirement's
+                    // last not_met objective while another is still not assessed leaves it
+                    // not assessed, and section 3 rules out conditional status for an
+                    // incomplete assessment. That is the one way the status may drop.
+                    if before.complete && !after.complete {
+                        assert!(
+                            after
+                                .level2
+                                .reasons
+                                .iter()
+                                .any(|r| r.ends_with("is not assessed")),
+                            "{ctx}"
+                        );
+                    } else {
+                        assert!(
+                            rank(after.level2.status) >= rank(before.level2.status),
+                            "{ctx}"
+                        );
+                    }
+                }
+
+                let candidates: Vec<&str> = requirement_ids()
+                    .into_iter()
+                    .filter(|id| !input.equally_effective.contains(*id))
+                    .collect();
+                if !candidates.is_empty() {
+                    let id = rng.pick(&candidates);
+                    let mut changed = input.clone();
+                    changed.equally_effective.insert(id.to_owned());
+                    let after = score(&changed).unwrap();
+                    let ctx = format!(
+                        "seed {seed}, {id} equally effective: {} then {}",
+                        summary(&before),
+                        summary(&after)
+                    );
+                    assert!(after.score >= before.score, "{ctx}");
+                    assert!(after.level2.score >= before.level2.score, "{ctx}");
+                }
+            }
+        }
+
+        fn status_text(status: Status) -> &'static str {
+            match status {
+                Status::Met => "met",
+                Status::NotMet => "not_met",
+                Status::NotApplicable => "not_applicable",
+                Status::NotAssessed => "not_assessed",
+            }
+        }
+
+        #[test]
+        fn csv_and_json_inputs_score_alike() {
+            for seed in seeds(FORMAT_CASES) {
+                let input = random_input(seed);
+                let mut rng = Rng(seed.rotate_left(17));
+                // Explicit not_assessed rows too, beside the objectives left out.
+                let mut rows: Vec<(String, &str)> = input
+                    .objectives
+                    .iter()
+                    .map(|(id, s)| (id.clone(), status_text(*s)))
+                    .collect();
+                for id in objective_ids() {
+                    if !input.objectives.contains_key(id) && rng.chance(30) {
+                        rows.push((id.to_owned(), "not_assessed"));
+                    }
+                }
+                for i in (1..rows.len()).rev() {
+                    rows.swap(i, rng.below(i + 1));
+                }
+
+                let mut csv = String::from("objective,status\n");
+                for (id, status) in &rows {
+                    csv.push_str(&format!("{id},{status}\n"));
+                }
+                let pairs: serde_json::Map<String, serde_json::Value> = rows
+                    .iter()
+                    .map(|(id, status)| (id.clone(), (*status).into()))
+                    .collect();
+                let only_objectives = serde_json::json!({ "objectives": pairs });
+                let from_csv = score(&parse_csv(&csv).unwrap()).unwrap();
+                let from_json = score(&parse_json(&only_objectives.to_string()).unwrap()).unwrap();
+                assert_eq!(from_csv, from_json, "seed {seed}");
+
+                // The whole input as JSON scores as the input itself.
+                let full = serde_json::json!({
+                    "objectives": pairs,
+                    "mfa": match input.mfa {
+                        Mfa::None => "none",
+                        Mfa::RemoteAndPrivilegedOnly => "remote_and_privileged_only",
+                    },
+                    "encryption": match input.encryption {
+                        Encryption::None => "none",
+                        Encryption::NotFipsValidated => "not_fips_validated",
+                    },
+                    "temporary_deficiencies": input.temporary_deficiencies,
+                    "enduring_exceptions": input.enduring_exceptions,
+                    "equally_effective": input.equally_effective,
+                    "plan_of_action": input.plan_of_action,
+                    "conditional_since": input.conditional_since.map(|d| d.to_string()),
+                });
+                let parsed = parse_json(&full.to_string()).unwrap();
+                assert_eq!(
+                    score(&parsed).unwrap(),
+                    score(&input).unwrap(),
+                    "seed {seed}"
+                );
+            }
+        }
     }
 }
