@@ -163,16 +163,24 @@ const CONDITIONAL_DAYS: i64 = 180;
 
 /// Section 1: a requirement's status from its objectives.
 fn requirement_status(req: &Requirement, objectives: &BTreeMap<String, Status>) -> Status {
-    let of = |id: &String| objectives.get(id).copied().unwrap_or(Status::NotAssessed);
-    if req.objectives.iter().any(|o| of(o) == Status::NotMet) {
-        Status::NotMet
-    } else if req.objectives.iter().any(|o| of(o) == Status::NotAssessed) {
+    // One lookup per objective: this runs for every requirement on every score.
+    let mut not_assessed = false;
+    let mut all_not_applicable = true;
+    for objective in &req.objectives {
+        match objectives
+            .get(objective)
+            .copied()
+            .unwrap_or(Status::NotAssessed)
+        {
+            Status::NotMet => return Status::NotMet,
+            Status::NotAssessed => not_assessed = true,
+            Status::NotApplicable => {}
+            Status::Met => all_not_applicable = false,
+        }
+    }
+    if not_assessed {
         Status::NotAssessed
-    } else if req
-        .objectives
-        .iter()
-        .all(|o| of(o) == Status::NotApplicable)
-    {
+    } else if all_not_applicable {
         Status::NotApplicable
     } else {
         Status::Met
@@ -238,24 +246,30 @@ fn find(requirement: &str) -> Result<&'static Requirement, ScoreError> {
 /// Scores `input` by SCORING.md.
 pub fn score(input: &Input) -> Result<Outcome, ScoreError> {
     let catalog = catalog()?;
-    let statuses: BTreeMap<String, Status> = catalog
+    // Statuses in catalog order, so the views below index instead of looking up by id.
+    let by_index: Vec<(&Requirement, Status)> = catalog
         .requirements
         .iter()
-        .map(|req| (req.id.clone(), requirement_status(req, &input.objectives)))
+        .map(|req| (req, requirement_status(req, &input.objectives)))
         .collect();
-    let status_of = |id: &str| statuses.get(id).copied().unwrap_or(Status::NotAssessed);
-    let unmet = |id: &str| matches!(status_of(id), Status::NotMet | Status::NotAssessed);
-    let complete = !statuses.values().any(|s| *s == Status::NotAssessed);
+    let statuses: BTreeMap<String, Status> = by_index
+        .iter()
+        .map(|(req, status)| (req.id.clone(), *status))
+        .collect();
+    let unmet_requirements = by_index
+        .iter()
+        .filter(|(_, status)| matches!(status, Status::NotMet | Status::NotAssessed))
+        .map(|(req, _)| *req);
+    let complete = !by_index.iter().any(|(_, s)| *s == Status::NotAssessed);
     let ssp = !matches!(
         input.objectives.get("3.12.4[a]").copied(),
         None | Some(Status::NotMet) | Some(Status::NotAssessed)
     );
 
     // The DoD AM view: only an equally effective measure counts as met.
-    let dod_unmet: Vec<&Requirement> = catalog
-        .requirements
-        .iter()
-        .filter(|req| unmet(&req.id) && !input.equally_effective.contains(&req.id))
+    let dod_unmet: Vec<&Requirement> = unmet_requirements
+        .clone()
+        .filter(|req| !input.equally_effective.contains(&req.id))
         .collect();
     let mut deductions: BTreeMap<String, i64> = dod_unmet
         .iter()
@@ -270,13 +284,11 @@ pub fn score(input: &Input) -> Result<Outcome, ScoreError> {
     let score = ssp.then(|| MAX_SCORE - deductions.values().sum::<i64>());
 
     // The CMMC view: exceptions and temporary deficiencies count as met too.
-    let cmmc_unmet: Vec<&Requirement> = catalog
-        .requirements
+    let cmmc_unmet: Vec<&Requirement> = dod_unmet
         .iter()
+        .copied()
         .filter(|req| {
-            unmet(&req.id)
-                && !input.equally_effective.contains(&req.id)
-                && !input.enduring_exceptions.contains(&req.id)
+            !input.enduring_exceptions.contains(&req.id)
                 && !input.temporary_deficiencies.contains(&req.id)
         })
         .collect();
@@ -308,8 +320,8 @@ pub fn score(input: &Input) -> Result<Outcome, ScoreError> {
     }
     // Every requirement still not assessed, including one that a list counts as met in the
     // CMMC view: the assessment is incomplete, and an assessor would not accept that.
-    for req in &catalog.requirements {
-        if status_of(&req.id) == Status::NotAssessed {
+    for (req, status) in &by_index {
+        if *status == Status::NotAssessed {
             reasons.push(format!("{} is not assessed", req.id));
         }
     }
