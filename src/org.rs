@@ -3,7 +3,7 @@
 use serde::{Deserialize, Serialize};
 
 use crate::access::{
-    self, AccessError, ApplianceOperator, Grant, Permission, Requester, SystemGrant, Via,
+    self, AccessError, ApplianceOperator, Grant, Permission, Requester, SystemGrant,
 };
 use crate::audit::{self, Actor, AuditError, Event, Outcome};
 use crate::auth::Client;
@@ -318,27 +318,7 @@ pub fn profile(
     client: &Client,
     now: i64,
 ) -> Result<Organization, OrgError> {
-    let known = store.organizations()?;
-    let via = {
-        let read = store.read()?;
-        let system = read.system(&SystemGrant::internal())?;
-        access::authorize(&system, &known, requester, org, Permission::Read)?
-    };
-    let (grant, via) = via;
-    if via == Via::ApplianceAdmin {
-        let txn = store.write()?;
-        let mut event = Event::new(
-            Actor::Account(requester.account.to_string()),
-            "admin.org_read",
-            Outcome::Success,
-        )
-        .org(org)
-        .target(org);
-        event.ip = client.ip.clone();
-        event.user_agent = client.user_agent.clone();
-        audit::append(&txn, event, now)?;
-        txn.commit()?;
-    }
+    let grant = audit::read_grant(store, requester, org, client, now)?;
     get(store, &grant)
 }
 

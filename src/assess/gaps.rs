@@ -8,7 +8,7 @@ use super::summary::Records;
 use super::{AssessError, PoamStatus, parse_id, read_grant};
 use crate::access::Requester;
 use crate::auth::Client;
-use crate::scoring::{self, Outcome, Status};
+use crate::scoring::{Outcome, Status};
 use crate::store::{OrgId, Store};
 
 const MAX_SCORE: i64 = 110;
@@ -73,16 +73,11 @@ pub(crate) fn from_records(
         if !counted_unmet {
             continue;
         }
-        let (points, eligible, why) = if outcome.is_some() {
-            let (eligible, why) = scoring::eligibility(&requirement.id, &input)?;
-            (
-                Some(scoring::points(&requirement.id, &input)?),
-                Some(eligible),
-                Some(why),
-            )
-        } else {
-            (None, None, None)
-        };
+        let super::summary::Standing {
+            points,
+            eligible,
+            why,
+        } = super::summary::standing(outcome.is_some(), &requirement.id, &input)?;
         unmet.push(Gap {
             requirement: requirement.id.clone(),
             label: requirement.label.clone(),

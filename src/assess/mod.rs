@@ -27,8 +27,8 @@ pub use gaps::{Gap, GapPlan, Gaps, gaps};
 pub use poam::{Milestone, PoamEntry, PoamInput, PoamItem, PoamStatus, PoamView, poam, put_poam};
 pub use records::{
     Change, Determination, Inheritance, InheritanceKind, ObjectiveList, ObjectiveUpdate,
-    ObjectiveView, RequirementDetail, RequirementInput, RequirementView, Source, UpdateResult,
-    objectives, requirement, update_objectives, update_requirement,
+    ObjectiveView, RequirementDetail, RequirementView, Source, UpdateResult, objectives,
+    requirement, update_objectives, update_requirement,
 };
 pub use summary::{
     Dashboard, Deadline, FamilyProgress, ScorePoint, StatusCounts, dashboard, score,
@@ -222,6 +222,18 @@ pub(crate) fn read_grant(
     now: i64,
 ) -> Result<Grant, AssessError> {
     Ok(audit::read_grant(store, requester, org, client, now)?)
+}
+
+/// Account ids of the organization's members: who may be named responsible.
+pub(crate) fn member_ids(
+    txn: &WriteTxn<'_>,
+    org: OrgId,
+) -> Result<std::collections::BTreeSet<String>, AssessError> {
+    let system = txn.system(&SystemGrant::internal())?;
+    Ok(access::members_of(&system, org)?
+        .into_iter()
+        .map(|(account, _)| account.to_string())
+        .collect())
 }
 
 /// Write access to `org` inside `txn`.

@@ -10,9 +10,9 @@ use super::{
     AssessError, Assessment, Author, audit_change, clean_text, invalid, parse_date, parse_id,
     read_grant, write_grant,
 };
-use crate::access::{self, Requester, SystemGrant};
+use crate::access::Requester;
 use crate::auth::Client;
-use crate::scoring::{self, Status};
+use crate::scoring::Status;
 use crate::store::{OrgId, Store, TenantGet, TenantTable};
 
 /// Assessment id || requirement id -> [`PoamItem`].
@@ -222,13 +222,7 @@ pub fn put_poam(
     let id = parse_id(id)?;
     let txn = store.write()?;
     let grant = write_grant(store, &txn, author.requester, org)?;
-    let members: BTreeSet<String> = {
-        let system = txn.system(&SystemGrant::internal())?;
-        access::members_of(&system, org)?
-            .into_iter()
-            .map(|(account, _)| account.to_string())
-            .collect()
-    };
+    let members = super::member_ids(&txn, org)?;
     let tenant = txn.tenant(&grant)?;
     let records = Records::read(&tenant, id)?;
     let catalog = &records.catalog;
@@ -297,16 +291,11 @@ pub fn poam(
         if item.is_none() && !matches!(status, Status::NotMet | Status::NotAssessed) {
             continue;
         }
-        let (points, eligible, why) = if scored {
-            let (eligible, why) = scoring::eligibility(&requirement.id, &input)?;
-            (
-                Some(scoring::points(&requirement.id, &input)?),
-                Some(eligible),
-                Some(why),
-            )
-        } else {
-            (None, None, None)
-        };
+        let super::summary::Standing {
+            points,
+            eligible,
+            why,
+        } = super::summary::standing(scored, &requirement.id, &input)?;
         let due = item.as_ref().and_then(|i| next_due(i, today));
         entries.push(PoamEntry {
             requirement: requirement.id.clone(),

@@ -8,8 +8,7 @@ use super::{
     AssessError, Assessment, Author, PoamItem, audit_change, clean_text, invalid, load, parse_date,
     parse_id, read_grant, summary, write_grant,
 };
-use crate::access::SystemGrant;
-use crate::access::{self, Requester};
+use crate::access::Requester;
 use crate::auth::Client;
 use crate::catalog::{Catalog, CatalogRef, Requirement};
 use crate::scoring::Status;
@@ -125,32 +124,10 @@ pub struct RequirementDetail {
     /// SSP reference of a temporary deficiency under the operational plan of action.
     #[serde(default)]
     pub temporary_deficiency: Option<String>,
-    /// When the requirement went from met to not met; cleared when it is met again.
+    /// When the requirement went from met to not met; cleared when it is met again. Kept
+    /// by Rampart: ignored when sent.
     #[serde(default)]
     pub regressed_at: Option<i64>,
-}
-
-/// The editable part of [`RequirementDetail`].
-#[derive(Debug, Clone, Default, Deserialize, utoipa::ToSchema)]
-pub struct RequirementInput {
-    #[serde(default)]
-    pub implementation: String,
-    #[serde(default)]
-    pub responsible: Vec<String>,
-    #[serde(default)]
-    pub inheritance: Option<Inheritance>,
-    #[serde(default)]
-    pub review_date: Option<String>,
-    #[serde(default)]
-    pub mfa_partial: bool,
-    #[serde(default)]
-    pub encryption_partial: bool,
-    #[serde(default)]
-    pub equally_effective: Option<String>,
-    #[serde(default)]
-    pub enduring_exception: Option<String>,
-    #[serde(default)]
-    pub temporary_deficiency: Option<String>,
 }
 
 /// One recorded decision: an objective's status and note, or a requirement's details.
@@ -531,7 +508,7 @@ fn clean_reference(field: &str, text: &Option<String>) -> Result<Option<String>,
 
 fn clean_detail(
     requirement: &Requirement,
-    input: &RequirementInput,
+    input: &RequirementDetail,
     members: &BTreeSet<String>,
 ) -> Result<RequirementDetail, AssessError> {
     if input.responsible.len() > MAX_RESPONSIBLE {
@@ -621,19 +598,13 @@ pub fn update_requirement(
     org: OrgId,
     id: &str,
     req_id: &str,
-    input: &RequirementInput,
+    input: &RequirementDetail,
     now: i64,
 ) -> Result<RequirementDetail, AssessError> {
     let id = parse_id(id)?;
     let txn = store.write()?;
     let grant = write_grant(store, &txn, author.requester, org)?;
-    let members: BTreeSet<String> = {
-        let system = txn.system(&SystemGrant::internal())?;
-        access::members_of(&system, org)?
-            .into_iter()
-            .map(|(account, _)| account.to_string())
-            .collect()
-    };
+    let members = super::member_ids(&txn, org)?;
     let tenant = txn.tenant(&grant)?;
     let mut assessment = load(&tenant, id)?;
     let catalog = assessment.catalog(&tenant)?;

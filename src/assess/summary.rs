@@ -1,7 +1,9 @@
 //! From an assessment's records to the numbers people act on: the scoring input, the score,
 //! status per family, the score over time, the status deadlines, and the dashboard.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::path::PathBuf;
+use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
 use time::{Date, Duration, OffsetDateTime};
@@ -279,6 +281,34 @@ impl Records {
     }
 }
 
+/// What an unmet requirement costs, whether it may be on a POA&M, and why; all `None` for
+/// a framework without a score.
+pub(crate) struct Standing {
+    pub points: Option<i64>,
+    pub eligible: Option<bool>,
+    pub why: Option<String>,
+}
+
+pub(crate) fn standing(
+    scored: bool,
+    requirement: &str,
+    input: &scoring::Input,
+) -> Result<Standing, AssessError> {
+    if !scored {
+        return Ok(Standing {
+            points: None,
+            eligible: None,
+            why: None,
+        });
+    }
+    let (eligible, why) = scoring::eligibility(requirement, input)?;
+    Ok(Standing {
+        points: Some(scoring::points(requirement, input)?),
+        eligible: Some(eligible),
+        why: Some(why),
+    })
+}
+
 pub(crate) fn planned(items: &[super::PoamItem]) -> BTreeSet<String> {
     items
         .iter()
@@ -370,15 +400,24 @@ pub fn dashboard(
 ) -> Result<Dashboard, AssessError> {
     let id = parse_id(id)?;
     let grant = read_grant(store, requester, org, client, now)?;
+    let today = today(now);
+    // Read before the snapshot: what is cached under it is at least as new as it says.
+    let generation = store.generation();
+    let key = (store.path().to_path_buf(), org, id);
+    if let Some(cached) = cached_dashboards()
+        .get(&key)
+        .filter(|(at, day, _)| *at == generation && *day == today)
+    {
+        return Ok(Dashboard::clone(&cached.2));
+    }
     let read = store.read()?;
     let tenant = read.tenant(&grant)?;
     let records = Records::read(&tenant, id)?;
     let outcome = records.outcome()?;
     let (families, requirements, objectives) = records.progress()?;
-    let today = today(now);
     let mut top_gaps = super::gaps::from_records(&records, outcome.as_ref())?.unmet;
     top_gaps.truncate(5);
-    Ok(Dashboard {
+    let dashboard = Dashboard {
         deadlines: deadlines(&records.assessment, today),
         drift: super::drift::of_assessment(&records, org, today)?,
         trend: trend_of(&tenant, id)?,
@@ -390,5 +429,27 @@ pub fn dashboard(
         objectives,
         families,
         top_gaps,
-    })
+    };
+    let mut cache = cached_dashboards();
+    if cache.len() >= DASHBOARD_CACHE_ENTRIES {
+        cache.clear();
+    }
+    cache.insert(key, (generation, today, Arc::new(dashboard.clone())));
+    Ok(dashboard)
+}
+
+/// Store path, organization and assessment -> the dashboard as of a store generation and a
+/// day. A dashboard reads and decrypts every determination of its assessment and is read
+/// far more often than anything changes; any commit (a new generation) or a new day makes
+/// an entry stale. Only reached after `read_grant` has allowed the organization.
+type DashboardCache = HashMap<(PathBuf, OrgId, uuid::Uuid), (u64, Date, Arc<Dashboard>)>;
+
+const DASHBOARD_CACHE_ENTRIES: usize = 1_000;
+
+static DASHBOARDS: LazyLock<Mutex<DashboardCache>> = LazyLock::new(Mutex::default);
+
+fn cached_dashboards() -> MutexGuard<'static, DashboardCache> {
+    // A panic while holding the lock leaves at worst a stale entry, which the generation
+    // check refuses; the map itself stays usable.
+    DASHBOARDS.lock().unwrap_or_else(PoisonError::into_inner)
 }

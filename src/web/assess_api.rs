@@ -10,8 +10,8 @@ use super::identity::{self, Caller, now};
 use crate::access::Requester;
 use crate::assess::{
     self, AssessError, Assessment, AssessmentUpdate, Author, Dashboard, Gaps, NewAssessment,
-    ObjectiveUpdate, PoamInput, PoamItem, PoamView, RequirementDetail, RequirementInput,
-    RequirementView, Source, drift::DriftItem,
+    ObjectiveUpdate, PoamInput, PoamItem, PoamView, RequirementDetail, RequirementView, Source,
+    drift::DriftItem,
 };
 use crate::auth::Client;
 use crate::scoring::Outcome;
@@ -210,13 +210,13 @@ pub async fn requirement(
 /// date and scoring markers (members and up).
 #[utoipa::path(put, path = "/api/v1/orgs/{org_id}/assessments/{assessment_id}/requirements/{requirement_id}", tag = "assessments",
     params(("org_id" = String, Path), ("assessment_id" = String, Path), ("requirement_id" = String, Path)),
-    request_body = RequirementInput,
+    request_body = RequirementDetail,
     responses((status = 200, body = RequirementDetail), (status = 401), (status = 403), (status = 404), (status = 422)))]
 pub async fn update_requirement(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String, String)>,
-    body: web::Json<RequirementInput>,
+    body: web::Json<RequirementDetail>,
 ) -> Result<HttpResponse, WebError> {
     let (org, id, requirement) = path.into_inner();
     let body = body.into_inner();

@@ -177,6 +177,7 @@ impl From<crate::org::OrgError> for WebError {
                 message: err.to_string(),
             },
             crate::org::OrgError::Access(access) => access.into(),
+            crate::org::OrgError::Audit(audit) => audit.into(),
             crate::org::OrgError::InvalidField { field, message } => WebError::Invalid {
                 field: field.into(),
                 message,

@@ -72,6 +72,17 @@ fn error_of(response: Response, status: u16) -> Value {
     body["error"].clone()
 }
 
+/// Another organization, Initech, and its owner signed in.
+fn stranger(env: &TestEnv, server: &TestServer) -> (String, Session) {
+    const PASSWORD: &str = "velvet orbit canyon 93 drift";
+    let org = crate::matrix::create_org(env, "Initech");
+    crate::identity::create_user(env, "owner@initech.example", PASSWORD, &org, "owner");
+    (
+        org,
+        Session::login(server, "owner@initech.example", PASSWORD),
+    )
+}
+
 fn signed_in() -> (TestEnv, TestServer, Session, String) {
     let env = TestEnv::new();
     let server = env.serve();
@@ -162,6 +173,7 @@ fn an_assessment_scores_exactly_as_rampart_score_does() {
     );
 
     // Gaps: 3.1.5 must be fixed for conditional status; final needs both.
+    let gaps_before = ok_json(owner.get(&server, &format!("{base}/gaps")));
     let gaps = ok_json(owner.get(&server, &format!("{base}/gaps")));
     assert_eq!(gaps["to_conditional"]["fixes"], json!(["3.1.5"]));
     assert_eq!(gaps["to_conditional"]["score_after"], 107);
@@ -182,6 +194,19 @@ fn an_assessment_scores_exactly_as_rampart_score_does() {
     assert!(entry("3.1.5")["why"].as_str().unwrap().contains("3 points"));
     assert_eq!(entry("3.13.11")["eligible"], true);
     assert_eq!(entry("3.13.11")["next_due"], "2099-01-01");
+    assert_eq!(gaps_before["to_conditional"]["fixes"], json!(["3.1.5"]));
+
+    // A change shows on the next dashboard read (dashboards are cached between changes).
+    ok_json(send(
+        &server,
+        &owner,
+        "PATCH",
+        &format!("{base}/objectives"),
+        &json!({"updates": [{"objective": "3.1.5[a]", "status": "met"}]}),
+    ));
+    let dashboard = ok_json(owner.get(&server, &format!("{base}/dashboard")));
+    assert_eq!(dashboard["outcome"]["score"], 106);
+    assert_eq!(dashboard["outcome"]["level2"]["status"], "conditional");
 }
 
 #[test]
@@ -457,19 +482,7 @@ fn bad_input_is_refused_by_name_and_changes_nothing() {
 #[test]
 fn another_organizations_assessment_is_not_found_anywhere() {
     let (env, server, owner, org) = signed_in();
-    let other = crate::matrix::create_org(&env, "Initech");
-    crate::identity::create_user(
-        &env,
-        "owner@initech.example",
-        "velvet orbit canyon 93 drift",
-        &other,
-        "owner",
-    );
-    let stranger = Session::login(
-        &server,
-        "owner@initech.example",
-        "velvet orbit canyon 93 drift",
-    );
+    let (other, stranger) = stranger(&env, &server);
     let theirs = create_assessment(&server, &stranger, &other, "cmmc-l2");
     let ours = create_assessment(&server, &owner, &org, "cmmc-l2");
 
@@ -579,19 +592,7 @@ fn pages_show_the_assessment_to_readers_and_edit_controls_to_writers() {
     assert!(!list.contains("new-assessment"));
 
     // Someone else's organization is not found; no session is sent to sign in.
-    let other = crate::matrix::create_org(&env, "Initech");
-    crate::identity::create_user(
-        &env,
-        "owner@initech.example",
-        "velvet orbit canyon 93 drift",
-        &other,
-        "owner",
-    );
-    let stranger = Session::login(
-        &server,
-        "owner@initech.example",
-        "velvet orbit canyon 93 drift",
-    );
+    let (other, stranger) = stranger(&env, &server);
     assert_eq!(page(&stranger, &pages).0, 404);
     assert_eq!(
         page(&stranger, &format!("/orgs/{other}/assessments/{id}")).0,
@@ -820,19 +821,7 @@ fn organization_defined_parameters_are_kept_per_organization() {
     assert_eq!(view["parameters"][0]["value"]["value"], "90 days");
 
     // Another organization has its own values.
-    let other = crate::matrix::create_org(&env, "Initech");
-    crate::identity::create_user(
-        &env,
-        "owner@initech.example",
-        "velvet orbit canyon 93 drift",
-        &other,
-        "owner",
-    );
-    let stranger = Session::login(
-        &server,
-        "owner@initech.example",
-        "velvet orbit canyon 93 drift",
-    );
+    let (other, stranger) = stranger(&env, &server);
     let theirs = ok_json(stranger.get(
         &server,
         &format!("/api/v1/orgs/{other}/parameters/nist-800-171r3"),
