@@ -41,7 +41,19 @@ impl Frame {
     }
 }
 
-fn frame(store: &Store, signed_in: &SignedIn, org: OrgId) -> Result<Frame, WebError> {
+/// Whether a page names people (owners, history), which costs a read of every member.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum People {
+    Named,
+    Unnamed,
+}
+
+fn frame(
+    store: &Store,
+    signed_in: &SignedIn,
+    org: OrgId,
+    people: People,
+) -> Result<Frame, WebError> {
     let requester = identity::requester(signed_in);
     let membership = crate::org::member_profiles(store, requester)?
         .into_iter()
@@ -51,14 +63,17 @@ fn frame(store: &Store, signed_in: &SignedIn, org: OrgId) -> Result<Frame, WebEr
         // The appliance administrator reading an organization it is not a member of.
         None => (org.to_string(), false),
     };
-    let names = auth::members::list(store, requester, org)
-        .map(|members| {
-            members
-                .into_iter()
-                .map(|m| (m.account.to_string(), m.display_name))
-                .collect()
-        })
-        .unwrap_or_default();
+    let names = match people {
+        People::Unnamed => Ok(Vec::new()),
+        People::Named => auth::members::list(store, requester, org),
+    }
+    .map(|members| {
+        members
+            .into_iter()
+            .map(|m| (m.account.to_string(), m.display_name))
+            .collect()
+    })
+    .unwrap_or_default();
     Ok(Frame {
         csrf_token: signed_in.session.csrf_token.clone(),
         script: assets::url("js/assessment.js"),
@@ -74,6 +89,7 @@ async fn page_data<T, F>(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     org: &str,
+    people: People,
     read: F,
 ) -> Result<Result<(Frame, T), HttpResponse>, WebError>
 where
@@ -89,7 +105,7 @@ where
     let found = web::block(move || -> Result<_, WebError> {
         let requester = identity::requester(&signed_in);
         let value = read(&store, requester, org, &client, now())?;
-        Ok((frame(&store, &signed_in, org)?, value))
+        Ok((frame(&store, &signed_in, org, people)?, value))
     })
     .await??;
     Ok(Ok(found))
@@ -113,15 +129,18 @@ pub async fn assessments(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let (frame, assessments) =
-        match page_data(&req, &state, &path, |store, requester, org, client, now| {
-            Ok(assess::list(store, requester, org, client, now)?)
-        })
-        .await?
-        {
-            Ok(found) => found,
-            Err(redirect) => return Ok(redirect),
-        };
+    let (frame, assessments) = match page_data(
+        &req,
+        &state,
+        &path,
+        People::Unnamed,
+        |store, requester, org, client, now| Ok(assess::list(store, requester, org, client, now)?),
+    )
+    .await?
+    {
+        Ok(found) => found,
+        Err(redirect) => return Ok(redirect),
+    };
     let frameworks = crate::catalog::builtins()
         .map(|c| (c.id.clone(), c.title.clone()))
         .collect();
@@ -270,6 +289,7 @@ pub async fn dashboard(
         &req,
         &state,
         &org,
+        People::Unnamed,
         move |store, requester, org, client, now| {
             Ok(assess::dashboard(store, requester, org, &id, client, now)?)
         },
@@ -340,6 +360,7 @@ pub async fn objectives(
         &req,
         &state,
         &org,
+        People::Named,
         move |store, requester, org, client, now| {
             Ok(assess::objectives(store, requester, org, &id, client, now)?)
         },
@@ -478,6 +499,7 @@ pub async fn requirement(
         &req,
         &state,
         &org,
+        People::Named,
         move |store, requester, org, client, now| {
             let r = assess::requirement(store, requester, org, &id, &requirement, client, now)?;
             Ok((assess::get(store, requester, org, &id, client, now)?, r))
@@ -543,6 +565,7 @@ pub async fn poam(
         &req,
         &state,
         &org,
+        People::Unnamed,
         move |store, requester, org, client, now| {
             Ok(assess::poam(store, requester, org, &id, client, now)?)
         },
@@ -578,6 +601,7 @@ pub async fn gaps(
         &req,
         &state,
         &org,
+        People::Unnamed,
         move |store, requester, org, client, now| {
             let g = assess::gaps(store, requester, org, &id, client, now)?;
             Ok((assess::get(store, requester, org, &id, client, now)?, g))
@@ -609,15 +633,20 @@ pub async fn drift(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let (frame, items) =
-        match page_data(&req, &state, &path, |store, requester, org, client, now| {
+    let (frame, items) = match page_data(
+        &req,
+        &state,
+        &path,
+        People::Unnamed,
+        |store, requester, org, client, now| {
             Ok(assess::drift::for_org(store, requester, org, client, now)?)
-        })
-        .await?
-        {
-            Ok(found) => found,
-            Err(redirect) => return Ok(redirect),
-        };
+        },
+    )
+    .await?
+    {
+        Ok(found) => found,
+        Err(redirect) => return Ok(redirect),
+    };
     Ok(html(render(&DriftPage {
         layout: Layout::new(),
         frame,
