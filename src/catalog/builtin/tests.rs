@@ -1,5 +1,6 @@
-//! The built-in catalogs against their sources in `../shared/controls-src` (read at test
-//! time, independently of the reader) and against the counts its README states.
+//! The built-in catalogs against their sources in `controls/source` (a copy of the team's
+//! controls-src, read at test time independently of the reader) and against the counts
+//! its README states.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
@@ -10,14 +11,14 @@ use super::*;
 use crate::catalog::{OscalSchema, validate_oscal};
 
 fn source_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../shared/controls-src")
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("controls/source")
 }
 
 fn source(rel: &str) -> Value {
     let path = source_dir().join(rel);
     let text = std::fs::read_to_string(&path).unwrap_or_else(|err| {
         panic!(
-            "{}: {err} (controls-src sits beside the repo)",
+            "{}: {err} (controls/source holds the NIST and DoD sources)",
             path.display()
         )
     });
