@@ -214,14 +214,49 @@ pub(crate) fn parse_id(text: &str) -> Result<uuid::Uuid, AssessError> {
 }
 
 /// Read access to `org`; the appliance administrator's read is audited.
-pub(crate) fn read_grant(
-    store: &Store,
-    requester: Requester,
-    org: OrgId,
-    client: &Client,
-    now: i64,
-) -> Result<Grant, AssessError> {
-    Ok(audit::read_grant(store, requester, org, client, now)?)
+pub(crate) use crate::audit::read_grant;
+
+/// The row key of `id` (an objective, requirement or date) within an assessment: rows of
+/// one assessment sort together, so a prefix scan reads them all.
+pub(crate) fn row_key(assessment: uuid::Uuid, id: &str) -> Vec<u8> {
+    let mut key = assessment.as_bytes().to_vec();
+    key.extend_from_slice(id.as_bytes());
+    key
+}
+
+/// Every row of `table` for one assessment, by the id after the assessment's prefix.
+pub(crate) fn rows_by_id<T: serde::de::DeserializeOwned>(
+    tenant: &impl TenantGet,
+    table: TenantTable,
+    assessment: uuid::Uuid,
+) -> Result<std::collections::BTreeMap<String, T>, AssessError> {
+    let prefix = assessment.as_bytes();
+    tenant
+        .list_prefix(table, prefix)?
+        .into_iter()
+        .map(|(key, bytes)| {
+            let id = String::from_utf8_lossy(key.get(prefix.len()..).unwrap_or_default());
+            Ok((id.into_owned(), serde_json::from_slice(&bytes)?))
+        })
+        .collect()
+}
+
+/// The requirement `id` of `catalog`, refused when unknown or withdrawn.
+pub(crate) fn current_requirement<'c>(
+    catalog: &'c catalog::Catalog,
+    id: &str,
+) -> Result<&'c catalog::Requirement, AssessError> {
+    catalog
+        .requirement(id)
+        .filter(|r| !r.withdrawn)
+        .ok_or_else(|| unknown_requirement(catalog, id))
+}
+
+pub(crate) fn unknown_requirement(catalog: &catalog::Catalog, id: &str) -> AssessError {
+    invalid(
+        "requirement_id",
+        format!("{id:?} is not a requirement of {}", catalog.title),
+    )
 }
 
 /// Account ids of the organization's members: who may be named responsible.

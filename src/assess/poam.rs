@@ -106,21 +106,11 @@ pub struct PoamView {
     pub entries: Vec<PoamEntry>,
 }
 
-fn key(id: uuid::Uuid, requirement: &str) -> Vec<u8> {
-    let mut key = id.as_bytes().to_vec();
-    key.extend_from_slice(requirement.as_bytes());
-    key
-}
-
 pub(crate) fn items_of(
     tenant: &impl TenantGet,
     id: uuid::Uuid,
 ) -> Result<Vec<PoamItem>, AssessError> {
-    tenant
-        .list_prefix(POAM, id.as_bytes())?
-        .into_iter()
-        .map(|(_, bytes)| Ok(serde_json::from_slice(&bytes)?))
-        .collect()
+    Ok(super::rows_by_id(tenant, POAM, id)?.into_values().collect())
 }
 
 pub(crate) fn item(
@@ -128,7 +118,7 @@ pub(crate) fn item(
     id: uuid::Uuid,
     requirement: &str,
 ) -> Result<Option<PoamItem>, AssessError> {
-    Ok(match tenant.get(POAM, &key(id, requirement))? {
+    Ok(match tenant.get(POAM, &super::row_key(id, requirement))? {
         Some(bytes) => Some(serde_json::from_slice(&bytes)?),
         None => None,
     })
@@ -224,16 +214,14 @@ pub fn put_poam(
     let grant = write_grant(store, &txn, author.requester, org)?;
     let members = super::member_ids(&txn, org)?;
     let tenant = txn.tenant(&grant)?;
-    let records = Records::read(&tenant, id)?;
-    let catalog = &records.catalog;
-    if catalog.requirement(requirement).is_none_or(|r| r.withdrawn) {
-        return Err(invalid(
-            "requirement_id",
-            format!("{requirement:?} is not a requirement of {}", catalog.title),
-        ));
-    }
+    let mut records = Records::read(&tenant, id)?;
+    super::current_requirement(&records.catalog, requirement)?;
     let input = clean(input, &members)?;
-    let created_at = item(&tenant, id, requirement)?.map_or(now, |old| old.created_at);
+    let created_at = records
+        .poam
+        .iter()
+        .find(|old| old.requirement == requirement)
+        .map_or(now, |old| old.created_at);
     let saved = PoamItem {
         requirement: requirement.to_owned(),
         weakness: input.weakness,
@@ -246,9 +234,14 @@ pub fn put_poam(
         created_at,
         updated_at: now,
     };
-    tenant.put(POAM, &key(id, requirement), &serde_json::to_vec(&saved)?)?;
-    let mut records = records;
-    records.poam = items_of(&tenant, id)?;
+    tenant.put(
+        POAM,
+        &super::row_key(id, requirement),
+        &serde_json::to_vec(&saved)?,
+    )?;
+    // The score's plan-of-action list follows the item just written.
+    records.poam.retain(|old| old.requirement != requirement);
+    records.poam.push(saved.clone());
     super::summary::write_point(&tenant, &records, id, now)?;
     drop(tenant);
     audit_change(

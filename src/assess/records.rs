@@ -180,14 +180,8 @@ pub struct ObjectiveView {
     pub source: Option<Source>,
 }
 
-fn prefixed(assessment: uuid::Uuid, id: &str) -> Vec<u8> {
-    let mut key = assessment.as_bytes().to_vec();
-    key.extend_from_slice(id.as_bytes());
-    key
-}
-
 fn history_prefix(assessment: uuid::Uuid, requirement: &str) -> Vec<u8> {
-    let mut key = prefixed(assessment, requirement);
+    let mut key = super::row_key(assessment, requirement);
     key.push(0);
     key
 }
@@ -197,12 +191,7 @@ pub(crate) fn determinations_of(
     tenant: &impl TenantGet,
     assessment: uuid::Uuid,
 ) -> Result<BTreeMap<String, Determination>, AssessError> {
-    let mut out = BTreeMap::new();
-    for (key, bytes) in tenant.list_prefix(DETERMINATIONS, assessment.as_bytes())? {
-        let id = String::from_utf8_lossy(key.get(16..).unwrap_or_default()).into_owned();
-        out.insert(id, serde_json::from_slice(&bytes)?);
-    }
-    Ok(out)
+    super::rows_by_id(tenant, DETERMINATIONS, assessment)
 }
 
 /// Every requirement detail of an assessment, by requirement id.
@@ -210,12 +199,7 @@ pub(crate) fn details_of(
     tenant: &impl TenantGet,
     assessment: uuid::Uuid,
 ) -> Result<BTreeMap<String, RequirementDetail>, AssessError> {
-    let mut out = BTreeMap::new();
-    for (key, bytes) in tenant.list_prefix(DETAILS, assessment.as_bytes())? {
-        let id = String::from_utf8_lossy(key.get(16..).unwrap_or_default()).into_owned();
-        out.insert(id, serde_json::from_slice(&bytes)?);
-    }
-    Ok(out)
+    super::rows_by_id(tenant, DETAILS, assessment)
 }
 
 /// Section 1 of SCORING.md for any framework: a requirement's status from its objectives.
@@ -434,7 +418,7 @@ pub fn update_objectives(
         };
         tenant.put(
             DETERMINATIONS,
-            &prefixed(id, &objective),
+            &super::row_key(id, &objective),
             &serde_json::to_vec(&decision)?,
         )?;
         let change = Change {
@@ -475,7 +459,7 @@ pub fn update_objectives(
             detail.regressed_at = regressed;
             tenant.put(
                 DETAILS,
-                &prefixed(id, req_id),
+                &super::row_key(id, req_id),
                 &serde_json::to_vec(&*detail)?,
             )?;
         }
@@ -583,13 +567,6 @@ fn clean_detail(
     })
 }
 
-fn unknown_requirement(catalog: &Catalog, req_id: &str) -> AssessError {
-    invalid(
-        "requirement_id",
-        format!("{req_id:?} is not a requirement of {}", catalog.title),
-    )
-}
-
 /// Changes a requirement's details (members and up); kept in its history, audited as
 /// `assessment.requirement_update`.
 pub fn update_requirement(
@@ -608,10 +585,7 @@ pub fn update_requirement(
     let tenant = txn.tenant(&grant)?;
     let mut assessment = load(&tenant, id)?;
     let catalog = assessment.catalog(&tenant)?;
-    let requirement = catalog
-        .requirement(req_id)
-        .filter(|r| !r.withdrawn)
-        .ok_or_else(|| unknown_requirement(&catalog, req_id))?;
+    let requirement = super::current_requirement(&catalog, req_id)?;
     let mut details = details_of(&tenant, id)?;
     let before = details.get(req_id).cloned().unwrap_or_default();
     let mut detail = clean_detail(requirement, input, &members)?;
@@ -621,7 +595,7 @@ pub fn update_requirement(
     }
     tenant.put(
         DETAILS,
-        &prefixed(id, req_id),
+        &super::row_key(id, req_id),
         &serde_json::to_vec(&detail)?,
     )?;
     let change = Change {
@@ -680,18 +654,18 @@ pub fn requirement(
                 .find(|r| r.id == req_id)
                 .map(|r| (f, r))
         })
-        .ok_or_else(|| unknown_requirement(&catalog, req_id))?;
+        .ok_or_else(|| super::unknown_requirement(&catalog, req_id))?;
     let decided: BTreeMap<String, Determination> = requirement
         .objectives
         .iter()
         .filter_map(|o| {
             tenant
-                .get(DETERMINATIONS, &prefixed(id, &o.id))
+                .get(DETERMINATIONS, &super::row_key(id, &o.id))
                 .transpose()
                 .map(|bytes| Ok((o.id.clone(), serde_json::from_slice(&bytes?)?)))
         })
         .collect::<Result<_, AssessError>>()?;
-    let detail = match tenant.get(DETAILS, &prefixed(id, req_id))? {
+    let detail = match tenant.get(DETAILS, &super::row_key(id, req_id))? {
         Some(bytes) => serde_json::from_slice(&bytes)?,
         None => RequirementDetail::default(),
     };

@@ -353,9 +353,11 @@ pub(crate) fn write_point(
         met: requirements.met + requirements.not_applicable,
         total: requirements.total(),
     };
-    let mut key = id.as_bytes().to_vec();
-    key.extend_from_slice(date.as_bytes());
-    tenant.put(TREND, &key, &serde_json::to_vec(&point)?)?;
+    tenant.put(
+        TREND,
+        &super::row_key(id, &date),
+        &serde_json::to_vec(&point)?,
+    )?;
     Ok(())
 }
 
