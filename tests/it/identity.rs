@@ -51,6 +51,25 @@ pub fn set_up(server: &TestServer) -> String {
     me["organizations"][0]["id"].as_str().unwrap().to_owned()
 }
 
+/// Sends `body` as JSON with the session's cookie and CSRF token.
+pub fn send(
+    server: &TestServer,
+    session: &Session,
+    method: &str,
+    path: &str,
+    body: &Value,
+) -> Response {
+    server
+        .client
+        .request(method.parse().unwrap(), server.url(path))
+        .header("origin", origin(server))
+        .header("cookie", &session.cookie)
+        .header("x-csrf-token", &session.csrf)
+        .json(body)
+        .send()
+        .unwrap()
+}
+
 /// A signed-in API client: the session cookie and its CSRF token.
 pub struct Session {
     pub cookie: String,

@@ -30,15 +30,7 @@ pub fn post(
     path: &str,
     body: &Value,
 ) -> reqwest::blocking::Response {
-    server
-        .client
-        .post(server.url(path))
-        .header("origin", origin(server))
-        .header("cookie", &session.cookie)
-        .header("x-csrf-token", &session.csrf)
-        .json(body)
-        .send()
-        .unwrap()
+    crate::identity::send(server, session, "POST", path, body)
 }
 
 fn code_of(response: reqwest::blocking::Response) -> String {

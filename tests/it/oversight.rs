@@ -150,18 +150,6 @@ fn get(server: &TestServer, session: Option<&Session>, path: &str) -> Response {
     }
 }
 
-fn post_json(server: &TestServer, session: &Session, path: &str, body: &Value) -> Response {
-    server
-        .client
-        .post(server.url(path))
-        .header("origin", origin(server))
-        .header("cookie", &session.cookie)
-        .header("x-csrf-token", &session.csrf)
-        .json(body)
-        .send()
-        .unwrap()
-}
-
 fn account_id(server: &TestServer, session: &Session) -> String {
     let me: Value = session.get(server, "/api/v1/me").json().unwrap();
     me["account"]["id"].as_str().unwrap().to_owned()
@@ -454,7 +442,7 @@ fn dashboard_counts_exactly_the_events_caused() {
         assert_eq!(failed.status(), 401);
     }
     // One API token, used twice within a minute: one recorded use.
-    let created: Value = post_json(
+    let created: Value = crate::mfa::post(
         server,
         &owner,
         &format!("/api/v1/orgs/{globex}/tokens"),
@@ -474,11 +462,11 @@ fn dashboard_counts_exactly_the_events_caused() {
     }
     // The member adds TOTP: one MFA change.
     let member = world.login("member@globex.example");
-    let enrol: Value = post_json(server, &member, "/api/v1/me/totp", &json!({}))
+    let enrol: Value = crate::mfa::post(server, &member, "/api/v1/me/totp", &json!({}))
         .json()
         .unwrap();
     let code = crate::mfa::code(enrol["secret"].as_str().unwrap(), crate::mfa::now());
-    let confirmed = post_json(
+    let confirmed = crate::mfa::post(
         server,
         &member,
         "/api/v1/me/totp/confirm",
@@ -590,7 +578,7 @@ fn an_organizations_pages_never_show_another_organizations_events() {
     // Someone who owns Initech joins Globex, and makes and uses a token in Initech.
     let both = create_user(&world.env, "both@example.com", PASSWORD, initech, "owner");
     let initech_owner = world.login("owner@initech.example");
-    let invite: Value = post_json(
+    let invite: Value = crate::mfa::post(
         server,
         &initech_owner,
         &format!("/api/v1/orgs/{initech}/invitations"),
@@ -614,7 +602,7 @@ fn an_organizations_pages_never_show_another_organizations_events() {
     let invitation = link["url"].as_str().unwrap().rsplit('/').next().unwrap();
     let person = Session::login(server, "both@example.com", PASSWORD);
     assert_eq!(
-        post_json(
+        crate::mfa::post(
             server,
             &person,
             "/api/v1/invitations/accept",
@@ -623,7 +611,7 @@ fn an_organizations_pages_never_show_another_organizations_events() {
         .status(),
         200
     );
-    let token: Value = post_json(
+    let token: Value = crate::mfa::post(
         server,
         &person,
         &format!("/api/v1/orgs/{initech}/tokens"),
