@@ -1,314 +1,293 @@
 //! The JSON API under `/api/v1`. Every route is listed once in [`ROUTES`]; the app registers
 //! them from that list, and a test checks each one appears in the OpenAPI document.
 
-use actix_web::{HttpResponse, Route, web};
+use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
+use super::routing::Endpoint;
 use super::{
     AppState, account_api, assess_api, auth_api, catalog_api, security_api, security_keys_api,
 };
 
-/// One API route: how it is registered and what the OpenAPI document must list.
-pub struct ApiRoute {
-    /// Lower-case HTTP method, as OpenAPI spells it.
-    pub method: &'static str,
-    pub path: &'static str,
-    route: fn() -> Route,
-}
-
-pub static ROUTES: &[ApiRoute] = &[
-    ApiRoute {
+/// Every API route: how it is registered and what the OpenAPI document must list.
+pub static ROUTES: &[Endpoint] = &[
+    Endpoint {
         method: "get",
         path: "/api/v1/version",
         route: || web::get().to(version),
     },
-    ApiRoute {
+    Endpoint {
         method: "get",
         path: "/api/v1/openapi.json",
         route: || web::get().to(openapi_json),
     },
-    ApiRoute {
+    Endpoint {
         method: "post",
         path: "/api/v1/setup",
         route: || web::post().to(auth_api::setup),
     },
-    ApiRoute {
+    Endpoint {
         method: "post",
         path: "/api/v1/auth/login",
         route: || web::post().to(auth_api::login),
     },
-    ApiRoute {
+    Endpoint {
         method: "post",
         path: "/api/v1/auth/logout",
         route: || web::post().to(auth_api::logout),
     },
-    ApiRoute {
+    Endpoint {
         method: "post",
         path: "/api/v1/auth/reset",
         route: || web::post().to(auth_api::reset),
     },
-    ApiRoute {
+    Endpoint {
         method: "post",
         path: "/api/v1/auth/reauthenticate",
         route: || web::post().to(auth_api::reauthenticate),
     },
-    ApiRoute {
+    Endpoint {
         method: "post",
         path: "/api/v1/auth/mfa",
         route: || web::post().to(auth_api::mfa),
     },
-    ApiRoute {
+    Endpoint {
         method: "get",
         path: "/api/v1/me",
         route: || web::get().to(auth_api::me),
     },
-    ApiRoute {
+    Endpoint {
         method: "post",
         path: "/api/v1/me/password",
         route: || web::post().to(auth_api::change_password),
     },
-    ApiRoute {
+    Endpoint {
         method: "get",
         path: "/api/v1/me/sessions",
         route: || web::get().to(auth_api::sessions),
     },
-    ApiRoute {
+    Endpoint {
         method: "delete",
         path: "/api/v1/me/sessions/{session_id}",
         route: || web::delete().to(auth_api::session_end),
     },
-    ApiRoute {
+    Endpoint {
         method: "post",
         path: "/api/v1/me/totp",
         route: || web::post().to(auth_api::totp_begin),
     },
-    ApiRoute {
+    Endpoint {
         method: "post",
         path: "/api/v1/me/totp/confirm",
         route: || web::post().to(auth_api::totp_confirm),
     },
-    ApiRoute {
+    Endpoint {
         method: "get",
         path: "/api/v1/orgs/{org_id}",
         route: || web::get().to(auth_api::org_profile),
     },
-    ApiRoute {
+    Endpoint {
         method: "put",
         path: "/api/v1/orgs/{org_id}",
         route: || web::put().to(auth_api::org_update),
     },
-    ApiRoute {
+    Endpoint {
         method: "get",
         path: "/api/v1/orgs/{org_id}/members",
         route: || web::get().to(auth_api::members),
     },
-    ApiRoute {
+    Endpoint {
         method: "put",
         path: "/api/v1/orgs/{org_id}/members/{account_id}",
         route: || web::put().to(auth_api::member_role),
     },
-    ApiRoute {
+    Endpoint {
         method: "delete",
         path: "/api/v1/orgs/{org_id}/members/{account_id}",
         route: || web::delete().to(auth_api::member_remove),
     },
-    ApiRoute {
+    Endpoint {
         method: "post",
         path: "/api/v1/orgs/{org_id}/invitations",
         route: || web::post().to(auth_api::invite),
     },
-    ApiRoute {
+    Endpoint {
         method: "post",
         path: "/api/v1/invitations/accept",
         route: || web::post().to(auth_api::accept_invitation),
     },
-    ApiRoute {
+    Endpoint {
         method: "get",
         path: "/api/v1/orgs/{org_id}/audit",
         route: || web::get().to(auth_api::org_audit),
     },
-    ApiRoute {
+    Endpoint {
         method: "get",
         path: "/api/v1/admin/audit",
         route: || web::get().to(auth_api::admin_audit),
     },
-    ApiRoute {
+    Endpoint {
         method: "get",
         path: "/api/v1/orgs/{org_id}/security",
         route: || web::get().to(security_api::org_security),
     },
-    ApiRoute {
+    Endpoint {
         method: "get",
         path: "/api/v1/admin/security",
         route: || web::get().to(security_api::admin_security),
     },
-    ApiRoute {
+    Endpoint {
         method: "post",
         path: "/api/v1/orgs/{org_id}/tokens",
         route: || web::post().to(auth_api::token_create),
     },
-    ApiRoute {
+    Endpoint {
         method: "get",
         path: "/api/v1/orgs/{org_id}/tokens",
         route: || web::get().to(auth_api::token_list),
     },
-    ApiRoute {
+    Endpoint {
         method: "delete",
         path: "/api/v1/orgs/{org_id}/tokens/{token_id}",
         route: || web::delete().to(auth_api::token_revoke),
     },
-    ApiRoute {
+    Endpoint {
         method: "post",
         path: "/api/v1/auth/mfa/webauthn",
         route: || web::post().to(security_keys_api::sign_in_challenge),
     },
-    ApiRoute {
+    Endpoint {
         method: "get",
         path: "/api/v1/me/security-keys",
         route: || web::get().to(security_keys_api::list),
     },
-    ApiRoute {
+    Endpoint {
         method: "post",
         path: "/api/v1/me/security-keys",
         route: || web::post().to(security_keys_api::begin),
     },
-    ApiRoute {
+    Endpoint {
         method: "post",
         path: "/api/v1/me/security-keys/confirm",
         route: || web::post().to(security_keys_api::confirm),
     },
-    ApiRoute {
+    Endpoint {
         method: "delete",
         path: "/api/v1/me/security-keys/{key_id}",
         route: || web::delete().to(security_keys_api::remove),
     },
-    ApiRoute {
+    Endpoint {
         method: "post",
         path: "/api/v1/me/email",
         route: || web::post().to(account_api::request_change),
     },
-    ApiRoute {
+    Endpoint {
         method: "post",
         path: "/api/v1/auth/email/confirm",
         route: || web::post().to(account_api::confirm_change),
     },
-    ApiRoute {
+    Endpoint {
         method: "get",
         path: "/api/v1/orgs/{org_id}/assessments",
         route: || web::get().to(assess_api::list),
     },
-    ApiRoute {
+    Endpoint {
         method: "post",
         path: "/api/v1/orgs/{org_id}/assessments",
         route: || web::post().to(assess_api::create),
     },
-    ApiRoute {
+    Endpoint {
         method: "get",
         path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}",
         route: || web::get().to(assess_api::get),
     },
-    ApiRoute {
+    Endpoint {
         method: "put",
         path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}",
         route: || web::put().to(assess_api::update),
     },
-    ApiRoute {
+    Endpoint {
         method: "get",
         path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}/objectives",
         route: || web::get().to(assess_api::objectives),
     },
-    ApiRoute {
+    Endpoint {
         method: "patch",
         path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}/objectives",
         route: || web::patch().to(assess_api::update_objectives),
     },
-    ApiRoute {
+    Endpoint {
         method: "get",
         path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}/requirements/{requirement_id}",
         route: || web::get().to(assess_api::requirement),
     },
-    ApiRoute {
+    Endpoint {
         method: "put",
         path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}/requirements/{requirement_id}",
         route: || web::put().to(assess_api::update_requirement),
     },
-    ApiRoute {
+    Endpoint {
         method: "get",
         path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}/score",
         route: || web::get().to(assess_api::score),
     },
-    ApiRoute {
+    Endpoint {
         method: "get",
         path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}/dashboard",
         route: || web::get().to(assess_api::dashboard),
     },
-    ApiRoute {
+    Endpoint {
         method: "get",
         path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}/poam",
         route: || web::get().to(assess_api::poam),
     },
-    ApiRoute {
+    Endpoint {
         method: "put",
         path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}/poam/{requirement_id}",
         route: || web::put().to(assess_api::put_poam),
     },
-    ApiRoute {
+    Endpoint {
         method: "get",
         path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}/gaps",
         route: || web::get().to(assess_api::gaps),
     },
-    ApiRoute {
+    Endpoint {
         method: "get",
         path: "/api/v1/orgs/{org_id}/drift",
         route: || web::get().to(assess_api::drift),
     },
-    ApiRoute {
+    Endpoint {
         method: "get",
         path: "/api/v1/catalogs",
         route: || web::get().to(catalog_api::builtins),
     },
-    ApiRoute {
+    Endpoint {
         method: "get",
         path: "/api/v1/orgs/{org_id}/catalogs",
         route: || web::get().to(catalog_api::list),
     },
-    ApiRoute {
+    Endpoint {
         method: "post",
         path: "/api/v1/orgs/{org_id}/catalogs",
         route: || web::post().to(catalog_api::import),
     },
-    ApiRoute {
+    Endpoint {
         method: "get",
         path: "/api/v1/orgs/{org_id}/catalogs/{catalog_id}",
         route: || web::get().to(catalog_api::get),
     },
-    ApiRoute {
+    Endpoint {
         method: "get",
         path: "/api/v1/orgs/{org_id}/parameters/{framework}",
         route: || web::get().to(assess_api::parameters),
     },
-    ApiRoute {
+    Endpoint {
         method: "put",
         path: "/api/v1/orgs/{org_id}/parameters/{framework}",
         route: || web::put().to(assess_api::set_parameters),
     },
 ];
-
-/// Registers one resource per path holding all of its methods, so a wrong method gets 405.
-pub fn configure(cfg: &mut web::ServiceConfig) {
-    let mut paths: Vec<&str> = ROUTES.iter().map(|r| r.path).collect();
-    paths.dedup();
-    for path in paths {
-        let resource = ROUTES
-            .iter()
-            .filter(|r| r.path == path)
-            .fold(web::resource(path), |resource, r| {
-                resource.route((r.route)())
-            });
-        cfg.service(resource);
-    }
-}
 
 #[derive(Serialize, ToSchema)]
 pub struct VersionInfo {

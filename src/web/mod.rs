@@ -14,6 +14,7 @@ mod error;
 mod identity;
 mod limits;
 mod pages;
+mod routing;
 mod security_api;
 mod security_keys_api;
 mod security_pages;
@@ -32,6 +33,7 @@ use crate::config::Config;
 use crate::store::Store;
 
 pub use error::WebError;
+use routing::Endpoint;
 
 /// How long in-flight requests get to finish after SIGTERM.
 pub const SHUTDOWN_GRACE_SECS: u64 = 10;
@@ -52,6 +54,160 @@ pub struct AppState {
     /// False once shutdown begins, so load balancers stop sending traffic.
     pub ready: Arc<AtomicBool>,
 }
+
+/// Every page and system route (the API's are in [`api::ROUTES`]).
+static PAGES: &[Endpoint] = &[
+    Endpoint {
+        method: "get",
+        path: "/",
+        route: || web::get().to(pages::index),
+    },
+    Endpoint {
+        method: "get",
+        path: "/setup/{token}",
+        route: || web::get().to(pages::setup_form),
+    },
+    Endpoint {
+        method: "post",
+        path: "/setup/{token}",
+        route: || web::post().to(pages::setup_submit),
+    },
+    Endpoint {
+        method: "get",
+        path: "/signin",
+        route: || web::get().to(pages::signin_form),
+    },
+    Endpoint {
+        method: "post",
+        path: "/signin",
+        route: || web::post().to(pages::signin_submit),
+    },
+    Endpoint {
+        method: "get",
+        path: "/signin/mfa",
+        route: || web::get().to(account_pages::mfa_form),
+    },
+    Endpoint {
+        method: "post",
+        path: "/signin/mfa",
+        route: || web::post().to(account_pages::mfa_submit),
+    },
+    Endpoint {
+        method: "post",
+        path: "/signout",
+        route: || web::post().to(pages::signout),
+    },
+    Endpoint {
+        method: "get",
+        path: "/account",
+        route: || web::get().to(account_pages::account),
+    },
+    Endpoint {
+        method: "get",
+        path: "/email/confirm/{token}",
+        route: || web::get().to(account_pages::email_confirm_form),
+    },
+    Endpoint {
+        method: "post",
+        path: "/email/confirm/{token}",
+        route: || web::post().to(account_pages::email_confirm_submit),
+    },
+    Endpoint {
+        method: "get",
+        path: "/orgs/{org_id}/members",
+        route: || web::get().to(account_pages::members),
+    },
+    Endpoint {
+        method: "get",
+        path: "/invite/{token}",
+        route: || web::get().to(pages::invite_form),
+    },
+    Endpoint {
+        method: "post",
+        path: "/invite/{token}",
+        route: || web::post().to(pages::invite_submit),
+    },
+    Endpoint {
+        method: "get",
+        path: "/reset/{token}",
+        route: || web::get().to(pages::reset_form),
+    },
+    Endpoint {
+        method: "post",
+        path: "/reset/{token}",
+        route: || web::post().to(pages::reset_submit),
+    },
+    Endpoint {
+        method: "get",
+        path: "/orgs/{org_id}/audit",
+        route: || web::get().to(audit_pages::org_audit),
+    },
+    Endpoint {
+        method: "get",
+        path: "/admin/audit",
+        route: || web::get().to(audit_pages::admin_audit),
+    },
+    Endpoint {
+        method: "get",
+        path: "/orgs/{org_id}/security",
+        route: || web::get().to(security_pages::org_security),
+    },
+    Endpoint {
+        method: "get",
+        path: "/admin/security",
+        route: || web::get().to(security_pages::admin_security),
+    },
+    Endpoint {
+        method: "get",
+        path: "/orgs/{org_id}/assessments",
+        route: || web::get().to(assess_pages::assessments),
+    },
+    Endpoint {
+        method: "get",
+        path: "/orgs/{org_id}/assessments/{assessment_id}",
+        route: || web::get().to(assess_pages::dashboard),
+    },
+    Endpoint {
+        method: "get",
+        path: "/orgs/{org_id}/assessments/{assessment_id}/objectives",
+        route: || web::get().to(assess_pages::objectives),
+    },
+    Endpoint {
+        method: "get",
+        path: "/orgs/{org_id}/assessments/{assessment_id}/requirements/{requirement_id}",
+        route: || web::get().to(assess_pages::requirement),
+    },
+    Endpoint {
+        method: "get",
+        path: "/orgs/{org_id}/assessments/{assessment_id}/poam",
+        route: || web::get().to(assess_pages::poam),
+    },
+    Endpoint {
+        method: "get",
+        path: "/orgs/{org_id}/assessments/{assessment_id}/gaps",
+        route: || web::get().to(assess_pages::gaps),
+    },
+    Endpoint {
+        method: "get",
+        path: "/orgs/{org_id}/drift",
+        route: || web::get().to(assess_pages::drift),
+    },
+    Endpoint {
+        method: "get",
+        path: "/healthz",
+        route: || web::get().to(healthz),
+    },
+    Endpoint {
+        method: "get",
+        path: "/readyz",
+        route: || web::get().to(readyz),
+    },
+    Endpoint {
+        method: "get",
+        path: "/assets/{name}",
+        route: || web::get().to(assets::serve),
+    },
+];
 
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok()
@@ -129,73 +285,10 @@ pub fn build_server(
             .app_data(web::JsonConfig::default().limit(body_limit_usize))
             .app_data(web::FormConfig::default().limit(body_limit_usize))
             .wrap(from_fn(edge::edge))
-            // Resources (not App::route) so a wrong method gets 405, not 404.
-            .service(web::resource("/").get(pages::index))
-            .service(
-                web::resource("/setup/{token}")
-                    .get(pages::setup_form)
-                    .post(pages::setup_submit),
-            )
-            .service(
-                web::resource("/signin")
-                    .get(pages::signin_form)
-                    .post(pages::signin_submit),
-            )
-            .service(
-                web::resource("/signin/mfa")
-                    .get(account_pages::mfa_form)
-                    .post(account_pages::mfa_submit),
-            )
-            .service(web::resource("/signout").post(pages::signout))
-            .service(web::resource("/account").get(account_pages::account))
-            .service(
-                web::resource("/email/confirm/{token}")
-                    .get(account_pages::email_confirm_form)
-                    .post(account_pages::email_confirm_submit),
-            )
-            .service(web::resource("/orgs/{org_id}/members").get(account_pages::members))
-            .service(
-                web::resource("/invite/{token}")
-                    .get(pages::invite_form)
-                    .post(pages::invite_submit),
-            )
-            .service(
-                web::resource("/reset/{token}")
-                    .get(pages::reset_form)
-                    .post(pages::reset_submit),
-            )
-            .service(web::resource("/orgs/{org_id}/audit").get(audit_pages::org_audit))
-            .service(web::resource("/admin/audit").get(audit_pages::admin_audit))
-            .service(web::resource("/orgs/{org_id}/security").get(security_pages::org_security))
-            .service(web::resource("/admin/security").get(security_pages::admin_security))
-            .service(web::resource("/orgs/{org_id}/assessments").get(assess_pages::assessments))
-            .service(
-                web::resource("/orgs/{org_id}/assessments/{assessment_id}")
-                    .get(assess_pages::dashboard),
-            )
-            .service(
-                web::resource("/orgs/{org_id}/assessments/{assessment_id}/objectives")
-                    .get(assess_pages::objectives),
-            )
-            .service(
-                web::resource(
-                    "/orgs/{org_id}/assessments/{assessment_id}/requirements/{requirement_id}",
-                )
-                .get(assess_pages::requirement),
-            )
-            .service(
-                web::resource("/orgs/{org_id}/assessments/{assessment_id}/poam")
-                    .get(assess_pages::poam),
-            )
-            .service(
-                web::resource("/orgs/{org_id}/assessments/{assessment_id}/gaps")
-                    .get(assess_pages::gaps),
-            )
-            .service(web::resource("/orgs/{org_id}/drift").get(assess_pages::drift))
-            .service(web::resource("/healthz").get(healthz))
-            .service(web::resource("/readyz").get(readyz))
-            .service(web::resource("/assets/{name}").get(assets::serve))
-            .configure(api::configure)
+            .configure(|cfg| {
+                let endpoints: Vec<&'static Endpoint> = PAGES.iter().chain(api::ROUTES).collect();
+                routing::configure(cfg, &endpoints);
+            })
     })
     .workers(workers)
     .client_request_timeout(Duration::from_secs(config.request_timeout_secs.get()))
