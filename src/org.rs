@@ -328,6 +328,25 @@ pub fn member_profiles(
     store: &Store,
     requester: Requester,
 ) -> Result<Vec<(Organization, access::Role)>, OrgError> {
+    profiles_where(store, requester, |_| true)
+}
+
+/// `org`'s profile and `requester`'s role in it, if `requester` is a member (and, for an
+/// API token, `org` is the token's).
+pub fn member_profile(
+    store: &Store,
+    requester: Requester,
+    org: OrgId,
+) -> Result<Option<(Organization, access::Role)>, OrgError> {
+    Ok(profiles_where(store, requester, |member_of| member_of == org)?.pop())
+}
+
+/// Decrypts only the profiles `wanted` picks: each costs a key unwrap and a decryption.
+fn profiles_where(
+    store: &Store,
+    requester: Requester,
+    wanted: impl Fn(OrgId) -> bool,
+) -> Result<Vec<(Organization, access::Role)>, OrgError> {
     let read = store.read()?;
     let system = read.system(&SystemGrant::internal())?;
     let member = Requester {
@@ -336,7 +355,7 @@ pub fn member_profiles(
     };
     let mut out = Vec::new();
     for (org, role) in access::memberships(&system, requester.account)? {
-        if requester.token.is_some_and(|limits| limits.org != org) {
+        if !wanted(org) || requester.token.is_some_and(|limits| limits.org != org) {
             continue;
         }
         let (grant, _) = access::authorize(&system, &[], member, org, Permission::Read)?;

@@ -399,7 +399,7 @@ pub fn dashboard(
     id: &str,
     client: &Client,
     now: i64,
-) -> Result<Dashboard, AssessError> {
+) -> Result<Arc<Dashboard>, AssessError> {
     let id = parse_id(id)?;
     let grant = read_grant(store, requester, org, client, now)?;
     let today = today(now);
@@ -410,7 +410,7 @@ pub fn dashboard(
         .get(&key)
         .filter(|(at, day, _)| *at == generation && *day == today)
     {
-        return Ok(Dashboard::clone(&cached.2));
+        return Ok(Arc::clone(&cached.2));
     }
     let read = store.read()?;
     let tenant = read.tenant(&grant)?;
@@ -432,11 +432,12 @@ pub fn dashboard(
         families,
         top_gaps,
     };
+    let dashboard = Arc::new(dashboard);
     let mut cache = cached_dashboards();
     if cache.len() >= DASHBOARD_CACHE_ENTRIES {
         cache.clear();
     }
-    cache.insert(key, (generation, today, Arc::new(dashboard.clone())));
+    cache.insert(key, (generation, today, Arc::clone(&dashboard)));
     Ok(dashboard)
 }
 

@@ -315,10 +315,8 @@ pub async fn members(
     let me = signed_in.account.id;
     let (profile, role, members, invitations) = web::block(move || -> Result<_, WebError> {
         let members = auth::members::list(&store, requester, org)?;
-        let (profile, role) = crate::org::member_profiles(&store, requester)?
-            .into_iter()
-            .find(|(profile, _)| profile.id == org)
-            .ok_or(WebError::NotFound)?;
+        let (profile, role) =
+            crate::org::member_profile(&store, requester, org)?.ok_or(WebError::NotFound)?;
         let invitations = if role.allows(crate::access::Permission::ManageMembers) {
             auth::invitations::pending(&store, requester, org, now())?
         } else {

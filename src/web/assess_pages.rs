@@ -3,6 +3,7 @@
 //! JSON API from `assessment.js`; these handlers only read.
 
 use std::collections::BTreeMap;
+use std::sync::Arc;
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -55,9 +56,7 @@ fn frame(
     people: People,
 ) -> Result<Frame, WebError> {
     let requester = identity::requester(signed_in);
-    let membership = crate::org::member_profiles(store, requester)?
-        .into_iter()
-        .find(|(profile, _)| profile.id == org);
+    let membership = crate::org::member_profile(store, requester, org)?;
     let (org_name, can_edit) = match membership {
         Some((profile, role)) => (profile.name, role.allows(Permission::Write)),
         // The appliance administrator reading an organization it is not a member of.
@@ -270,7 +269,7 @@ fn trend(dashboard: &Dashboard) -> Option<Trend> {
 struct DashboardPage {
     layout: Layout,
     frame: Frame,
-    d: Dashboard,
+    d: Arc<Dashboard>,
     bars: Vec<FamilyBar>,
     bars_height: usize,
     trend: Option<Trend>,
