@@ -42,6 +42,12 @@ pub(crate) fn new_organization() -> Grant {
     }
 }
 
+/// Permission to read the one organization a share link names, for a link token whose
+/// signature `evidence::links` has checked: the holder of a valid link has no account.
+pub(crate) fn signed_link(org: OrgId) -> Grant {
+    Grant { org }
+}
+
 /// The local operator: a process of the daemon's own user on the control socket (peer uid
 /// checked there), or the CLI opening the store directly with the master key.
 #[derive(Debug, Clone, Copy)]
@@ -107,6 +113,8 @@ pub enum Permission {
     /// See the organization's audit log and security figures: owners only, because the log
     /// names every member's sign-ins, addresses and devices.
     Oversee,
+    /// Share evidence with someone without an account (signed links): admins and owners.
+    Share,
 }
 
 impl Permission {
@@ -122,7 +130,7 @@ impl Role {
         match permission {
             Permission::Read => true,
             Permission::Write => self >= Role::Member,
-            Permission::ManageMembers => self >= Role::Admin,
+            Permission::ManageMembers | Permission::Share => self >= Role::Admin,
             Permission::ManageOrganization | Permission::Oversee => self == Role::Owner,
         }
     }

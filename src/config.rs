@@ -407,6 +407,10 @@ settings! {
     smtp_timeout_secs: Bounded<1, 300> = Bounded(30);
     /// The local sendmail binary, for mail_transport = "sendmail".
     sendmail_path: PathBuf = PathBuf::from("/usr/sbin/sendmail");
+    /// Largest evidence file accepted, in bytes (default 2 GiB).
+    evidence_max_file_bytes: Bounded<1024, 1_099_511_627_776> = Bounded(2_147_483_648);
+    /// Evidence storage per organization, all versions and the bin included (default 10 GiB).
+    evidence_quota_bytes: Bounded<1024, 1_125_899_906_842_624> = Bounded(10_737_418_240);
 }
 
 /// How mail leaves the appliance.

@@ -49,6 +49,8 @@ pub enum Request {
         file: std::path::PathBuf,
     },
     SetupLink,
+    /// Decrypt and re-hash every evidence blob.
+    EvidenceVerify,
     UserCreate {
         email: String,
         display_name: String,
@@ -77,6 +79,7 @@ pub struct Context {
     pub listen: Option<SocketAddr>,
     /// Where users reach Rampart, for links: `public_url`, else `https://<listen>`.
     pub base_url: String,
+    pub vault: Arc<crate::evidence::Vault>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -124,6 +127,9 @@ pub fn handle(store: &Store, context: &Context, request: Request) -> Reply {
             .map_err(|err| err.to_string())
             .and_then(|orgs| serde_json::to_value(orgs).map_err(|err| err.to_string())),
         Request::AuditVerify => crate::audit::verify(store)
+            .map_err(|err| err.to_string())
+            .and_then(|report| serde_json::to_value(report).map_err(|err| err.to_string())),
+        Request::EvidenceVerify => crate::evidence::verify_all(store, &context.vault, &operator)
             .map_err(|err| err.to_string())
             .and_then(|report| serde_json::to_value(report).map_err(|err| err.to_string())),
         Request::SetupLink => match crate::auth::issue_setup_link(store, now_unix()) {

@@ -185,14 +185,17 @@ async fn run(
     }
     let socket_path = config.control_socket_path();
     let control_listener = control::bind(&socket_path)?;
+    let vault = Arc::new(crate::evidence::Vault::of(&config));
+    vault.prepare().map_err(DaemonError::Server)?;
     let context = control::Context {
         listen: Some(addr),
         base_url: url.clone(),
+        vault: vault.clone(),
     };
     let control_task = tokio::spawn(control::serve(control_listener, store.clone(), context));
 
     let ready = Arc::new(AtomicBool::new(true));
-    let server = crate::web::build_server(&config, listener, tls, store, ready.clone())
+    let server = crate::web::build_server(&config, listener, tls, store, vault, ready.clone())
         .map_err(DaemonError::Server)?;
     let handle = server.handle();
     let server_task = tokio::spawn(server);

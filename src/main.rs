@@ -45,7 +45,6 @@ enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
-    /// The tamper-evident audit log.
     /// Score an assessment file (JSON or CSV) by the DoD Assessment Methodology and CMMC
     /// rules: SPRS score, CMMC Level 1 and Level 2 status, as JSON.
     Score {
@@ -57,10 +56,23 @@ enum Command {
         #[command(subcommand)]
         command: MailCommand,
     },
+    /// The tamper-evident audit log.
     Audit {
         #[command(subcommand)]
         command: AuditCommand,
     },
+    /// The evidence vault.
+    Evidence {
+        #[command(subcommand)]
+        command: EvidenceCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum EvidenceCommand {
+    /// Decrypt and re-hash every stored file (through the daemon when it runs); print each
+    /// missing or corrupt one by id, and exit 1 when there is any.
+    Verify,
 }
 
 #[derive(Subcommand)]
@@ -229,6 +241,7 @@ fn operate(config: &Config, request: Request) -> Result<serde_json::Value, Failu
     let context = control::Context {
         listen: None,
         base_url,
+        vault: std::sync::Arc::new(rampart::evidence::Vault::of(config)),
     };
     let socket = config.control_socket_path();
     let reply =
@@ -307,8 +320,43 @@ fn audit(config: &Config, command: AuditCommand) -> Result<(), Failure> {
     }
 }
 
+fn evidence(config: &Config, command: EvidenceCommand) -> Result<(), Failure> {
+    match command {
+        EvidenceCommand::Verify => {
+            let report: rampart::evidence::VerifyReport =
+                serde_json::from_value(operate(config, Request::EvidenceVerify)?)
+                    .map_err(|e| Failure::Runtime(format!("unreadable reply: {e}")))?;
+            for problem in &report.problems {
+                println!(
+                    "{} {} v{}: {}",
+                    problem.kind, problem.evidence, problem.version, problem.detail
+                );
+            }
+            let missing = report
+                .problems
+                .iter()
+                .filter(|p| p.kind == "missing")
+                .count();
+            let corrupt = report.problems.len() - missing;
+            println!(
+                "checked {} files: {missing} missing, {corrupt} corrupt",
+                report.checked
+            );
+            if report.problems.is_empty() {
+                Ok(())
+            } else {
+                Err(Failure::Runtime(format!(
+                    "{} evidence files are missing or corrupt",
+                    report.problems.len()
+                )))
+            }
+        }
+    }
+}
+
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
+        Command::Evidence { command } => evidence(&load_config(cli.config)?, command),
         Command::Audit { command } => audit(&load_config(cli.config)?, command),
         Command::Version => {
             println!("rampart {}", env!("CARGO_PKG_VERSION"));

@@ -21,7 +21,7 @@ const DUE_WITHIN_DAYS: i64 = 30;
 pub struct DriftItem {
     /// Stable across runs, so an alert is sent once per item: kind, assessment, subject.
     pub key: String,
-    /// `regression`, `review_overdue`, `milestone_overdue`, or a deadline kind: `closeout`,
+    /// `regression`, `review_overdue`, `milestone_overdue`, `evidence_review`, or a deadline kind: `closeout`,
     /// `final_expiry`, `affirmation`, `level1_affirmation`.
     pub kind: String,
     pub assessment_id: String,
@@ -158,6 +158,25 @@ pub fn of_org(
         let id = super::parse_id(&assessment.id)?;
         let records = Records::read(tenant, id)?;
         items.extend(of_assessment(&records, org, today)?);
+    }
+    for evidence in crate::evidence::overdue_reviews(tenant, now)? {
+        let Some(date) = evidence.meta.review_by.as_deref() else {
+            continue;
+        };
+        let date = parse_date("review_by", date)?;
+        items.push(DriftItem {
+            key: format!("evidence_review/{}/{date}", evidence.id),
+            kind: "evidence_review".to_owned(),
+            assessment_id: String::new(),
+            assessment: String::new(),
+            requirement: evidence.meta.requirements.first().cloned(),
+            label: None,
+            // Mail carries this: no evidence names.
+            message: "An evidence file is past its review date".to_owned(),
+            date: date.to_string(),
+            days: (date - today).whole_days(),
+            link: format!("/orgs/{org}/evidence/{}", evidence.id),
+        });
     }
     items.sort_by(|a, b| a.days.cmp(&b.days).then(a.key.cmp(&b.key)));
     Ok(items)

@@ -61,6 +61,8 @@ pub enum AssessError {
     Catalog(#[from] ImportError),
     #[error("assessment record is unreadable: {0}")]
     Decode(#[from] serde_json::Error),
+    #[error(transparent)]
+    Evidence(#[from] crate::evidence::EvidenceError),
 }
 
 pub(crate) fn invalid(field: impl Into<String>, message: impl Into<String>) -> AssessError {

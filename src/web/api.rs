@@ -7,7 +7,8 @@ use utoipa::{OpenApi, ToSchema};
 
 use super::routing::Endpoint;
 use super::{
-    AppState, account_api, assess_api, auth_api, catalog_api, security_api, security_keys_api,
+    AppState, account_api, assess_api, auth_api, catalog_api, evidence_api, security_api,
+    security_keys_api,
 };
 
 /// Every API route: how it is registered and what the OpenAPI document must list.
@@ -287,6 +288,71 @@ pub static ROUTES: &[Endpoint] = &[
         path: "/api/v1/orgs/{org_id}/parameters/{framework}",
         route: || web::put().to(assess_api::set_parameters),
     },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/orgs/{org_id}/evidence",
+        route: || web::get().to(evidence_api::list),
+    },
+    Endpoint {
+        method: "post",
+        path: "/api/v1/orgs/{org_id}/evidence",
+        route: || web::post().to(evidence_api::upload),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/orgs/{org_id}/evidence/{evidence_id}",
+        route: || web::get().to(evidence_api::get),
+    },
+    Endpoint {
+        method: "put",
+        path: "/api/v1/orgs/{org_id}/evidence/{evidence_id}",
+        route: || web::put().to(evidence_api::update),
+    },
+    Endpoint {
+        method: "delete",
+        path: "/api/v1/orgs/{org_id}/evidence/{evidence_id}",
+        route: || web::delete().to(evidence_api::delete),
+    },
+    Endpoint {
+        method: "post",
+        path: "/api/v1/orgs/{org_id}/evidence/{evidence_id}/restore",
+        route: || web::post().to(evidence_api::restore),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/orgs/{org_id}/evidence/{evidence_id}/versions",
+        route: || web::get().to(evidence_api::versions),
+    },
+    Endpoint {
+        method: "post",
+        path: "/api/v1/orgs/{org_id}/evidence/{evidence_id}/versions",
+        route: || web::post().to(evidence_api::add_version),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/orgs/{org_id}/evidence/{evidence_id}/download",
+        route: || web::get().to(evidence_api::download),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/orgs/{org_id}/evidence/{evidence_id}/versions/{number}/download",
+        route: || web::get().to(evidence_api::download_numbered),
+    },
+    Endpoint {
+        method: "post",
+        path: "/api/v1/orgs/{org_id}/evidence/{evidence_id}/links",
+        route: || web::post().to(evidence_api::create_link),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/orgs/{org_id}/evidence/{evidence_id}/links",
+        route: || web::get().to(evidence_api::list_links),
+    },
+    Endpoint {
+        method: "delete",
+        path: "/api/v1/orgs/{org_id}/evidence/{evidence_id}/links/{link_id}",
+        route: || web::delete().to(evidence_api::revoke_link),
+    },
 ];
 
 #[derive(Serialize, ToSchema)]
@@ -378,7 +444,20 @@ async fn openapi_json() -> HttpResponse {
         catalog_api::builtins,
         catalog_api::list,
         catalog_api::import,
-        catalog_api::get
+        catalog_api::get,
+        evidence_api::list,
+        evidence_api::upload,
+        evidence_api::get,
+        evidence_api::update,
+        evidence_api::delete,
+        evidence_api::restore,
+        evidence_api::versions,
+        evidence_api::add_version,
+        evidence_api::download,
+        evidence_api::download_numbered,
+        evidence_api::create_link,
+        evidence_api::list_links,
+        evidence_api::revoke_link
     ),
     components(schemas(VersionInfo))
 )]

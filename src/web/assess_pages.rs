@@ -23,12 +23,12 @@ use crate::scoring::Status;
 use crate::store::{OrgId, Store};
 
 /// What every assessment page knows about the organization and the reader.
-struct Frame {
-    csrf_token: String,
-    script: String,
-    org_id: String,
-    org_name: String,
-    can_edit: bool,
+pub(super) struct Frame {
+    pub(super) csrf_token: String,
+    pub(super) script: String,
+    pub(super) org_id: String,
+    pub(super) org_name: String,
+    pub(super) can_edit: bool,
     /// Account id -> display name, for the people named on the page.
     names: BTreeMap<String, String>,
 }
@@ -44,7 +44,7 @@ impl Frame {
 
 /// Whether a page names people (owners, history), which costs a read of every member.
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum People {
+pub(super) enum People {
     Named,
     Unnamed,
 }
@@ -84,7 +84,7 @@ fn frame(
 }
 
 /// Reads for a page: the frame and whatever `read` returns, on the blocking pool.
-async fn page_data<T, F>(
+pub(super) async fn page_data<T, F>(
     req: &HttpRequest,
     state: &web::Data<AppState>,
     org: &str,
@@ -470,6 +470,7 @@ struct RequirementPage {
     history: Vec<HistoryRow>,
     responsible: Vec<(String, String, bool)>,
     inherited: &'static str,
+    evidence: Vec<crate::evidence::Evidence>,
 }
 
 /// A history value as one line a person can read.
@@ -494,14 +495,25 @@ pub async fn requirement(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, WebError> {
     let (org, id, requirement) = path.into_inner();
-    let (frame, (assessment, r)) = match page_data(
+    let vault = state.vault.clone();
+    let (frame, (assessment, r, evidence)) = match page_data(
         &req,
         &state,
         &org,
         People::Named,
         move |store, requester, org, client, now| {
             let r = assess::requirement(store, requester, org, &id, &requirement, client, now)?;
-            Ok((assess::get(store, requester, org, &id, client, now)?, r))
+            let linked = crate::evidence::Filter {
+                requirement: Some(requirement.clone()),
+                ..crate::evidence::Filter::default()
+            };
+            let (evidence, _) =
+                crate::evidence::list(store, &vault, requester, org, &linked, client, now)?;
+            Ok((
+                assess::get(store, requester, org, &id, client, now)?,
+                r,
+                evidence,
+            ))
         },
     )
     .await?
@@ -539,6 +551,7 @@ pub async fn requirement(
         history,
         responsible,
         inherited,
+        evidence,
         r,
     })?))
 }

@@ -51,6 +51,14 @@ pub enum WebError {
     PayloadTooLarge { limit: u64 },
     #[error("the service is shutting down")]
     Unavailable,
+    /// An upload's content is not a type Rampart keeps.
+    #[error("{0}")]
+    UnsupportedType(String),
+    #[error("{0}")]
+    QuotaExceeded(String),
+    /// A stored file failed its integrity check: never served as if it were good.
+    #[error("{0}")]
+    Damaged(String),
     /// Details go to the log with the request id, never to the client.
     #[error("internal error; quote the request id to your administrator")]
     Internal(String),
@@ -91,7 +99,9 @@ impl ResponseError for WebError {
             WebError::Gone(_) => StatusCode::GONE,
             WebError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             WebError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
-            WebError::Internal(_) => StatusCode::INTERNAL_SERVER_ERROR,
+            WebError::UnsupportedType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            WebError::QuotaExceeded(_) => StatusCode::INSUFFICIENT_STORAGE,
+            WebError::Internal(_) | WebError::Damaged(_) => StatusCode::INTERNAL_SERVER_ERROR,
         }
     }
 }
@@ -124,6 +134,9 @@ impl WebError {
             WebError::MfaEnrolmentRequired => Some("mfa_enrolment_required"),
             WebError::Gone(_) => Some("link_invalid"),
             WebError::InvalidDocument { .. } => Some("invalid_document"),
+            WebError::UnsupportedType(_) => Some("unsupported_type"),
+            WebError::QuotaExceeded(_) => Some("quota_exceeded"),
+            WebError::Damaged(_) => Some("evidence_damaged"),
             _ => None,
         }
     }
@@ -200,6 +213,31 @@ impl From<crate::assess::AssessError> for WebError {
             AssessError::Access(access) => access.into(),
             AssessError::Audit(audit) => audit.into(),
             AssessError::Catalog(catalog) => catalog.into(),
+            other => WebError::Internal(other.to_string()),
+        }
+    }
+}
+
+impl From<crate::evidence::EvidenceError> for WebError {
+    fn from(err: crate::evidence::EvidenceError) -> Self {
+        use crate::evidence::EvidenceError;
+        match err {
+            EvidenceError::NotFound => WebError::NotFound,
+            EvidenceError::Invalid { field, message } => WebError::Invalid {
+                field: field.into(),
+                message,
+            },
+            EvidenceError::TooLarge { limit } => WebError::PayloadTooLarge { limit },
+            EvidenceError::QuotaExceeded { .. } => WebError::QuotaExceeded(err.to_string()),
+            EvidenceError::UnsupportedType(message) => WebError::UnsupportedType(message),
+            EvidenceError::Damaged(_) => WebError::Damaged(err.to_string()),
+            EvidenceError::Gone(message) => WebError::Gone(message),
+            EvidenceError::Incomplete => WebError::Invalid {
+                field: "body".into(),
+                message: err.to_string(),
+            },
+            EvidenceError::Access(access) => access.into(),
+            EvidenceError::Audit(audit) => audit.into(),
             other => WebError::Internal(other.to_string()),
         }
     }

@@ -45,6 +45,7 @@ impl RouteClass {
             "/api/v1/invitations/",
             "/signin",
             "/signout",
+            "/share/",
         ];
         if AUTH.iter().any(|prefix| path.starts_with(prefix)) {
             RouteClass::Auth

@@ -11,6 +11,8 @@ mod auth_api;
 mod catalog_api;
 mod edge;
 mod error;
+mod evidence_api;
+mod evidence_pages;
 mod identity;
 mod limits;
 mod pages;
@@ -51,6 +53,8 @@ pub struct AppState {
     /// WebAuthn's relying party: Rampart's origin as browsers see it.
     pub relying_party: crate::auth::security_keys::RelyingParty,
     pub body_limit_bytes: u64,
+    /// Where evidence blobs live, and the upload limits.
+    pub vault: Arc<crate::evidence::Vault>,
     /// False once shutdown begins, so load balancers stop sending traffic.
     pub ready: Arc<AtomicBool>,
 }
@@ -194,6 +198,21 @@ static PAGES: &[Endpoint] = &[
     },
     Endpoint {
         method: "get",
+        path: "/orgs/{org_id}/evidence",
+        route: || web::get().to(evidence_pages::library),
+    },
+    Endpoint {
+        method: "get",
+        path: "/orgs/{org_id}/evidence/{evidence_id}",
+        route: || web::get().to(evidence_pages::detail),
+    },
+    Endpoint {
+        method: "get",
+        path: "/share/{token}",
+        route: || web::get().to(evidence_api::shared),
+    },
+    Endpoint {
+        method: "get",
         path: "/healthz",
         route: || web::get().to(healthz),
     },
@@ -230,6 +249,7 @@ pub fn build_server(
     listener: TcpListener,
     tls: rustls::ServerConfig,
     store: Arc<Store>,
+    vault: Arc<crate::evidence::Vault>,
     ready: Arc<AtomicBool>,
 ) -> std::io::Result<Server> {
     let body_limit = config.body_limit_bytes.get();
@@ -275,6 +295,7 @@ pub fn build_server(
         hasher: crate::auth::Hasher::new(cores.saturating_sub(1).max(1)),
         trusted_proxies: config.trusted_proxies.clone(),
         body_limit_bytes: body_limit,
+        vault,
         ready,
     });
     let workers = usize::try_from(config.workers.get()).unwrap_or(1);

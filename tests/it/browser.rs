@@ -9,7 +9,7 @@ mod webdriver;
 
 use std::io::{Read, Write};
 use std::net::TcpListener;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use base64::Engine;
 use serde_json::{Value, json};
@@ -680,4 +680,66 @@ fn assessment_page_updates_objectives_by_keyboard_and_in_bulk() {
     ));
     browser.wait_for("#history", PAGE_LOAD);
     assert_eq!(browser.text("#requirement-status"), "not_met");
+}
+
+/// Waits until the page's visible text includes `text`.
+fn wait_for_text(browser: &Browser, text: &str) {
+    let deadline = Instant::now() + PAGE_LOAD;
+    loop {
+        let shown = browser.execute(
+            "return document.body !== null && document.body.innerText.includes(arguments[0]);",
+            &[json!(text)],
+        );
+        if shown == true {
+            return;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "{text:?} did not appear within {PAGE_LOAD:?} at {}",
+            browser.current_url()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn evidence_library_uploads_a_file_from_the_page() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    let org = set_up(&server);
+    let browser = Browser::start(&env.cert_path());
+    sign_in(&browser, &server);
+
+    let content = "account,role,reviewed\nada,owner,2026-01-15\nbob,member,2026-01-15\n";
+    let file = env.path().join("access-review.csv");
+    std::fs::write(&file, content).unwrap();
+    let title = "Quarterly access review, first quarter";
+
+    browser.goto(&format!("{}/orgs/{org}/evidence", rampart(&server)));
+    browser.wait_for("#evidence-file", PAGE_LOAD);
+    browser.find("#upload-progress");
+    // WebDriver sets a file input's file from a path typed into it.
+    browser.type_into("#evidence-file", file.to_str().unwrap());
+    // The page may suggest a title from the file name; replace it.
+    browser.execute("document.getElementById('evidence-title').value = '';", &[]);
+    browser.type_into("#evidence-title", title);
+    browser.click("#evidence-upload");
+    wait_for_text(&browser, title);
+
+    let (status, listed) = api(
+        &browser,
+        "GET",
+        &format!("/api/v1/orgs/{org}/evidence"),
+        None,
+        Value::Null,
+    );
+    assert_eq!(status, 200, "{listed}");
+    let evidence = listed["evidence"].as_array().unwrap();
+    assert_eq!(evidence.len(), 1, "{listed}");
+    assert_eq!(evidence[0]["title"], title);
+    assert_eq!(evidence[0]["current"]["filename"], "access-review.csv");
+    assert_eq!(evidence[0]["current"]["size"], content.len() as u64);
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, content.as_bytes());
+    let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
+    assert_eq!(evidence[0]["current"]["sha256"], hex.as_str());
 }

@@ -285,6 +285,89 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
         "",
         [401, 200, 200, 200, 200, 404, 200],
     ),
+    (
+        "get",
+        "/api/v1/orgs/{org_id}/evidence",
+        "",
+        [401, 200, 200, 200, 200, 404, 200],
+    ),
+    // No `?filename=`: those allowed to upload get past access to the check of the name.
+    (
+        "post",
+        "/api/v1/orgs/{org_id}/evidence",
+        "{}",
+        [401, 403, 422, 422, 422, 404, 404],
+    ),
+    (
+        "get",
+        "/api/v1/orgs/{org_id}/evidence/{evidence_id}",
+        "",
+        [401, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "put",
+        "/api/v1/orgs/{org_id}/evidence/{evidence_id}",
+        r#"{"title":"Access control policy"}"#,
+        [401, 403, 200, 200, 200, 404, 404],
+    ),
+    (
+        "get",
+        "/api/v1/orgs/{org_id}/evidence/{evidence_id}/versions",
+        "",
+        [401, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "post",
+        "/api/v1/orgs/{org_id}/evidence/{evidence_id}/versions",
+        "{}",
+        [401, 403, 422, 422, 422, 404, 404],
+    ),
+    (
+        "get",
+        "/api/v1/orgs/{org_id}/evidence/{evidence_id}/download",
+        "",
+        [401, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "get",
+        "/api/v1/orgs/{org_id}/evidence/{evidence_id}/versions/{number}/download",
+        "",
+        [401, 200, 200, 200, 200, 404, 200],
+    ),
+    // Sharing with someone without an account: admins and owners only.
+    (
+        "post",
+        "/api/v1/orgs/{org_id}/evidence/{evidence_id}/links",
+        "{}",
+        [401, 403, 403, 201, 201, 404, 404],
+    ),
+    (
+        "get",
+        "/api/v1/orgs/{org_id}/evidence/{evidence_id}/links",
+        "",
+        [401, 200, 200, 200, 200, 404, 200],
+    ),
+    // No such link: those allowed to revoke get past access to the lookup.
+    (
+        "delete",
+        "/api/v1/orgs/{org_id}/evidence/{evidence_id}/links/{link_id}",
+        "",
+        [401, 403, 403, 404, 404, 404, 404],
+    ),
+    // The member moves the file to the bin; after that it is no longer there to delete.
+    (
+        "delete",
+        "/api/v1/orgs/{org_id}/evidence/{evidence_id}",
+        "",
+        [401, 403, 200, 404, 404, 404, 404],
+    ),
+    // The member takes it back out; after that it is not in the bin.
+    (
+        "post",
+        "/api/v1/orgs/{org_id}/evidence/{evidence_id}/restore",
+        "",
+        [401, 403, 200, 422, 422, 404, 404],
+    ),
     // `{}` is no OSCAL catalog: those allowed to import get past access to the validation.
     (
         "post",
@@ -442,11 +525,23 @@ fn every_route_answers_every_actor_as_the_table_says() {
         "cmmc-l2",
     );
 
+    let evidence = crate::evidence::upload(
+        &server,
+        sessions[4].as_ref().unwrap(),
+        &target,
+        "policy.pdf",
+        &crate::evidence::pdf("matrix"),
+    );
+    let evidence = evidence["id"].as_str().unwrap().to_owned();
+
     let mut failures = Vec::new();
     for (method, path, body, expected) in MATRIX {
         let path = path
             .replace("{org_id}", &target)
             .replace("{assessment_id}", &assessment)
+            .replace("{evidence_id}", &evidence)
+            .replace("{number}", "1")
+            .replace("{link_id}", "00000000-0000-4000-8000-000000000001")
             .replace("{requirement_id}", "3.1.1")
             .replace("{catalog_id}", "cmmc-l2")
             .replace("{framework}", "nist-800-171r3")
@@ -477,9 +572,9 @@ fn every_route_answers_every_actor_as_the_table_says() {
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
         .filter(|e| e["action"] == "admin.org_read")
         .collect();
-    // One per read: the profile, nine reads of assessment records, two of catalogs and one
-    // of parameter values.
-    assert_eq!(reads.len(), 13);
+    // One per read: the profile, nine reads of assessment records, two of catalogs, one of
+    // parameter values, and six of evidence (list, file, versions, two downloads, links).
+    assert_eq!(reads.len(), 19);
     assert!(reads.iter().all(|r| r["org"] == target.as_str()));
     // So are its reads of the organization's audit log and security figures.
     for action in ["admin.audit_read", "admin.security_read"] {
