@@ -7,7 +7,6 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::error::WebError;
 use super::identity::{self, Caller, now};
-use crate::access::Requester;
 use crate::assess::{
     self, AssessError, Assessment, AssessmentUpdate, Author, Dashboard, Gaps, NewAssessment,
     ObjectiveUpdate, PoamInput, PoamItem, PoamView, RequirementDetail, RequirementView, Source,
@@ -17,24 +16,7 @@ use crate::auth::Client;
 use crate::scoring::Outcome;
 use crate::store::{OrgId, Store};
 
-/// Runs a read for the caller on the blocking pool and answers it as JSON.
-async fn read<T, F>(
-    req: &HttpRequest,
-    state: &web::Data<AppState>,
-    org: &str,
-    read: F,
-) -> Result<HttpResponse, WebError>
-where
-    T: Serialize + Send + 'static,
-    F: FnOnce(&Store, Requester, OrgId, &Client, i64) -> Result<T, AssessError> + Send + 'static,
-{
-    let caller = identity::require_caller(req, state).await?;
-    let org = identity::parse_org(org)?;
-    let client = identity::client(req, state);
-    let store = state.store.clone();
-    let value = web::block(move || read(&store, caller.requester, org, &client, now())).await??;
-    Ok(HttpResponse::Ok().json(value))
-}
+use super::handle::read;
 
 fn author(caller: &Caller, client: Client) -> Author {
     Author {

@@ -9,6 +9,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::WebError;
+use super::handle::read;
 use super::identity::{self, now};
 use crate::evidence::{
     self, Author, Download, Evidence, EvidenceError, Filter, Metadata, Upload, Usage, Version,
@@ -285,14 +286,15 @@ pub async fn get(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
     let (org, id) = path.into_inner();
-    let caller = identity::require_caller(&req, &state).await?;
-    let org = identity::parse_org(&org)?;
-    let client = identity::client(&req, &state);
-    let store = state.store.clone();
-    let evidence =
-        web::block(move || evidence::get(&store, caller.requester, org, &id, &client, now()))
-            .await??;
-    Ok(HttpResponse::Ok().json(evidence))
+    read(
+        &req,
+        &state,
+        &org,
+        move |store, requester, org, client, now| {
+            evidence::get(store, requester, org, &id, client, now)
+        },
+    )
+    .await
 }
 
 /// Changes a file's title, description, owner, tags, links and dates.
@@ -366,16 +368,16 @@ pub async fn versions(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
     let (org, id) = path.into_inner();
-    let caller = identity::require_caller(&req, &state).await?;
-    let org = identity::parse_org(&org)?;
-    let client = identity::client(&req, &state);
-    let store = state.store.clone();
-    let evidence =
-        web::block(move || evidence::get(&store, caller.requester, org, &id, &client, now()))
-            .await??;
-    Ok(HttpResponse::Ok().json(VersionList {
-        versions: evidence.versions,
-    }))
+    read(
+        &req,
+        &state,
+        &org,
+        move |store, requester, org, client, now| {
+            let versions = evidence::get(store, requester, org, &id, client, now)?.versions;
+            Ok::<_, EvidenceError>(VersionList { versions })
+        },
+    )
+    .await
 }
 
 /// Uploads a new version of a file; the old ones are kept.
@@ -491,13 +493,16 @@ pub async fn list_links(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
     let (org, id) = path.into_inner();
-    let caller = identity::require_caller(&req, &state).await?;
-    let org = identity::parse_org(&org)?;
-    let client = identity::client(&req, &state);
-    let store = state.store.clone();
-    let links = web::block(move || links::list(&store, caller.requester, org, &id, &client, now()))
-        .await??;
-    Ok(HttpResponse::Ok().json(LinkList { links }))
+    read(
+        &req,
+        &state,
+        &org,
+        move |store, requester, org, client, now| {
+            let links = links::list(store, requester, org, &id, client, now)?;
+            Ok::<_, EvidenceError>(LinkList { links })
+        },
+    )
+    .await
 }
 
 /// Revokes a share link (admins and owners).

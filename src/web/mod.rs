@@ -13,6 +13,7 @@ mod edge;
 mod error;
 mod evidence_api;
 mod evidence_pages;
+mod handle;
 mod identity;
 mod limits;
 mod pages;
