@@ -2,30 +2,6 @@
 // session's CSRF token; errors are shown next to the field the API names.
 "use strict";
 
-const csrfToken = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
-
-class ApiError extends Error {
-  constructor(status, body) {
-    super(body?.error?.message || `request failed (${status})`);
-    this.status = status;
-    this.code = body?.error?.code;
-    this.field = body?.error?.field;
-  }
-}
-
-async function call(method, path, body) {
-  const response = await fetch(path, {
-    method,
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  const json = text ? JSON.parse(text) : null;
-  if (!response.ok) throw new ApiError(response.status, json);
-  return json;
-}
-
 // Asks for the password again when a change needs a recent sign-in, then retries once.
 function reauthenticate() {
   const dialog = document.getElementById("reauth");

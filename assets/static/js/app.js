@@ -2,6 +2,33 @@
 "use strict";
 document.documentElement.classList.add("js");
 
+// Shared by the page scripts (loaded after this one, all deferred): the session's CSRF
+// token and one JSON API call that throws an ApiError carrying the API's message, code and
+// field.
+const csrfToken = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super(body?.error?.message || `request failed (${status})`);
+    this.status = status;
+    this.code = body?.error?.code;
+    this.field = body?.error?.field;
+  }
+}
+
+async function call(method, path, body) {
+  const response = await fetch(path, {
+    method,
+    credentials: "same-origin",
+    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
+    body: body === undefined ? undefined : JSON.stringify(body),
+  });
+  const text = await response.text();
+  const json = text ? JSON.parse(text) : null;
+  if (!response.ok) throw new ApiError(response.status, json);
+  return json;
+}
+
 // A person reading or typing on a page for a long time sends no requests; while they are
 // active, tell the server every few minutes so the session's idle expiry does not end their
 // work. Inactivity still lets the session lapse.

@@ -3,25 +3,6 @@
 // new-assessment forms. Everything goes through Rampart's JSON API with the CSRF token.
 "use strict";
 
-const csrfToken = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
-
-async function call(method, path, body) {
-  const response = await fetch(path, {
-    method,
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  const json = text ? JSON.parse(text) : null;
-  if (!response.ok) {
-    const err = new Error(json?.error?.message || `request failed (${response.status})`);
-    err.field = json?.error?.field;
-    throw err;
-  }
-  return json;
-}
-
 function status(text) {
   const el = document.getElementById("status");
   if (el) el.textContent = text;

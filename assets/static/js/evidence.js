@@ -2,21 +2,6 @@
 // streams), metadata, share links, bin. Everything goes through Rampart's JSON API.
 "use strict";
 
-const csrfToken = () => document.querySelector('meta[name="csrf-token"]')?.content || "";
-
-async function call(method, path, body) {
-  const response = await fetch(path, {
-    method,
-    credentials: "same-origin",
-    headers: { "Content-Type": "application/json", "X-CSRF-Token": csrfToken() },
-    body: body === undefined ? undefined : JSON.stringify(body),
-  });
-  const text = await response.text();
-  const json = text ? JSON.parse(text) : null;
-  if (!response.ok) throw new Error(json?.error?.message || `request failed (${response.status})`);
-  return json;
-}
-
 function say(text) {
   const el = document.getElementById("status");
   if (el) el.textContent = text;
