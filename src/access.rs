@@ -216,6 +216,18 @@ pub fn members_of(
     Ok(out)
 }
 
+/// The account ids (as text, as records name people) of `org`'s members: who may be named
+/// responsible for something.
+pub fn member_ids(
+    system: &impl SystemGet,
+    org: OrgId,
+) -> Result<std::collections::BTreeSet<String>, AccessError> {
+    Ok(members_of(system, org)?
+        .into_iter()
+        .map(|(account, _)| account.to_string())
+        .collect())
+}
+
 /// Every organization `account` belongs to, with its role there.
 pub fn memberships(
     system: &impl SystemGet,

@@ -120,10 +120,6 @@ struct Hashed<'a> {
     prev: &'a str,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 fn entry_hash(seq: u64, time: i64, event: &Event, prev: &str) -> Result<String, AuditError> {
     let body = serde_json::to_vec(&Hashed {
         seq,
@@ -131,7 +127,7 @@ fn entry_hash(seq: u64, time: i64, event: &Event, prev: &str) -> Result<String, 
         event,
         prev,
     })?;
-    Ok(hex(&crate::crypto::sha256(&body)))
+    Ok(crate::crypto::hex(&crate::crypto::sha256(&body)))
 }
 
 fn read_head(system: &System<'_>) -> Result<Option<Head>, AuditError> {

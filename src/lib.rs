@@ -13,6 +13,7 @@ pub mod config;
 pub mod control;
 pub mod crypto;
 pub mod daemon;
+pub mod dates;
 pub mod doctor;
 pub mod evidence;
 pub mod mail;

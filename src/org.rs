@@ -133,13 +133,7 @@ pub fn clean_uei(raw: &str) -> Result<String, OrgError> {
 }
 
 fn parse_date(field: &'static str, text: &str) -> Result<time::Date, OrgError> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    time::Date::parse(text.trim(), &format).map_err(|_| {
-        invalid(
-            field,
-            format!("{text:?} is not a date in the form YYYY-MM-DD"),
-        )
-    })
+    crate::dates::parse(text).map_err(|message| invalid(field, message))
 }
 
 fn clean_contract(contract: &Contract) -> Result<Contract, OrgError> {

@@ -154,13 +154,7 @@ impl Author {
 }
 
 pub(crate) fn parse_date(field: &str, text: &str) -> Result<Date, AssessError> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(text.trim(), &format).map_err(|_| {
-        invalid(
-            field,
-            format!("{text:?} is not a date in the form YYYY-MM-DD"),
-        )
-    })
+    crate::dates::parse(text).map_err(|message| invalid(field, message))
 }
 
 fn clean_date(field: &str, text: &Option<String>) -> Result<Option<String>, AssessError> {
@@ -266,11 +260,10 @@ pub(crate) fn member_ids(
     txn: &WriteTxn<'_>,
     org: OrgId,
 ) -> Result<std::collections::BTreeSet<String>, AssessError> {
-    let system = txn.system(&SystemGrant::internal())?;
-    Ok(access::members_of(&system, org)?
-        .into_iter()
-        .map(|(account, _)| account.to_string())
-        .collect())
+    Ok(access::member_ids(
+        &txn.system(&SystemGrant::internal())?,
+        org,
+    )?)
 }
 
 /// Write access to `org` inside `txn`.

@@ -6,7 +6,7 @@ use std::path::PathBuf;
 use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
 
 use serde::{Deserialize, Serialize};
-use time::{Date, Duration, OffsetDateTime};
+use time::{Date, Duration};
 
 use super::records::{
     Determination, RequirementDetail, details_of, determinations_of, requirement_status,
@@ -109,11 +109,7 @@ pub struct Dashboard {
     pub trend: Vec<ScorePoint>,
 }
 
-pub(crate) fn today(now: i64) -> Date {
-    OffsetDateTime::from_unix_timestamp(now)
-        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
-        .date()
-}
+pub(crate) use crate::dates::today;
 
 fn date_of(text: &Option<String>) -> Option<Date> {
     text.as_deref().and_then(|t| parse_date("date", t).ok())

@@ -9,8 +9,9 @@ use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
-use super::{AuditError, BrokenLink, Entry, GENESIS, Verification, hex, link_fault};
+use super::{AuditError, BrokenLink, Entry, GENESIS, Verification, link_fault};
 use crate::access::SystemGrant;
+use crate::crypto::hex;
 use crate::store::{Store, System, SystemGet, SystemTable};
 
 const SEALS: SystemTable = SystemTable::new("s.audit_seals");

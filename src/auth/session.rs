@@ -53,10 +53,6 @@ pub struct SessionView {
     pub current: bool,
 }
 
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
 /// The live sessions of `account`, newest first.
 pub fn list_for(
     system: &impl SystemGet,
@@ -70,7 +66,7 @@ pub fn list_for(
         let session: Session = serde_json::from_slice(&bytes)?;
         if session.account == account && !expired(&session, now) {
             out.push(SessionView {
-                id: hex(&key),
+                id: crate::crypto::hex(&key),
                 created_at: session.created_at,
                 last_seen: session.last_seen,
                 ip: session.ip,
@@ -87,7 +83,7 @@ pub fn list_for(
 pub fn revoke_by_id(system: &System<'_>, account: AccountId, id: &str) -> Result<bool, AuthError> {
     for (key, bytes) in system.list(SESSIONS)? {
         let session: Session = serde_json::from_slice(&bytes)?;
-        if session.account == account && hex(&key) == id {
+        if session.account == account && crate::crypto::hex(&key) == id {
             return Ok(system.delete(SESSIONS, &key)?);
         }
     }

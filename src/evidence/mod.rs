@@ -202,6 +202,18 @@ pub struct Metadata {
     pub review_by: Option<String>,
 }
 
+impl Metadata {
+    /// Whether this file is linked to `requirement`, directly or through one of its
+    /// objectives (`3.1.1[a]` belongs to `3.1.1`).
+    fn proves(&self, requirement: &str) -> bool {
+        self.requirements.iter().any(|r| r == requirement)
+            || self.objectives.iter().any(|o| {
+                o.strip_prefix(requirement)
+                    .is_some_and(|rest| rest.starts_with('['))
+            })
+    }
+}
+
 /// One version as shown: everything but its key.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct Version {
@@ -273,19 +285,8 @@ pub struct Author {
     pub client: Client,
 }
 
-fn today(now: i64) -> Date {
-    time::OffsetDateTime::from_unix_timestamp(now)
-        .map_or(time::OffsetDateTime::UNIX_EPOCH.date(), |t| t.date())
-}
-
 fn parse_date(field: &'static str, text: &str) -> Result<Date, EvidenceError> {
-    let format = time::macros::format_description!("[year]-[month]-[day]");
-    Date::parse(text.trim(), &format).map_err(|_| {
-        invalid(
-            field,
-            format!("{text:?} is not a date in the form YYYY-MM-DD"),
-        )
-    })
+    crate::dates::parse(text).map_err(|message| invalid(field, message))
 }
 
 fn review_status(meta: &Metadata, now: i64) -> &'static str {
@@ -296,7 +297,7 @@ fn review_status(meta: &Metadata, now: i64) -> &'static str {
     else {
         return "none";
     };
-    let days = (date - today(now)).whole_days();
+    let days = (date - crate::dates::today(now)).whole_days();
     if days < 0 {
         "overdue"
     } else if days <= REVIEW_DUE_DAYS {
@@ -471,11 +472,10 @@ fn known_ids(
 }
 
 fn members(txn: &WriteTxn<'_>, org: OrgId) -> Result<BTreeSet<String>, EvidenceError> {
-    let system = txn.system(&SystemGrant::internal())?;
-    Ok(access::members_of(&system, org)?
-        .into_iter()
-        .map(|(account, _)| account.to_string())
-        .collect())
+    Ok(access::member_ids(
+        &txn.system(&SystemGrant::internal())?,
+        org,
+    )?)
 }
 
 /// The files of an organization matching `filter`, with its storage use.
@@ -502,13 +502,7 @@ pub fn list(
     for record in &records {
         let meta = &record.meta;
         let keep = record.deleted_at.is_some() == filter.deleted
-            && requirement.is_none_or(|r| {
-                meta.requirements.iter().any(|x| x == r)
-                    || meta
-                        .objectives
-                        .iter()
-                        .any(|o| o.strip_prefix(r).is_some_and(|rest| rest.starts_with('[')))
-            })
+            && requirement.is_none_or(|r| meta.proves(r))
             && filter
                 .owner
                 .as_deref()
@@ -542,27 +536,6 @@ pub fn get(
     let grant = audit::read_grant(store, requester, org, client, now)?;
     let read = store.read()?;
     load(&read.tenant(&grant)?, &id)?.view(now)
-}
-
-/// Files linked to a requirement (directly or through one of its objectives), not deleted.
-pub fn for_requirement(
-    tenant: &impl TenantGet,
-    requirement: &str,
-    now: i64,
-) -> Result<Vec<Evidence>, EvidenceError> {
-    let filter = |r: &Record| {
-        r.deleted_at.is_none()
-            && (r.meta.requirements.iter().any(|x| x == requirement)
-                || r.meta.objectives.iter().any(|o| {
-                    o.strip_prefix(requirement)
-                        .is_some_and(|rest| rest.starts_with('['))
-                }))
-    };
-    all(tenant)?
-        .iter()
-        .filter(|r| filter(r))
-        .map(|r| r.view(now))
-        .collect()
 }
 
 /// Files whose review date has passed: drift.
@@ -839,16 +812,12 @@ fn check_version(vault: &Vault, org: OrgId, version: &StoredVersion) -> Result<(
     while let Some(chunk) = download.reader.next_chunk()? {
         hash.update(&chunk);
     }
-    if hex(hash.finish().as_ref()) != version.sha256 {
+    if crate::crypto::hex(hash.finish().as_ref()) != version.sha256 {
         return Err(EvidenceError::Damaged(
             "its SHA-256 differs from the recorded one".into(),
         ));
     }
     Ok(())
-}
-
-fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
 fn hex_decode(text: &str) -> Option<Vec<u8>> {

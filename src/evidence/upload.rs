@@ -7,7 +7,7 @@ use super::blob::{BlobKey, BlobWriter};
 use super::sniff::{self, SNIFF_LEN};
 use super::{
     Author, EVIDENCE, Evidence, EvidenceError, Metadata, Record, StoredVersion, Vault,
-    audit_change, clean_metadata, grant_for, hex, invalid, load, members, parse_id, used_bytes,
+    audit_change, clean_metadata, grant_for, invalid, load, members, parse_id, used_bytes,
 };
 use crate::access::{Permission, Requester};
 use crate::store::{OrgId, Store};
@@ -118,11 +118,6 @@ impl Upload {
         })
     }
 
-    /// The stored (sanitized) file name.
-    pub fn filename(&self) -> &str {
-        &self.filename
-    }
-
     pub fn feed(&mut self, data: &[u8]) -> Result<(), EvidenceError> {
         self.received += data.len() as u64;
         if self.received > self.plan.allowed {
@@ -177,14 +172,14 @@ impl Upload {
             version: StoredVersion {
                 number: 0,
                 blob_id: self.blob_id,
-                key: hex(self.key.as_bytes()),
+                key: crate::crypto::hex(self.key.as_bytes()),
                 filename: self.filename.clone(),
                 media_type: self
                     .media_type
                     .unwrap_or("application/octet-stream")
                     .to_owned(),
                 size: written.size,
-                sha256: hex(&written.sha256),
+                sha256: crate::crypto::hex(&written.sha256),
                 uploaded_at: now,
                 uploaded_by: author.requester.account.to_string(),
             },

@@ -1,35 +1,21 @@
 //! JSON routes for assessments: objectives, requirement details, score, POA&M, gaps, drift.
 
+use actix_web::http::StatusCode;
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
 use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::WebError;
-use super::identity::{self, Caller, now};
 use crate::assess::{
     self, AssessError, Assessment, AssessmentUpdate, Author, Dashboard, Gaps, NewAssessment,
     ObjectiveUpdate, PoamInput, PoamItem, PoamView, RequirementDetail, RequirementView, Source,
     drift::DriftItem,
 };
-use crate::auth::Client;
 use crate::scoring::Outcome;
 use crate::store::{OrgId, Store};
 
-use super::handle::read;
-
-fn author(caller: &Caller, client: Client) -> Author {
-    Author {
-        requester: caller.requester,
-        client,
-        // A session is a person on a page; a token is a script.
-        source: if caller.csrf_token.is_some() {
-            Source::Page
-        } else {
-            Source::Api
-        },
-    }
-}
+use super::handle::{self, read};
 
 /// Runs a change for the caller (CSRF checked) and answers it as JSON.
 async fn change<T, F>(
@@ -42,13 +28,25 @@ where
     T: Serialize + Send + 'static,
     F: FnOnce(&Store, &Author, OrgId, i64) -> Result<T, AssessError> + Send + 'static,
 {
-    let caller = identity::require_caller(req, state).await?;
-    caller.check_csrf(req)?;
-    let org = identity::parse_org(org)?;
-    let author = author(&caller, identity::client(req, state));
-    let store = state.store.clone();
-    let value = web::block(move || change(&store, &author, org, now())).await??;
-    Ok(HttpResponse::Ok().json(value))
+    handle::change(
+        req,
+        state,
+        org,
+        StatusCode::OK,
+        move |store, changer, org, now| {
+            let author = Author {
+                requester: changer.requester,
+                client: changer.client,
+                source: if changer.on_page {
+                    Source::Page
+                } else {
+                    Source::Api
+                },
+            };
+            change(store, &author, org, now)
+        },
+    )
+    .await
 }
 
 /// The organization's assessments, newest first.

@@ -73,8 +73,9 @@ fn origin_allowed(req: &ServiceRequest) -> bool {
     }
 }
 
-fn declared_length(req: &ServiceRequest) -> Option<u64> {
-    req.headers()
+/// The body length a request declares, if it declares a readable one.
+pub(super) fn declared_length(headers: &header::HeaderMap) -> Option<u64> {
+    headers
         .get(header::CONTENT_LENGTH)?
         .to_str()
         .ok()?
@@ -135,7 +136,7 @@ pub async fn edge(
             "cross-origin request refused: this change must come from Rampart's own pages"
                 .to_owned(),
         ))
-    } else if declared_length(&req).is_some_and(|length| length > limit) {
+    } else if declared_length(req.headers()).is_some_and(|length| length > limit) {
         // Refused before a byte of the body is read; the connection is then closed.
         Some((
             StatusCode::PAYLOAD_TOO_LARGE,

@@ -1,7 +1,7 @@
 //! JSON routes for the evidence vault, the streamed upload and download, and the public
 //! share-link download.
 
-use actix_web::http::header;
+use actix_web::http::{StatusCode, header};
 use actix_web::{HttpRequest, HttpResponse, web};
 use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
@@ -9,7 +9,7 @@ use utoipa::ToSchema;
 
 use super::AppState;
 use super::error::WebError;
-use super::handle::read;
+use super::handle::{Changer, change, changer, read};
 use super::identity::{self, now};
 use crate::evidence::{
     self, Author, Download, Evidence, EvidenceError, Filter, Metadata, Upload, Usage, Version,
@@ -93,23 +93,11 @@ pub struct DownloadQuery {
     inline: Option<String>,
 }
 
-async fn author(req: &HttpRequest, state: &web::Data<AppState>) -> Result<Author, WebError> {
-    let caller = identity::require_caller(req, state).await?;
-    caller.check_csrf(req)?;
-    Ok(Author {
-        requester: caller.requester,
-        client: identity::client(req, state),
-    })
-}
-
-fn declared_length(req: &HttpRequest) -> Option<u64> {
-    req.headers()
-        .get(header::CONTENT_LENGTH)?
-        .to_str()
-        .ok()?
-        .trim()
-        .parse()
-        .ok()
+fn author(changer: Changer) -> Author {
+    Author {
+        requester: changer.requester,
+        client: changer.client,
+    }
 }
 
 /// Streams the body into an [`Upload`] on the blocking pool, then records it. Nothing is
@@ -122,7 +110,7 @@ async fn receive(
     query: &UploadQuery,
     mut body: web::Payload,
 ) -> Result<Evidence, WebError> {
-    let author = author(req, state).await?;
+    let author = author(changer(req, state).await?);
     let org = identity::parse_org(org)?;
     let meta = query.metadata();
     let filename = query.filename.clone().unwrap_or_default();
@@ -133,7 +121,7 @@ async fn receive(
         web::block(move || evidence::plan(&store, &vault, requester, org, to.as_deref(), &meta))
             .await??
     };
-    plan.check_declared(declared_length(req))?;
+    plan.check_declared(super::edge::declared_length(req.headers()))?;
 
     let (sender, mut receiver) = tokio::sync::mpsc::channel::<web::Bytes>(UPLOAD_QUEUE);
     let vault = state.vault.clone();
@@ -309,13 +297,16 @@ pub async fn update(
     body: web::Json<Metadata>,
 ) -> Result<HttpResponse, WebError> {
     let (org, id) = path.into_inner();
-    let author = author(&req, &state).await?;
-    let org = identity::parse_org(&org)?;
-    let store = state.store.clone();
-    let evidence =
-        web::block(move || evidence::update(&store, &author, org, &id, body.into_inner(), now()))
-            .await??;
-    Ok(HttpResponse::Ok().json(evidence))
+    change(
+        &req,
+        &state,
+        &org,
+        StatusCode::OK,
+        move |store, changer, org, now| {
+            evidence::update(store, &author(changer), org, &id, body.into_inner(), now)
+        },
+    )
+    .await
 }
 
 async fn set_deleted(
@@ -325,13 +316,16 @@ async fn set_deleted(
     deleted: bool,
 ) -> Result<HttpResponse, WebError> {
     let (org, id) = path.into_inner();
-    let author = author(&req, &state).await?;
-    let org = identity::parse_org(&org)?;
-    let store = state.store.clone();
-    let evidence =
-        web::block(move || evidence::set_deleted(&store, &author, org, &id, deleted, now()))
-            .await??;
-    Ok(HttpResponse::Ok().json(evidence))
+    change(
+        &req,
+        &state,
+        &org,
+        StatusCode::OK,
+        move |store, changer, org, now| {
+            evidence::set_deleted(store, &author(changer), org, &id, deleted, now)
+        },
+    )
+    .await
 }
 
 /// Moves a file to the bin, where it can be restored for 30 days.
@@ -473,14 +467,17 @@ pub async fn create_link(
     body: web::Json<NewLink>,
 ) -> Result<HttpResponse, WebError> {
     let (org, id) = path.into_inner();
-    let author = author(&req, &state).await?;
-    let org = identity::parse_org(&org)?;
-    let store = state.store.clone();
     let base_url = state.base_url.clone();
-    let link =
-        web::block(move || links::create(&store, &author, org, &id, &body, &base_url, now()))
-            .await??;
-    Ok(HttpResponse::Created().json(link))
+    change(
+        &req,
+        &state,
+        &org,
+        StatusCode::CREATED,
+        move |store, changer, org, now| {
+            links::create(store, &author(changer), org, &id, &body, &base_url, now)
+        },
+    )
+    .await
 }
 
 /// A file's share links (without their tokens).
@@ -515,11 +512,16 @@ pub async fn revoke_link(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, WebError> {
     let (org, id, link) = path.into_inner();
-    let author = author(&req, &state).await?;
-    let org = identity::parse_org(&org)?;
-    let store = state.store.clone();
-    let link = web::block(move || links::revoke(&store, &author, org, &id, &link, now())).await??;
-    Ok(HttpResponse::Ok().json(link))
+    change(
+        &req,
+        &state,
+        &org,
+        StatusCode::OK,
+        move |store, changer, org, now| {
+            links::revoke(store, &author(changer), org, &id, &link, now)
+        },
+    )
+    .await
 }
 
 /// The public download behind a share link: no account, rate limited like sign-in.

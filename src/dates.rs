@@ -1,0 +1,17 @@
+//! Calendar dates as Rampart keeps them: `YYYY-MM-DD`, days counted in UTC.
+
+use time::{Date, OffsetDateTime};
+
+/// The UTC date of unix time `now`.
+pub fn today(now: i64) -> Date {
+    OffsetDateTime::from_unix_timestamp(now)
+        .unwrap_or(OffsetDateTime::UNIX_EPOCH)
+        .date()
+}
+
+/// `text` (trimmed) as a `YYYY-MM-DD` date; the error is the message to show.
+pub fn parse(text: &str) -> Result<Date, String> {
+    let format = time::macros::format_description!("[year]-[month]-[day]");
+    Date::parse(text.trim(), &format)
+        .map_err(|_| format!("{text:?} is not a date in the form YYYY-MM-DD"))
+}
