@@ -235,11 +235,11 @@ pub fn memberships(
 ) -> Result<Vec<(OrgId, Role)>, AccessError> {
     let prefix = account.as_bytes();
     let mut out = Vec::new();
-    for (key, bytes) in system.list_from(MEMBERS, prefix)? {
-        let Some(org) = key.strip_prefix(prefix.as_slice()) else {
-            break;
-        };
-        let org: [u8; 16] = org
+    // Only this account's rows: each row read is a row decrypted, on every page view.
+    for (key, bytes) in system.list_prefix(MEMBERS, prefix)? {
+        let org: [u8; 16] = key
+            .get(prefix.len()..)
+            .unwrap_or_default()
             .try_into()
             .map_err(|_| StoreError::Damaged("membership key has the wrong length".into()))?;
         out.push((

@@ -343,6 +343,7 @@ impl<'s> ReadTxn<'s> {
 pub trait SystemGet {
     fn get(&self, table: SystemTable, key: &[u8]) -> Result<Option<Vec<u8>>, StoreError>;
     fn list_from(&self, table: SystemTable, from: &[u8]) -> Result<Rows, StoreError>;
+    fn list_prefix(&self, table: SystemTable, prefix: &[u8]) -> Result<Rows, StoreError>;
 }
 
 impl SystemGet for System<'_> {
@@ -352,6 +353,9 @@ impl SystemGet for System<'_> {
     fn list_from(&self, table: SystemTable, from: &[u8]) -> Result<Rows, StoreError> {
         System::list_from(self, table, from)
     }
+    fn list_prefix(&self, table: SystemTable, prefix: &[u8]) -> Result<Rows, StoreError> {
+        System::list_prefix(self, table, prefix)
+    }
 }
 
 impl SystemGet for SystemRead<'_> {
@@ -360,6 +364,9 @@ impl SystemGet for SystemRead<'_> {
     }
     fn list_from(&self, table: SystemTable, from: &[u8]) -> Result<Rows, StoreError> {
         SystemRead::list_from(self, table, from)
+    }
+    fn list_prefix(&self, table: SystemTable, prefix: &[u8]) -> Result<Rows, StoreError> {
+        SystemRead::list_prefix(self, table, prefix)
     }
 }
 
