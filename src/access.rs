@@ -59,6 +59,12 @@ impl ApplianceOperator {
         ApplianceOperator(())
     }
 
+    /// The daemon's scheduled jobs, which act for the appliance itself (reminders,
+    /// retention) and answer to no signed-in person.
+    pub(crate) fn scheduler() -> ApplianceOperator {
+        ApplianceOperator(())
+    }
+
     pub fn grant(&self, org: OrgId) -> Grant {
         Grant { org }
     }

@@ -411,6 +411,67 @@ settings! {
     evidence_max_file_bytes: Bounded<1024, 1_099_511_627_776> = Bounded(2_147_483_648);
     /// Evidence storage per organization, all versions and the bin included (default 10 GiB).
     evidence_quota_bytes: Bounded<1024, 1_125_899_906_842_624> = Bounded(10_737_418_240);
+    /// Time zone the job schedules are read in (an IANA name such as "America/New_York").
+    jobs_time_zone: TimeZone = TimeZone(chrono_tz::Tz::UTC);
+    /// When deadline reminders (30, 7 and 1 days ahead) are sent.
+    jobs_reminders_schedule: Schedule = Schedule::fixed("0 7 * * *");
+    /// When the drift check runs and mails new drift.
+    jobs_drift_schedule: Schedule = Schedule::fixed("30 6 * * *");
+    /// When the weekly digest is sent.
+    jobs_digest_schedule: Schedule = Schedule::fixed("0 8 * * Mon");
+    /// When retention runs: purges the evidence bin and expired sessions and links, seals
+    /// the audit log.
+    jobs_retention_schedule: Schedule = Schedule::fixed("15 3 * * *");
+}
+
+/// An IANA time zone.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct TimeZone(pub chrono_tz::Tz);
+
+impl SettingType for TimeZone {
+    const ALLOWED: &'static str = "an IANA time zone name, such as \"UTC\" or \"America/New_York\"";
+    fn from_text(text: &str) -> Option<Self> {
+        text.trim().parse().ok().map(TimeZone)
+    }
+    fn show(&self) -> String {
+        self.0.name().to_owned()
+    }
+}
+
+/// A cron expression: minute, hour, day of month, month, day of week, with an optional
+/// leading seconds field.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Schedule {
+    text: String,
+    cron: croner::Cron,
+}
+
+impl Schedule {
+    /// One of the defaults above, which are known to parse.
+    fn fixed(text: &str) -> Schedule {
+        #[allow(clippy::expect_used)]
+        Schedule::from_text(text).expect("a default schedule parses")
+    }
+
+    pub fn cron(&self) -> &croner::Cron {
+        &self.cron
+    }
+}
+
+impl SettingType for Schedule {
+    const ALLOWED: &'static str = "a cron expression (minute hour day-of-month month day-of-week, \
+        optionally preceded by seconds), such as \"0 7 * * *\"";
+    fn from_text(text: &str) -> Option<Self> {
+        let text = text.trim();
+        let cron = croner::parser::CronParser::new().parse(text).ok()?;
+        Some(Schedule {
+            text: text.to_owned(),
+            cron,
+        })
+    }
+    fn show(&self) -> String {
+        self.text.clone()
+    }
 }
 
 /// How mail leaves the appliance.

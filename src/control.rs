@@ -51,6 +51,12 @@ pub enum Request {
     SetupLink,
     /// Decrypt and re-hash every evidence blob.
     EvidenceVerify,
+    /// Each scheduled job with its last run and next slot.
+    JobsList,
+    /// Run one job now.
+    JobsRun {
+        name: String,
+    },
     UserCreate {
         email: String,
         display_name: String,
@@ -80,6 +86,7 @@ pub struct Context {
     /// Where users reach Rampart, for links: `public_url`, else `https://<listen>`.
     pub base_url: String,
     pub vault: Arc<crate::evidence::Vault>,
+    pub jobs: Arc<crate::jobs::Jobs>,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -207,6 +214,19 @@ pub fn handle(store: &Store, context: &Context, request: Request) -> Reply {
         Request::UserList => crate::auth::list_accounts(store)
             .map_err(|err| err.to_string())
             .and_then(|accounts| serde_json::to_value(accounts).map_err(|err| err.to_string())),
+        Request::JobsList => context
+            .jobs
+            .list(store)
+            .map_err(|err| err.to_string())
+            .and_then(|list| serde_json::to_value(list).map_err(|err| err.to_string())),
+        Request::JobsRun { name } => crate::jobs::Job::parse(&name)
+            .and_then(|job| {
+                context
+                    .jobs
+                    .run_blocking(store, &context.vault, job, crate::audit::Actor::Operator)
+            })
+            .map_err(|err| err.to_string())
+            .and_then(|run| serde_json::to_value(run).map_err(|err| err.to_string())),
         Request::MailOutbox => crate::mail::outbox::list(store)
             .map_err(|err| err.to_string())
             .and_then(|list| serde_json::to_value(list).map_err(|err| err.to_string())),

@@ -187,18 +187,29 @@ async fn run(
     let control_listener = control::bind(&socket_path)?;
     let vault = Arc::new(crate::evidence::Vault::of(&config));
     vault.prepare().map_err(DaemonError::Server)?;
+    let jobs = Arc::new(crate::jobs::Jobs::new(&config));
     let context = control::Context {
         listen: Some(addr),
         base_url: url.clone(),
         vault: vault.clone(),
+        jobs: jobs.clone(),
     };
     let control_task = tokio::spawn(control::serve(control_listener, store.clone(), context));
 
     let ready = Arc::new(AtomicBool::new(true));
-    let server = crate::web::build_server(&config, listener, tls, store, vault, ready.clone())
-        .map_err(DaemonError::Server)?;
+    let server = crate::web::build_server(
+        &config,
+        listener,
+        tls,
+        store.clone(),
+        vault.clone(),
+        jobs.clone(),
+        ready.clone(),
+    )
+    .map_err(DaemonError::Server)?;
     let handle = server.handle();
     let server_task = tokio::spawn(server);
+    let jobs_task = tokio::spawn(jobs.serve(store.clone(), vault.clone()));
 
     if let Some(token) = setup_link {
         // Printed for the person starting Rampart, never logged; single use, one hour.
@@ -230,6 +241,7 @@ async fn run(
         },
     };
     control_task.abort();
+    jobs_task.abort();
     let _ = std::fs::remove_file(&socket_path);
     tracing::info!("stopped");
     outcome

@@ -16,6 +16,7 @@ pub mod daemon;
 pub mod dates;
 pub mod doctor;
 pub mod evidence;
+pub mod jobs;
 pub mod mail;
 pub mod notify;
 pub mod org;

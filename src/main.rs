@@ -66,6 +66,19 @@ enum Command {
         #[command(subcommand)]
         command: EvidenceCommand,
     },
+    /// Scheduled jobs: reminders, drift, digest, retention.
+    Jobs {
+        #[command(subcommand)]
+        command: JobsCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum JobsCommand {
+    /// Each job with its schedule, last run (outcome, duration) and next run.
+    List,
+    /// Run the job NAME now (reminders, drift, digest or retention); exit 1 when it fails.
+    Run { name: String },
 }
 
 #[derive(Subcommand)]
@@ -242,6 +255,7 @@ fn operate(config: &Config, request: Request) -> Result<serde_json::Value, Failu
         listen: None,
         base_url,
         vault: std::sync::Arc::new(rampart::evidence::Vault::of(config)),
+        jobs: std::sync::Arc::new(rampart::jobs::Jobs::new(config)),
     };
     let socket = config.control_socket_path();
     let reply =
@@ -320,6 +334,70 @@ fn audit(config: &Config, command: AuditCommand) -> Result<(), Failure> {
     }
 }
 
+fn unix_time(seconds: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(seconds)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| seconds.to_string())
+}
+
+fn jobs(config: &Config, command: JobsCommand) -> Result<(), Failure> {
+    let unreadable = |e: serde_json::Error| Failure::Runtime(format!("unreadable reply: {e}"));
+    match command {
+        JobsCommand::List => {
+            let jobs: Vec<rampart::jobs::JobView> =
+                serde_json::from_value(operate(config, Request::JobsList)?).map_err(unreadable)?;
+            println!(
+                "{:<10} {:<14} {:<26} {:<9} {:>9}  {:<26}",
+                "JOB", "SCHEDULE", "LAST RUN", "OUTCOME", "DURATION", "NEXT RUN"
+            );
+            for job in jobs {
+                let (last, outcome, duration) = match &job.last_run {
+                    Some(run) => (
+                        unix_time(run.started_at),
+                        if run.ok { "ok" } else { "failed" },
+                        format!("{} ms", run.duration_ms),
+                    ),
+                    None => ("never".to_owned(), "-", "-".to_owned()),
+                };
+                let next = job.next_run.map_or_else(|| "-".to_owned(), unix_time);
+                println!(
+                    "{:<10} {:<14} {:<26} {:<9} {:>9}  {:<26}",
+                    job.name,
+                    job.schedule,
+                    last,
+                    outcome,
+                    duration,
+                    format!("{next} ({})", job.time_zone)
+                );
+                if let Some(run) = job.last_run {
+                    println!("{:<10} {}", "", run.summary);
+                }
+            }
+            Ok(())
+        }
+        JobsCommand::Run { name } => {
+            let run: rampart::jobs::Run =
+                serde_json::from_value(operate(config, Request::JobsRun { name: name.clone() })?)
+                    .map_err(unreadable)?;
+            println!(
+                "{name}: {} in {} ms: {}",
+                if run.ok { "ok" } else { "failed" },
+                run.duration_ms,
+                run.summary
+            );
+            if run.ok {
+                Ok(())
+            } else {
+                Err(Failure::Runtime(format!("job {name} failed")))
+            }
+        }
+    }
+}
+
 fn evidence(config: &Config, command: EvidenceCommand) -> Result<(), Failure> {
     match command {
         EvidenceCommand::Verify => {
@@ -357,6 +435,7 @@ fn evidence(config: &Config, command: EvidenceCommand) -> Result<(), Failure> {
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Evidence { command } => evidence(&load_config(cli.config)?, command),
+        Command::Jobs { command } => jobs(&load_config(cli.config)?, command),
         Command::Audit { command } => audit(&load_config(cli.config)?, command),
         Command::Version => {
             println!("rampart {}", env!("CARGO_PKG_VERSION"));

@@ -54,6 +54,10 @@ pub struct Organization {
     /// Members must use a second factor; those without one enrol at their next sign-in.
     #[serde(default)]
     pub require_mfa: bool,
+    /// Mail may name requirements, milestones and evidence files. Off by default: mail
+    /// says what is due and links to it, nothing more.
+    #[serde(default)]
+    pub mail_detail: bool,
 }
 
 /// A contract the organization holds, and whether it involves CUI.
@@ -79,6 +83,8 @@ pub struct ProfileUpdate {
     pub contracts: Vec<Contract>,
     #[serde(default)]
     pub require_mfa: bool,
+    #[serde(default)]
+    pub mail_detail: bool,
 }
 
 fn invalid(field: &'static str, message: impl Into<String>) -> OrgError {
@@ -233,6 +239,7 @@ pub fn update_profile(
         uei,
         contracts,
         require_mfa: update.require_mfa,
+        mail_detail: update.mail_detail,
         ..current
     };
     tenant.put(PROFILE, PROFILE_KEY, &serde_json::to_vec(&updated)?)?;
@@ -280,6 +287,7 @@ pub fn create_in(
         uei: None,
         contracts: Vec::new(),
         require_mfa: false,
+        mail_detail: false,
     };
     txn.create_organization(grant)?
         .put(PROFILE, PROFILE_KEY, &serde_json::to_vec(&org)?)?;
@@ -379,6 +387,14 @@ pub fn any_requires_mfa(store: &Store, account: crate::auth::AccountId) -> Resul
         }
     }
     Ok(false)
+}
+
+/// The profile of the organization whose tables `tenant` opens.
+pub fn profile_of(tenant: &impl crate::store::TenantGet) -> Result<Option<Organization>, OrgError> {
+    Ok(match tenant.get(PROFILE, PROFILE_KEY)? {
+        Some(bytes) => Some(serde_json::from_slice(&bytes)?),
+        None => None,
+    })
 }
 
 /// The profile of the organization `grant` names.

@@ -12,6 +12,7 @@ mod summary;
 
 pub mod drift;
 pub mod parameters;
+pub mod upcoming;
 
 use serde::{Deserialize, Serialize};
 use time::Date;

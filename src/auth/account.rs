@@ -48,6 +48,30 @@ pub struct Account {
     /// (see [`super::devices`]).
     #[serde(default)]
     pub devices: Vec<String>,
+    #[serde(default)]
+    pub mail: MailPreferences,
+}
+
+/// Which scheduled mail a person receives. Everything is on until they turn it off: a
+/// deadline nobody hears of is the failure Rampart exists to prevent.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct MailPreferences {
+    /// Reminders 30, 7 and 1 days before a deadline the person answers for.
+    pub reminders: bool,
+    /// New drift in organizations the person administers.
+    pub drift_alerts: bool,
+    /// The weekly digest of each organization.
+    pub weekly_digest: bool,
+}
+
+impl Default for MailPreferences {
+    fn default() -> Self {
+        MailPreferences {
+            reminders: true,
+            drift_alerts: true,
+            weekly_digest: true,
+        }
+    }
 }
 
 /// Trims and lowercases; refuses what cannot be an address, saying why.
@@ -173,6 +197,7 @@ pub fn create(
         locked_until: None,
         mfa: super::mfa::MfaState::default(),
         devices: Vec::new(),
+        mail: MailPreferences::default(),
     };
     system.put(BY_EMAIL, &index, account.id.as_bytes())?;
     save(system, &account)?;

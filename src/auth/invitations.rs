@@ -27,6 +27,14 @@ pub struct Invitation {
     pub expires_at: i64,
 }
 
+/// Deletes the expired invitations; retention calls this.
+pub(super) fn purge_expired(
+    system: &crate::store::System<'_>,
+    now: i64,
+) -> Result<usize, AuthError> {
+    links::purge_expired::<Invitation>(system, INVITATIONS, now)
+}
+
 impl links::Expiring for Invitation {
     fn expires_at(&self) -> i64 {
         self.expires_at

@@ -55,6 +55,28 @@ pub fn live<T: DeserializeOwned + Expiring>(
     })
 }
 
+/// How long an expired link's record is kept, so a late click is told the link expired
+/// rather than that it never existed.
+pub const KEEP_EXPIRED_SECS: i64 = 30 * 24 * 60 * 60;
+
+/// Deletes every record of `table` that expired more than [`KEEP_EXPIRED_SECS`] ago;
+/// returns how many.
+pub fn purge_expired<T: DeserializeOwned + Expiring>(
+    system: &System<'_>,
+    table: SystemTable,
+    now: i64,
+) -> Result<usize, AuthError> {
+    let mut purged = 0;
+    for (key, bytes) in system.list(table)? {
+        let record: T = serde_json::from_slice(&bytes)?;
+        if record.expires_at() + KEEP_EXPIRED_SECS <= now {
+            system.delete(table, &key)?;
+            purged += 1;
+        }
+    }
+    Ok(purged)
+}
+
 /// Spends `token`: the link works no more.
 pub fn spend(system: &System<'_>, table: SystemTable, token: &str) -> Result<(), AuthError> {
     system.delete(table, &key(token))?;

@@ -162,6 +162,20 @@ fn count_failure(
     Ok(true)
 }
 
+/// Tells the account's holder that its second factors changed, in the transaction that
+/// changed them: if it was not them, this is how they find out.
+pub(crate) fn mail_mfa_changed(
+    txn: &WriteTxn<'_>,
+    email: &str,
+    change: &str,
+    now: i64,
+) -> Result<(), AuthError> {
+    crate::mail::queue(txn, now, |base| {
+        crate::mail::messages::mfa_changed(email, change, &format!("{base}/account"))
+    })?;
+    Ok(())
+}
+
 /// Remembers the device `client` signs in from; true when the account had not used it lately.
 /// The caller saves the account and then calls [`audit_new_device`], in the same transaction.
 fn remember_device(account: &mut Account, client: &Client) -> bool {
@@ -766,9 +780,59 @@ pub fn confirm_totp(
         Outcome::Success,
     );
     audit::append(&txn, client.stamp(event), now)?;
+    mail_mfa_changed(&txn, &account.email, "an authenticator app was added", now)?;
     drop(system);
     txn.commit()?;
     Ok(codes)
+}
+
+/// What [`purge_expired`] removed.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct Purged {
+    pub sessions: usize,
+    pub links: usize,
+    pub invitations: usize,
+}
+
+/// Removes expired sessions, password and address-change links and invitations, in one
+/// transaction. They are useless once expired; removing them keeps the store and the
+/// account's session list small.
+pub fn purge_expired(store: &Store, now: i64) -> Result<Purged, AuthError> {
+    let txn = store.write()?;
+    let system = txn.system(&SystemGrant::internal())?;
+    let purged = Purged {
+        sessions: session::purge_expired(&system, now)?,
+        links: reset::purge_expired(&system, now)? + email_change::purge_expired(&system, now)?,
+        invitations: invitations::purge_expired(&system, now)?,
+    };
+    drop(system);
+    txn.commit()?;
+    Ok(purged)
+}
+
+/// Sets which scheduled mail the account receives; audited.
+pub fn set_mail_preferences(
+    store: &Store,
+    account: AccountId,
+    preferences: account::MailPreferences,
+    client: &Client,
+    now: i64,
+) -> Result<account::MailPreferences, AuthError> {
+    let txn = store.write()?;
+    let system = txn.system(&SystemGrant::internal())?;
+    let mut holder = account::get(&system, account)?.ok_or(AuthError::InvalidCredentials)?;
+    holder.mail = preferences;
+    account::save(&system, &holder)?;
+    drop(system);
+    let event = Event::new(
+        Actor::Account(account.to_string()),
+        "account.mail_preferences",
+        Outcome::Success,
+    )
+    .target(account);
+    audit::append(&txn, client.stamp(event), now)?;
+    txn.commit()?;
+    Ok(preferences)
 }
 
 /// The account's live sessions, marking the one asking.

@@ -17,6 +17,14 @@ struct StoredLink {
     expires_at: i64,
 }
 
+/// Deletes the expired links; retention calls this.
+pub(super) fn purge_expired(
+    system: &crate::store::System<'_>,
+    now: i64,
+) -> Result<usize, AuthError> {
+    links::purge_expired::<StoredLink>(system, LINKS, now)
+}
+
 impl links::Expiring for StoredLink {
     fn expires_at(&self) -> i64 {
         self.expires_at

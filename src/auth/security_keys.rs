@@ -432,6 +432,7 @@ pub fn finish_enrolment(
     session::save(&system, token, &live)?;
     let event = Event::new(actor, "mfa.security_key_add", Outcome::Success).target(view.id);
     audit::append(&txn, client.stamp(event), now)?;
+    super::mail_mfa_changed(&txn, &holder.email, "a security key was added", now)?;
     drop(system);
     txn.commit()?;
     Ok(Enrolled {
@@ -469,6 +470,7 @@ pub fn remove(
     )
     .target(key_id);
     audit::append(&txn, client.stamp(event), now)?;
+    super::mail_mfa_changed(&txn, &holder.email, "a security key was removed", now)?;
     drop(system);
     txn.commit()?;
     Ok(())
@@ -500,6 +502,7 @@ mod tests {
             locked_until: None,
             mfa: crate::auth::mfa::MfaState::default(),
             devices: Vec::new(),
+            mail: Default::default(),
         };
         let party = RelyingParty::new("https://localhost:8443");
         let (challenge, _) = begin_registration(&party, &account, "blue key", 0).unwrap();

@@ -179,6 +179,19 @@ pub fn revoke(system: &System<'_>, token: &str) -> Result<bool, AuthError> {
 
 /// Ends every session of `account` but `keep` (password or MFA change, disable, role
 /// removal).
+/// Deletes every expired session; returns how many.
+pub fn purge_expired(system: &System<'_>, now: i64) -> Result<usize, AuthError> {
+    let mut purged = 0;
+    for (key, bytes) in system.list(SESSIONS)? {
+        let session: Session = serde_json::from_slice(&bytes)?;
+        if expired(&session, now) {
+            system.delete(SESSIONS, &key)?;
+            purged += 1;
+        }
+    }
+    Ok(purged)
+}
+
 pub fn revoke_all(
     system: &System<'_>,
     account: AccountId,

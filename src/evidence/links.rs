@@ -112,6 +112,37 @@ fn load_link(tenant: &impl TenantGet, id: &uuid::Uuid) -> Result<Link, EvidenceE
     }
 }
 
+/// Removes the links of every organization that expired or were revoked more than 30 days
+/// ago (until then a late click is told why the link no longer works); returns how many.
+pub fn purge_expired(
+    store: &Store,
+    operator: &crate::access::ApplianceOperator,
+    now: i64,
+) -> Result<usize, EvidenceError> {
+    let mut purged = 0;
+    for org in store.organizations()? {
+        let txn = store.write()?;
+        let tenant = txn.tenant(&operator.grant(org))?;
+        let mut gone = 0;
+        for (key, bytes) in tenant.list_prefix(LINKS, &[])? {
+            let link: Link = serde_json::from_slice(&bytes)?;
+            let ended = link
+                .revoked_at
+                .map_or(link.expires_at, |at| at.min(link.expires_at));
+            if ended + crate::auth::links::KEEP_EXPIRED_SECS <= now {
+                tenant.delete(LINKS, &key)?;
+                gone += 1;
+            }
+        }
+        drop(tenant);
+        if gone > 0 {
+            txn.commit()?;
+            purged += gone;
+        }
+    }
+    Ok(purged)
+}
+
 /// Removes every link to `evidence` (when the file is purged).
 pub(super) fn delete_for(tenant: &Tenant<'_>, evidence: &uuid::Uuid) -> Result<(), EvidenceError> {
     let evidence = evidence.to_string();

@@ -547,6 +547,15 @@ pub fn overdue_reviews(tenant: &impl TenantGet, now: i64) -> Result<Vec<Evidence
         .collect()
 }
 
+/// Files whose review date falls within the next 30 days: the reminders' input.
+pub fn reviews_ahead(tenant: &impl TenantGet, now: i64) -> Result<Vec<Evidence>, EvidenceError> {
+    all(tenant)?
+        .iter()
+        .filter(|r| r.deleted_at.is_none() && review_status(&r.meta, now) == "due")
+        .map(|r| r.view(now))
+        .collect()
+}
+
 /// Changes a file's metadata (members and up); audited as `evidence.update`.
 pub fn update(
     store: &Store,

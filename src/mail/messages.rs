@@ -160,6 +160,135 @@ pub fn new_device(
     )
 }
 
+message_templates!(MfaChangedText = "mail/mfa_changed.txt", MfaChangedHtml = "mail/mfa_changed.html", {
+    change: &'a str, link: &'a str,
+});
+
+/// Sent when a second factor is added or removed; `change` says which, such as "a security
+/// key was added".
+pub fn mfa_changed(to: &str, change: &str, link: &str) -> Result<Outgoing, MailError> {
+    outgoing(
+        "mfa_changed",
+        to,
+        "Your Rampart sign-in factors changed".into(),
+        &MfaChangedText { change, link },
+        &MfaChangedHtml { change, link },
+    )
+}
+
+/// One line of a reminder or alert: what, when, and the absolute link to it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Line {
+    pub text: String,
+    /// `YYYY-MM-DD`.
+    pub due: String,
+    /// "in 7 days", "tomorrow", "today".
+    pub when: String,
+    pub link: String,
+}
+
+message_templates!(ReminderText = "mail/reminder.txt", ReminderHtml = "mail/reminder.html", {
+    organization: &'a str, lines: &'a [Line], settings: &'a str,
+});
+
+/// The deadlines one person should know of in one organization, soonest first.
+pub fn deadline_reminder(
+    to: &str,
+    organization: &str,
+    lines: &[Line],
+    settings: &str,
+) -> Result<Outgoing, MailError> {
+    let subject = match lines {
+        [only] => format!("{organization}: due {}", only.when),
+        _ => format!("{organization}: {} deadlines coming up", lines.len()),
+    };
+    outgoing(
+        "deadline_reminder",
+        to,
+        subject,
+        &ReminderText {
+            organization,
+            lines,
+            settings,
+        },
+        &ReminderHtml {
+            organization,
+            lines,
+            settings,
+        },
+    )
+}
+
+message_templates!(DriftAlertText = "mail/drift_alert.txt", DriftAlertHtml = "mail/drift_alert.html", {
+    organization: &'a str, lines: &'a [Line], link: &'a str, settings: &'a str,
+});
+
+/// Drift that was not there at the last check.
+pub fn drift_alert(
+    to: &str,
+    organization: &str,
+    lines: &[Line],
+    link: &str,
+    settings: &str,
+) -> Result<Outgoing, MailError> {
+    outgoing(
+        "drift_alert",
+        to,
+        format!("{organization}: new drift"),
+        &DriftAlertText {
+            organization,
+            lines,
+            link,
+            settings,
+        },
+        &DriftAlertHtml {
+            organization,
+            lines,
+            link,
+            settings,
+        },
+    )
+}
+
+/// The week's figures for one organization.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Digest {
+    pub drift: usize,
+    pub due_soon: usize,
+    pub open_poam: usize,
+}
+
+message_templates!(DigestText = "mail/digest.txt", DigestHtml = "mail/digest.html", {
+    organization: &'a str, digest: &'a Digest, link: &'a str, settings: &'a str,
+});
+
+/// The weekly digest.
+pub fn weekly_digest(
+    to: &str,
+    organization: &str,
+    digest: &Digest,
+    link: &str,
+    settings: &str,
+) -> Result<Outgoing, MailError> {
+    outgoing(
+        "weekly_digest",
+        to,
+        format!("{organization}: this week in Rampart"),
+        &DigestText {
+            organization,
+            digest,
+            link,
+            settings,
+        },
+        &DigestHtml {
+            organization,
+            digest,
+            link,
+            settings,
+        },
+    )
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

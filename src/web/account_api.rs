@@ -1,4 +1,4 @@
-//! JSON routes for changing an account's e-mail address.
+//! JSON routes for an account's e-mail address and its mail preferences.
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use serde::{Deserialize, Serialize};
@@ -7,7 +7,8 @@ use utoipa::ToSchema;
 use super::AppState;
 use super::error::WebError;
 use super::identity::{self, now};
-use crate::auth::email_change;
+use crate::auth::account::MailPreferences;
+use crate::auth::{self, email_change};
 
 #[derive(Deserialize, ToSchema)]
 pub struct NewEmail {
@@ -64,4 +65,38 @@ pub async fn confirm_change(
     let store = state.store.clone();
     web::block(move || email_change::confirm(&store, &body.token, &client, now())).await??;
     Ok(HttpResponse::NoContent().finish())
+}
+
+/// Which scheduled mail you receive: deadline reminders, drift alerts, the weekly digest.
+#[utoipa::path(get, path = "/api/v1/me/mail-preferences", tag = "auth",
+    responses((status = 200, body = MailPreferences), (status = 401)))]
+pub async fn mail_preferences(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let caller = identity::require_caller(&req, &state).await?;
+    Ok(HttpResponse::Ok().json(caller.account.mail))
+}
+
+/// Choose which scheduled mail you receive (every field is required); audited as
+/// `account.mail_preferences`.
+#[utoipa::path(put, path = "/api/v1/me/mail-preferences", tag = "auth",
+    request_body = MailPreferences,
+    responses((status = 200, body = MailPreferences), (status = 401),
+        (status = 403, description = "missing CSRF token"),
+        (status = 422, description = "a field is missing or not true or false")))]
+pub async fn set_mail_preferences(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<MailPreferences>,
+) -> Result<HttpResponse, WebError> {
+    let signed_in = identity::require_writer(&req, &state).await?;
+    let client = identity::client(&req, &state);
+    let store = state.store.clone();
+    let preferences = body.into_inner();
+    let saved = web::block(move || {
+        auth::set_mail_preferences(&store, signed_in.account.id, preferences, &client, now())
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(saved))
 }

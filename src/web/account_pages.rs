@@ -217,6 +217,7 @@ struct AccountPage {
     keys: Vec<KeyRow>,
     sessions: Vec<SessionRow>,
     organizations: Vec<OrgTokens>,
+    mail: crate::auth::account::MailPreferences,
     script: String,
 }
 
@@ -254,6 +255,7 @@ pub async fn account(
         display_name: signed_in.account.display_name.clone(),
         email: signed_in.account.email.clone(),
         appliance_admin: signed_in.account.appliance_admin,
+        mail: signed_in.account.mail,
         enrolment_required: signed_in.session.mfa_enrolment_required,
         // The signed-in account was read for this request: its second factors are current.
         has_totp: signed_in.account.mfa.totp.is_some(),

@@ -7,8 +7,8 @@ use utoipa::{OpenApi, ToSchema};
 
 use super::routing::Endpoint;
 use super::{
-    AppState, account_api, assess_api, auth_api, catalog_api, evidence_api, security_api,
-    security_keys_api,
+    AppState, account_api, assess_api, auth_api, catalog_api, evidence_api, jobs_api,
+    security_api, security_keys_api,
 };
 
 /// Every API route: how it is registered and what the OpenAPI document must list.
@@ -132,6 +132,26 @@ pub static ROUTES: &[Endpoint] = &[
         method: "get",
         path: "/api/v1/orgs/{org_id}/security",
         route: || web::get().to(security_api::org_security),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/admin/jobs",
+        route: || web::get().to(jobs_api::list),
+    },
+    Endpoint {
+        method: "post",
+        path: "/api/v1/admin/jobs/{name}/run",
+        route: || web::post().to(jobs_api::run),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/me/mail-preferences",
+        route: || web::get().to(account_api::mail_preferences),
+    },
+    Endpoint {
+        method: "put",
+        path: "/api/v1/me/mail-preferences",
+        route: || web::put().to(account_api::set_mail_preferences),
     },
     Endpoint {
         method: "get",
@@ -425,6 +445,10 @@ async fn openapi_json() -> HttpResponse {
         security_keys_api::remove,
         account_api::request_change,
         account_api::confirm_change,
+        account_api::mail_preferences,
+        account_api::set_mail_preferences,
+        jobs_api::list,
+        jobs_api::run,
         assess_api::list,
         assess_api::create,
         assess_api::get,

@@ -267,6 +267,8 @@ impl Row {
 pub(super) struct Nav {
     pub audit: String,
     pub security: String,
+    /// The jobs page, on the appliance's pages only.
+    pub jobs: Option<&'static str>,
 }
 
 impl Nav {
@@ -275,10 +277,12 @@ impl Nav {
             Some(org) => Nav {
                 audit: format!("/orgs/{org}/audit"),
                 security: format!("/orgs/{org}/security"),
+                jobs: None,
             },
             None => Nav {
                 audit: "/admin/audit".into(),
                 security: "/admin/security".into(),
+                jobs: Some("/admin/jobs"),
             },
         }
     }

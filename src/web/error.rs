@@ -218,6 +218,17 @@ impl From<crate::assess::AssessError> for WebError {
     }
 }
 
+impl From<crate::jobs::JobError> for WebError {
+    fn from(err: crate::jobs::JobError) -> Self {
+        use crate::jobs::JobError;
+        match err {
+            JobError::Unknown(_) => WebError::NotFound,
+            JobError::Access(access) => access.into(),
+            other => WebError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl From<crate::evidence::EvidenceError> for WebError {
     fn from(err: crate::evidence::EvidenceError) -> Self {
         use crate::evidence::EvidenceError;

@@ -15,6 +15,8 @@ mod evidence_api;
 mod evidence_pages;
 mod handle;
 mod identity;
+mod jobs_api;
+mod jobs_pages;
 mod limits;
 mod pages;
 mod routing;
@@ -56,6 +58,8 @@ pub struct AppState {
     pub body_limit_bytes: u64,
     /// Where evidence blobs live, and the upload limits.
     pub vault: Arc<crate::evidence::Vault>,
+    /// The scheduled jobs, for the jobs page.
+    pub jobs: Arc<crate::jobs::Jobs>,
     /// False once shutdown begins, so load balancers stop sending traffic.
     pub ready: Arc<AtomicBool>,
 }
@@ -159,6 +163,11 @@ static PAGES: &[Endpoint] = &[
     },
     Endpoint {
         method: "get",
+        path: "/admin/jobs",
+        route: || web::get().to(jobs_pages::jobs),
+    },
+    Endpoint {
+        method: "get",
         path: "/admin/security",
         route: || web::get().to(security_pages::admin_security),
     },
@@ -251,6 +260,7 @@ pub fn build_server(
     tls: rustls::ServerConfig,
     store: Arc<Store>,
     vault: Arc<crate::evidence::Vault>,
+    jobs: Arc<crate::jobs::Jobs>,
     ready: Arc<AtomicBool>,
 ) -> std::io::Result<Server> {
     let body_limit = config.body_limit_bytes.get();
@@ -297,6 +307,7 @@ pub fn build_server(
         trusted_proxies: config.trusted_proxies.clone(),
         body_limit_bytes: body_limit,
         vault,
+        jobs,
         ready,
     });
     let workers = usize::try_from(config.workers.get()).unwrap_or(1);

@@ -75,7 +75,8 @@ function formJson(form) {
   const out = {};
   for (const el of form.elements) {
     if (!el.name || el.type === "submit" || el.type === "button") continue;
-    out[el.name] = el.type === "number" ? Number(el.value) : el.value;
+    out[el.name] =
+      el.type === "number" ? Number(el.value) : el.type === "checkbox" ? el.checked : el.value;
   }
   return out;
 }
@@ -116,7 +117,7 @@ function bindApiForms() {
       try {
         const result = await callWithStepUp(method, path, formJson(form));
         clearErrors(form);
-        form.reset();
+        if (!("keep" in form.dataset)) form.reset();
         if (form.dataset.show) shows[form.dataset.show](result);
         else if (form.dataset.done) status(form.dataset.done);
         else location.reload();

@@ -1,0 +1,17 @@
+// The jobs page: "Run now" runs a job through the API, then shows the page again with its
+// outcome.
+"use strict";
+for (const button of document.querySelectorAll("button[data-run]")) {
+  button.addEventListener("click", async () => {
+    const status = document.getElementById("status");
+    button.disabled = true;
+    status.textContent = `Running ${button.dataset.run}…`;
+    try {
+      await call("POST", `/api/v1/admin/jobs/${encodeURIComponent(button.dataset.run)}/run`);
+      location.reload();
+    } catch (err) {
+      status.textContent = err.message;
+      button.disabled = false;
+    }
+  });
+}

@@ -1,0 +1,506 @@
+//! Scheduled jobs: deadline reminders, the drift check, the weekly digest and retention.
+//!
+//! Each job has a cron schedule read in the configured time zone. Its ledger row records
+//! the time up to which its slots are accounted for, so a job that missed one slot or many
+//! (the daemon was down, or the wall clock jumped forward) runs once, not once per slot.
+//! Jobs run one at a time, on the blocking pool: they are store work.
+//!
+//! The schedule arithmetic is croner's with chrono-tz's zones, DST included.
+//! tokio-cron-scheduler (which uses croner too) fixes a job's UTC offset when the job is
+//! created, so a 07:00 job would run at 06:00 or 08:00 for half the year, and it has no
+//! notion of a slot missed while the process was down; a loop of our own is shorter than
+//! the workarounds.
+
+mod notices;
+mod retention;
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+
+use crate::access::{Requester, SystemGrant};
+use crate::audit::{self, Actor, Event, Outcome};
+use crate::config::{Config, Schedule};
+use crate::evidence::Vault;
+use crate::store::{Store, SystemTable};
+
+const LEDGER: SystemTable = SystemTable::new("s.jobs");
+/// The loop looks at the wall clock at least this often: tokio's timers run on the
+/// monotonic clock, which does not see the wall clock jump.
+const LONGEST_SLEEP: Duration = Duration::from_secs(30);
+/// A run this long after its slot is a catch-up, not a scheduled run.
+const LATE_SECS: i64 = 60;
+
+/// The jobs there are.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Job {
+    Reminders,
+    Drift,
+    Digest,
+    Retention,
+}
+
+impl Job {
+    pub const ALL: [Job; 4] = [Job::Reminders, Job::Drift, Job::Digest, Job::Retention];
+
+    pub fn name(self) -> &'static str {
+        match self {
+            Job::Reminders => "reminders",
+            Job::Drift => "drift",
+            Job::Digest => "digest",
+            Job::Retention => "retention",
+        }
+    }
+
+    pub fn parse(name: &str) -> Result<Job, JobError> {
+        Job::ALL
+            .into_iter()
+            .find(|job| job.name() == name)
+            .ok_or_else(|| JobError::Unknown(name.to_owned()))
+    }
+
+    fn description(self) -> &'static str {
+        match self {
+            Job::Reminders => {
+                "mails reminders 30, 7 and 1 days before milestones, status dates and evidence reviews"
+            }
+            Job::Drift => "checks every organization for drift and mails what is new",
+            Job::Digest => "mails each organization's weekly digest",
+            Job::Retention => {
+                "purges the evidence bin and expired sessions and links, seals the audit log"
+            }
+        }
+    }
+
+    fn schedule(self, config: &Config) -> &Schedule {
+        match self {
+            Job::Reminders => &config.jobs_reminders_schedule,
+            Job::Drift => &config.jobs_drift_schedule,
+            Job::Digest => &config.jobs_digest_schedule,
+            Job::Retention => &config.jobs_retention_schedule,
+        }
+    }
+}
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum JobError {
+    #[error("there is no job {0:?}; the jobs are reminders, drift, digest and retention")]
+    Unknown(String),
+    #[error(transparent)]
+    Store(#[from] crate::store::StoreError),
+    #[error(transparent)]
+    Audit(#[from] crate::audit::AuditError),
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
+    #[error(transparent)]
+    Assess(#[from] crate::assess::AssessError),
+    #[error(transparent)]
+    Evidence(#[from] crate::evidence::EvidenceError),
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
+    #[error(transparent)]
+    Access(#[from] crate::access::AccessError),
+    #[error(transparent)]
+    Org(#[from] crate::org::OrgError),
+    #[error("job record is unreadable: {0}")]
+    Decode(#[from] serde_json::Error),
+    #[error("the job stopped unexpectedly: {0}")]
+    Crashed(String),
+}
+
+/// Why a job ran.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Trigger {
+    Schedule,
+    /// Its slot passed while the daemon was down or the clock jumped.
+    CatchUp,
+    /// `rampart jobs run` or the jobs page.
+    Manual,
+}
+
+/// How a run went.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Run {
+    pub started_at: i64,
+    pub duration_ms: u64,
+    pub trigger: Trigger,
+    pub ok: bool,
+    /// Counts only (never names or content), or the failure.
+    pub summary: String,
+}
+
+/// A job's row in the store.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Ledger {
+    /// Slots up to this unix time are accounted for: run, or covered by a later run.
+    covered: i64,
+    runs: u64,
+    last: Option<Run>,
+}
+
+/// What the jobs page and `rampart jobs list` show of one job.
+#[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct JobView {
+    pub name: String,
+    pub description: String,
+    /// The cron expression.
+    pub schedule: String,
+    pub time_zone: String,
+    pub runs: u64,
+    pub last_run: Option<Run>,
+    /// Unix seconds.
+    pub next_run: Option<i64>,
+}
+
+/// The first slot of `schedule` strictly after unix time `after`, read in `zone`.
+pub fn next_slot(schedule: &Schedule, zone: chrono_tz::Tz, after: i64) -> Option<i64> {
+    let after = chrono::DateTime::from_timestamp(after, 0)?.with_timezone(&zone);
+    schedule
+        .cron()
+        .find_next_occurrence(&after, false)
+        .ok()
+        .map(|slot| slot.timestamp())
+}
+
+/// The slot a job with slots accounted for up to `covered` owes at `now`, if any. However
+/// many slots passed, there is one run to make.
+pub fn owed_slot(schedule: &Schedule, zone: chrono_tz::Tz, covered: i64, now: i64) -> Option<i64> {
+    next_slot(schedule, zone, covered).filter(|slot| *slot <= now)
+}
+
+fn now() -> i64 {
+    time::OffsetDateTime::now_utc().unix_timestamp()
+}
+
+/// The jobs as configured: run on their schedules by [`Jobs::serve`], and on demand.
+#[derive(Debug)]
+pub struct Jobs {
+    zone: chrono_tz::Tz,
+    schedules: Vec<(Job, Schedule)>,
+    /// One job at a time, scheduled or manual.
+    running: tokio::sync::Mutex<()>,
+}
+
+impl Jobs {
+    pub fn new(config: &Config) -> Jobs {
+        Jobs {
+            zone: config.jobs_time_zone.0,
+            schedules: Job::ALL
+                .into_iter()
+                .map(|job| (job, job.schedule(config).clone()))
+                .collect(),
+            running: tokio::sync::Mutex::new(()),
+        }
+    }
+
+    /// Every job with its last run and next slot.
+    pub fn list(&self, store: &Store) -> Result<Vec<JobView>, JobError> {
+        let now = now();
+        let mut out = Vec::new();
+        for (job, schedule) in &self.schedules {
+            let ledger = ledger(store, *job)?;
+            out.push(JobView {
+                name: job.name().to_owned(),
+                description: job.description().to_owned(),
+                schedule: crate::config::SettingType::show(schedule),
+                time_zone: self.zone.name().to_owned(),
+                runs: ledger.as_ref().map_or(0, |l| l.runs),
+                last_run: ledger.and_then(|l| l.last),
+                next_run: next_slot(schedule, self.zone, now),
+            });
+        }
+        Ok(out)
+    }
+
+    /// Runs `job` now, after any run in progress, on this (blocking) thread; records and
+    /// audits the outcome. A failed run is an `Ok` with `ok: false`: the error is its
+    /// summary.
+    pub fn run_blocking(
+        &self,
+        store: &Store,
+        vault: &Vault,
+        job: Job,
+        actor: Actor,
+    ) -> Result<Run, JobError> {
+        let _one_at_a_time = self.running.blocking_lock();
+        run_unlocked(store, vault, job, Trigger::Manual, actor)
+    }
+
+    /// [`Jobs::list`] for the appliance administrator.
+    pub fn list_for(&self, store: &Store, requester: Requester) -> Result<Vec<JobView>, JobError> {
+        crate::access::authorize_appliance(requester)?;
+        self.list(store)
+    }
+
+    /// [`Jobs::run_blocking`] for the appliance administrator; audited as theirs.
+    pub fn run_for(
+        &self,
+        store: &Store,
+        vault: &Vault,
+        requester: Requester,
+        name: &str,
+    ) -> Result<Run, JobError> {
+        crate::access::authorize_appliance(requester)?;
+        let job = Job::parse(name)?;
+        self.run_blocking(
+            store,
+            vault,
+            job,
+            Actor::Account(requester.account.to_string()),
+        )
+    }
+
+    /// A scheduled run, from the loop.
+    async fn run_scheduled(
+        &self,
+        store: &Arc<Store>,
+        vault: &Arc<Vault>,
+        job: Job,
+        trigger: Trigger,
+    ) -> Result<Run, JobError> {
+        let _one_at_a_time = self.running.lock().await;
+        let (store, vault) = (store.clone(), vault.clone());
+        tokio::task::spawn_blocking(move || {
+            run_unlocked(&store, &vault, job, trigger, Actor::System)
+        })
+            .await
+            .map_err(|err| JobError::Crashed(err.to_string()))?
+    }
+
+    /// The schedule loop. At start a job that owes a slot (missed while the daemon was
+    /// down) runs once; a job never seen before starts counting from now.
+    pub async fn serve(self: Arc<Self>, store: Arc<Store>, vault: Arc<Vault>) {
+        let started = now();
+        loop {
+            let wait = match self.tick(&store, &vault, started).await {
+                Ok(wait) => wait,
+                Err(err) => {
+                    tracing::error!(error = %err, "job schedule check failed");
+                    LONGEST_SLEEP
+                }
+            };
+            tokio::time::sleep(wait).await;
+        }
+    }
+
+    /// Runs what is owed; returns how long to sleep before looking again.
+    async fn tick(
+        &self,
+        store: &Arc<Store>,
+        vault: &Arc<Vault>,
+        started: i64,
+    ) -> Result<Duration, JobError> {
+        let mut soonest: Option<i64> = None;
+        for (job, schedule) in &self.schedules {
+            let now = now();
+            let covered = match ledger(store, *job)? {
+                Some(ledger) => ledger.covered,
+                None => {
+                    start_ledger(store, *job, now)?;
+                    now
+                }
+            };
+            if let Some(slot) = owed_slot(schedule, self.zone, covered, now) {
+                let trigger = if slot < started || now - slot > LATE_SECS {
+                    Trigger::CatchUp
+                } else {
+                    Trigger::Schedule
+                };
+                self.run_scheduled(store, vault, *job, trigger).await?;
+            }
+            if let Some(next) = next_slot(schedule, self.zone, now.max(covered)) {
+                soonest = Some(soonest.map_or(next, |s| s.min(next)));
+            }
+        }
+        let now_ms = time::OffsetDateTime::now_utc().unix_timestamp_nanos() / 1_000_000;
+        Ok(soonest.map_or(LONGEST_SLEEP, |next| {
+            let ms = (i128::from(next) * 1000 - now_ms).max(0);
+            Duration::from_millis(u64::try_from(ms).unwrap_or(u64::MAX)).min(LONGEST_SLEEP)
+        }))
+    }
+}
+
+fn ledger(store: &Store, job: Job) -> Result<Option<Ledger>, JobError> {
+    let read = store.read()?;
+    let system = read.system(&SystemGrant::internal())?;
+    Ok(match system.get(LEDGER, job.name().as_bytes())? {
+        Some(bytes) => Some(serde_json::from_slice(&bytes)?),
+        None => None,
+    })
+}
+
+fn run_unlocked(
+    store: &Store,
+    vault: &Vault,
+    job: Job,
+    trigger: Trigger,
+    actor: Actor,
+) -> Result<Run, JobError> {
+    let started_at = now();
+    let clock = std::time::Instant::now();
+    let outcome = execute(job, store, vault, started_at);
+    let run = Run {
+        started_at,
+        duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
+        trigger,
+        ok: outcome.is_ok(),
+        summary: match &outcome {
+            Ok(summary) => summary.clone(),
+            Err(err) => err.to_string(),
+        },
+    };
+    if run.ok {
+        tracing::info!(job = job.name(), ?trigger, ms = run.duration_ms, summary = %run.summary, "job ran");
+    } else {
+        tracing::warn!(job = job.name(), ?trigger, ms = run.duration_ms, error = %run.summary, "job failed");
+    }
+    record(store, job, &run, actor)?;
+    Ok(run)
+}
+
+fn start_ledger(store: &Store, job: Job, now: i64) -> Result<(), JobError> {
+    let txn = store.write()?;
+    let system = txn.system(&SystemGrant::internal())?;
+    if system.get(LEDGER, job.name().as_bytes())?.is_none() {
+        let ledger = Ledger {
+            covered: now,
+            runs: 0,
+            last: None,
+        };
+        system.put(LEDGER, job.name().as_bytes(), &serde_json::to_vec(&ledger)?)?;
+    }
+    drop(system);
+    txn.commit()?;
+    Ok(())
+}
+
+/// Writes the run into the job's ledger: slots up to its start are now accounted for.
+fn record(store: &Store, job: Job, run: &Run, actor: Actor) -> Result<(), JobError> {
+    let txn = store.write()?;
+    let system = txn.system(&SystemGrant::internal())?;
+    let mut ledger = match system.get(LEDGER, job.name().as_bytes())? {
+        Some(bytes) => serde_json::from_slice(&bytes)?,
+        None => Ledger {
+            covered: run.started_at,
+            runs: 0,
+            last: None,
+        },
+    };
+    ledger.covered = ledger.covered.max(run.started_at);
+    ledger.runs += 1;
+    ledger.last = Some(run.clone());
+    system.put(LEDGER, job.name().as_bytes(), &serde_json::to_vec(&ledger)?)?;
+    drop(system);
+    let outcome = if run.ok {
+        Outcome::Success
+    } else {
+        Outcome::Failure
+    };
+    audit::append(
+        &txn,
+        Event::new(actor, "job.run", outcome).target(job.name()),
+        run.started_at,
+    )?;
+    txn.commit()?;
+    Ok(())
+}
+
+fn execute(job: Job, store: &Store, vault: &Vault, now: i64) -> Result<String, JobError> {
+    match job {
+        Job::Reminders => notices::reminders(store, now),
+        Job::Drift => notices::drift(store, now),
+        Job::Digest => notices::digest(store, now),
+        Job::Retention => retention::run(store, vault, now),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::SettingType;
+
+    fn at(text: &str) -> i64 {
+        time::OffsetDateTime::parse(text, &time::format_description::well_known::Rfc3339)
+            .unwrap()
+            .unix_timestamp()
+    }
+
+    fn schedule(text: &str) -> Schedule {
+        Schedule::from_text(text).unwrap()
+    }
+
+    #[test]
+    fn a_daily_job_owes_one_slot_however_many_passed() {
+        let daily = schedule("0 7 * * *");
+        let utc = chrono_tz::Tz::UTC;
+        let covered = at("2026-11-20T08:00:00Z");
+        assert_eq!(
+            owed_slot(&daily, utc, covered, at("2026-11-21T06:59:59Z")),
+            None
+        );
+        assert_eq!(
+            owed_slot(&daily, utc, covered, at("2026-11-21T07:00:00Z")),
+            Some(at("2026-11-21T07:00:00Z"))
+        );
+        // The clock jumps (or the daemon was down) three days: one slot is owed, the
+        // earliest; the run then covers everything up to its start.
+        let owed = owed_slot(&daily, utc, covered, at("2026-11-24T12:00:00Z"));
+        assert_eq!(owed, Some(at("2026-11-21T07:00:00Z")));
+        assert_eq!(
+            owed_slot(
+                &daily,
+                utc,
+                at("2026-11-24T12:00:00Z"),
+                at("2026-11-24T12:00:01Z")
+            ),
+            None
+        );
+    }
+
+    #[test]
+    fn schedules_follow_the_zone_across_daylight_saving() {
+        let daily = schedule("0 7 * * *");
+        let new_york: chrono_tz::Tz = "America/New_York".parse().unwrap();
+        // 07:00 in New York is 12:00 UTC in winter and 11:00 UTC in summer.
+        assert_eq!(
+            next_slot(&daily, new_york, at("2026-11-20T00:00:00Z")),
+            Some(at("2026-11-20T12:00:00Z"))
+        );
+        assert_eq!(
+            next_slot(&daily, new_york, at("2026-07-01T00:00:00Z")),
+            Some(at("2026-07-01T11:00:00Z"))
+        );
+    }
+
+    #[test]
+    fn weekly_and_seconds_schedules_parse() {
+        let weekly = schedule("0 8 * * Mon");
+        // 2026-11-23 is a Monday.
+        assert_eq!(
+            next_slot(&weekly, chrono_tz::Tz::UTC, at("2026-11-20T00:00:00Z")),
+            Some(at("2026-11-23T08:00:00Z"))
+        );
+        let every_two_seconds = schedule("*/2 * * * * *");
+        assert_eq!(
+            next_slot(
+                &every_two_seconds,
+                chrono_tz::Tz::UTC,
+                at("2026-11-20T00:00:00Z")
+            ),
+            Some(at("2026-11-20T00:00:02Z"))
+        );
+        assert!(Schedule::from_text("0 25 * * *").is_none());
+        assert!(Schedule::from_text("every day").is_none());
+    }
+
+    #[test]
+    fn job_names_are_the_public_ones() {
+        for job in Job::ALL {
+            assert_eq!(Job::parse(job.name()).unwrap(), job);
+        }
+        assert!(matches!(Job::parse("backup"), Err(JobError::Unknown(_))));
+    }
+}
