@@ -76,7 +76,11 @@ enum Command {
 #[derive(Subcommand)]
 enum JobsCommand {
     /// Each job with its schedule, last run (outcome, duration) and next run.
-    List,
+    List {
+        /// Print the list as JSON, for scripts.
+        #[arg(long)]
+        json: bool,
+    },
     /// Run the job NAME now (reminders, drift, digest or retention); exit 1 when it fails.
     Run { name: String },
 }
@@ -347,9 +351,13 @@ fn unix_time(seconds: i64) -> String {
 fn jobs(config: &Config, command: JobsCommand) -> Result<(), Failure> {
     let unreadable = |e: serde_json::Error| Failure::Runtime(format!("unreadable reply: {e}"));
     match command {
-        JobsCommand::List => {
+        JobsCommand::List { json } => {
+            let value = operate(config, Request::JobsList)?;
+            if json {
+                return print_json(&value);
+            }
             let jobs: Vec<rampart::jobs::JobView> =
-                serde_json::from_value(operate(config, Request::JobsList)?).map_err(unreadable)?;
+                serde_json::from_value(value).map_err(unreadable)?;
             println!(
                 "{:<10} {:<14} {:<26} {:<9} {:>9}  {:<26}",
                 "JOB", "SCHEDULE", "LAST RUN", "OUTCOME", "DURATION", "NEXT RUN"

@@ -266,8 +266,8 @@ impl Jobs {
         tokio::task::spawn_blocking(move || {
             run_unlocked(&store, &vault, job, trigger, Actor::System)
         })
-            .await
-            .map_err(|err| JobError::Crashed(err.to_string()))?
+        .await
+        .map_err(|err| JobError::Crashed(err.to_string()))?
     }
 
     /// The schedule loop. At start a job that owes a slot (missed while the daemon was

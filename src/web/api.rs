@@ -7,8 +7,8 @@ use utoipa::{OpenApi, ToSchema};
 
 use super::routing::Endpoint;
 use super::{
-    AppState, account_api, assess_api, auth_api, catalog_api, evidence_api, jobs_api,
-    security_api, security_keys_api,
+    AppState, account_api, assess_api, auth_api, catalog_api, evidence_api, jobs_api, security_api,
+    security_keys_api,
 };
 
 /// Every API route: how it is registered and what the OpenAPI document must list.

@@ -743,3 +743,46 @@ fn evidence_library_uploads_a_file_from_the_page() {
     let hex: String = digest.as_ref().iter().map(|b| format!("{b:02x}")).collect();
     assert_eq!(evidence[0]["current"]["sha256"], hex.as_str());
 }
+
+#[test]
+fn jobs_page_runs_a_job_and_account_page_keeps_mail_choices() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    set_up(&server);
+    let browser = Browser::start(&env.cert_path());
+    sign_in(&browser, &server);
+
+    // Run now: the page comes back with the outcome of the run.
+    browser.goto(&format!("{}/admin/jobs", rampart(&server)));
+    browser.wait_for("button[data-run='retention']", PAGE_LOAD);
+    assert!(browser.text("tr[data-job='retention']").contains("never"));
+    browser.click("button[data-run='retention']");
+    wait_for_text(&browser, "sealed the audit log");
+    assert!(browser.text("tr[data-job='retention'] .outcome").starts_with("ok"));
+
+    // Mail choices: unticking the digest is saved and shown again after a reload.
+    browser.goto(&format!("{}/account", rampart(&server)));
+    browser.wait_for("#mail input[name='weekly_digest']", PAGE_LOAD);
+    browser.click("#mail input[name='weekly_digest']");
+    browser.click("#mail button[type=submit]");
+    wait_for_text(&browser, "Saved.");
+    let (status, saved) = api(
+        &browser,
+        "GET",
+        "/api/v1/me/mail-preferences",
+        None,
+        Value::Null,
+    );
+    assert_eq!(status, 200);
+    assert_eq!(
+        saved,
+        json!({"reminders": true, "drift_alerts": true, "weekly_digest": false})
+    );
+    browser.goto(&format!("{}/account", rampart(&server)));
+    browser.wait_for("#mail input[name='weekly_digest']", PAGE_LOAD);
+    let ticked = browser.execute(
+        "return [...document.querySelectorAll('#mail input')].map(i => i.checked);",
+        &[],
+    );
+    assert_eq!(ticked, json!([true, true, false]));
+}

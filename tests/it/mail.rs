@@ -22,11 +22,11 @@ const FROM: &str = "Rampart <rampart@acme.example>";
 const POLL: Duration = Duration::from_secs(5);
 
 /// A CA and a certificate it signed for `localhost` and 127.0.0.1.
-struct Certs {
+pub struct Certs {
     _dir: tempfile::TempDir,
-    ca: PathBuf,
-    cert: PathBuf,
-    key: PathBuf,
+    pub ca: PathBuf,
+    pub cert: PathBuf,
+    pub key: PathBuf,
 }
 
 fn openssl(dir: &Path, args: &[&str]) {
@@ -39,7 +39,7 @@ fn openssl(dir: &Path, args: &[&str]) {
 }
 
 impl Certs {
-    fn new() -> Certs {
+    pub fn new() -> Certs {
         let dir = tempfile::tempdir().unwrap();
         let p = dir.path();
         std::fs::write(
@@ -105,7 +105,7 @@ impl Certs {
 }
 
 /// A port nothing listens on right now.
-fn free_port() -> u16 {
+pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
         .unwrap()
         .local_addr()
@@ -114,24 +114,24 @@ fn free_port() -> u16 {
 }
 
 #[derive(Clone, Copy, PartialEq, Eq)]
-enum Security {
+pub enum Security {
     Plain,
     StartTls,
     Tls,
 }
 
 /// How to start the sink.
-struct Sink<'a> {
-    security: Security,
-    certs: Option<&'a Certs>,
-    port: u16,
-    auth: Option<&'a str>,
-    reject_rcpt: Option<&'a str>,
-    defer: bool,
+pub struct Sink<'a> {
+    pub security: Security,
+    pub certs: Option<&'a Certs>,
+    pub port: u16,
+    pub auth: Option<&'a str>,
+    pub reject_rcpt: Option<&'a str>,
+    pub defer: bool,
 }
 
 impl<'a> Sink<'a> {
-    fn new(security: Security, certs: Option<&'a Certs>) -> Sink<'a> {
+    pub fn new(security: Security, certs: Option<&'a Certs>) -> Sink<'a> {
         Sink {
             security,
             certs,
@@ -142,7 +142,7 @@ impl<'a> Sink<'a> {
         }
     }
 
-    fn start(&self) -> SmtpSink {
+    pub fn start(&self) -> SmtpSink {
         let dir = tempfile::tempdir().unwrap();
         let log = std::fs::File::create(dir.path().join("sink.log")).unwrap();
         let mut cmd = Command::new("python3");
@@ -201,27 +201,27 @@ impl<'a> Sink<'a> {
 }
 
 /// A running SMTP sink; killed when dropped.
-struct SmtpSink {
+pub struct SmtpSink {
     child: Child,
-    port: u16,
+    pub port: u16,
     dir: tempfile::TempDir,
 }
 
 /// What the sink recorded of one message.
 #[derive(Debug, Clone, Deserialize)]
-struct Mail {
-    mail_from: String,
-    rcpt_tos: Vec<String>,
-    from: String,
-    to: String,
-    subject: String,
-    message_id: String,
-    content_type: String,
-    text: Option<String>,
-    html: Option<String>,
-    links: Vec<String>,
-    tls: bool,
-    authenticated: bool,
+pub struct Mail {
+    pub mail_from: String,
+    pub rcpt_tos: Vec<String>,
+    pub from: String,
+    pub to: String,
+    pub subject: String,
+    pub message_id: String,
+    pub content_type: String,
+    pub text: Option<String>,
+    pub html: Option<String>,
+    pub links: Vec<String>,
+    pub tls: bool,
+    pub authenticated: bool,
 }
 
 impl SmtpSink {
@@ -244,7 +244,7 @@ impl SmtpSink {
     }
 
     /// Every message accepted so far, oldest first.
-    fn messages(&self) -> Vec<Mail> {
+    pub fn messages(&self) -> Vec<Mail> {
         self.read(".json")
     }
 
@@ -287,7 +287,7 @@ impl SmtpSink {
         }
     }
 
-    fn wait_for(&self, count: usize, limit: Duration) -> Vec<Mail> {
+    pub fn wait_for(&self, count: usize, limit: Duration) -> Vec<Mail> {
         self.wait(Self::messages, count, limit)
     }
 
@@ -304,7 +304,7 @@ impl Drop for SmtpSink {
 }
 
 /// Rampart's mail settings for a sink on `port`.
-fn mail_config(port: u16, security: &str, ca: Option<&Path>) -> String {
+pub fn mail_config(port: u16, security: &str, ca: Option<&Path>) -> String {
     let mut text = format!(
         "mail_transport = \"smtp\"\nmail_from = \"{FROM}\"\nsmtp_host = \"localhost\"\n\
          smtp_port = {port}\nsmtp_security = \"{security}\"\nsmtp_timeout_secs = 5\n"
@@ -869,4 +869,29 @@ fn a_refused_recipient_fails_at_once_and_can_be_retried() {
         "{}",
         stderr(&unknown)
     );
+}
+
+#[test]
+fn a_new_second_factor_is_mailed_to_the_account() {
+    let certs = Certs::new();
+    let sink = Sink::new(Security::StartTls, Some(&certs)).start();
+    let env = TestEnv::with_config(&mail_config(sink.port, "starttls", Some(&certs.ca)));
+    let server = env.serve();
+    set_up(&server);
+    let secret = crate::pages::enrol_totp(&server);
+    let mail = sink.wait_for(1, Duration::from_secs(15));
+    assert_eq!(mail.len(), 1, "{mail:?}");
+    assert_eq!(mail[0].rcpt_tos, [ADMIN_EMAIL.to_lowercase()]);
+    assert!(
+        mail[0].subject.contains("sign-in factors changed"),
+        "{}",
+        mail[0].subject
+    );
+    let text = mail[0].text.as_deref().unwrap();
+    assert!(text.contains("an authenticator app was added"), "{text}");
+    assert!(
+        text.contains(&format!("https://{}/account", server.addr)),
+        "{text}"
+    );
+    assert!(!text.contains(&secret), "the secret is never mailed");
 }

@@ -15,6 +15,7 @@ mod crash;
 mod evidence;
 mod harness;
 mod identity;
+mod jobs;
 mod mail;
 mod matrix;
 mod mfa;

@@ -162,6 +162,32 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
         "",
         [401, 403, 403, 403, 403, 403, 200],
     ),
+    // The scheduled jobs are the appliance's: its administrator only.
+    (
+        "get",
+        "/api/v1/admin/jobs",
+        "",
+        [401, 403, 403, 403, 403, 403, 200],
+    ),
+    (
+        "post",
+        "/api/v1/admin/jobs/{name}/run",
+        "",
+        [401, 403, 403, 403, 403, 403, 200],
+    ),
+    // Everyone signed in chooses their own mail.
+    (
+        "get",
+        "/api/v1/me/mail-preferences",
+        "",
+        [401, 200, 200, 200, 200, 200, 200],
+    ),
+    (
+        "put",
+        "/api/v1/me/mail-preferences",
+        r#"{"reminders":true,"drift_alerts":true,"weekly_digest":true}"#,
+        [401, 200, 200, 200, 200, 200, 200],
+    ),
     (
         "post",
         "/api/v1/orgs/{org_id}/tokens",
@@ -541,6 +567,7 @@ fn every_route_answers_every_actor_as_the_table_says() {
             .replace("{assessment_id}", &assessment)
             .replace("{evidence_id}", &evidence)
             .replace("{number}", "1")
+            .replace("{name}", "drift")
             .replace("{link_id}", "00000000-0000-4000-8000-000000000001")
             .replace("{requirement_id}", "3.1.1")
             .replace("{catalog_id}", "cmmc-l2")

@@ -67,7 +67,7 @@ fn hidden_csrf(html: &str) -> String {
 }
 
 /// Turns TOTP on for the admin through the API; returns the secret.
-fn enrol_totp(server: &TestServer) -> String {
+pub fn enrol_totp(server: &TestServer) -> String {
     let session = Session::login(server, ADMIN_EMAIL, ADMIN_PASSWORD);
     let enrol: Value = post(server, &session, "/api/v1/me/totp", &json!({}))
         .json()
