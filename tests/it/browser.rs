@@ -758,7 +758,11 @@ fn jobs_page_runs_a_job_and_account_page_keeps_mail_choices() {
     assert!(browser.text("tr[data-job='retention']").contains("never"));
     browser.click("button[data-run='retention']");
     wait_for_text(&browser, "sealed the audit log");
-    assert!(browser.text("tr[data-job='retention'] .outcome").starts_with("ok"));
+    assert!(
+        browser
+            .text("tr[data-job='retention'] .outcome")
+            .starts_with("ok")
+    );
 
     // Mail choices: unticking the digest is saved and shown again after a reload.
     browser.goto(&format!("{}/account", rampart(&server)));

@@ -895,3 +895,84 @@ fn a_new_second_factor_is_mailed_to_the_account() {
     );
     assert!(!text.contains(&secret), "the secret is never mailed");
 }
+
+#[test]
+fn a_header_injection_in_a_display_name_reaches_no_header() {
+    let certs = Certs::new();
+    let sink = Sink::new(Security::StartTls, Some(&certs)).start();
+    let env = TestEnv::with_config(&mail_config(sink.port, "starttls", Some(&certs.ca)));
+    let server = env.serve();
+    let acme = set_up(&server);
+    let url = invite(&server, &acme, "eve@acme.example");
+    sink.wait_for(1, Duration::from_secs(15));
+    let token = url.rsplit('/').next().unwrap();
+    let accept = |name: &str| {
+        server
+            .client
+            .post(server.url("/api/v1/invitations/accept"))
+            .header("origin", origin(&server))
+            .json(&json!({"token": token, "display_name": name,
+                          "password": "velvet orbit canyon 93 drift"}))
+            .send()
+            .unwrap()
+    };
+
+    // A line break cannot become a header: the name is refused and nothing is created.
+    let refused = accept("Eve\r\nBcc: spy@elsewhere.example");
+    assert_eq!(refused.status(), 422);
+    let body: Value = refused.json().unwrap();
+    assert_eq!(body["error"]["field"], "display_name", "{body}");
+
+    // A name that looks like an address is only a name: when Eve invites someone, the
+    // message goes to the invitee alone, from the configured sender, and her name is text.
+    assert_eq!(accept("Eve <spy@elsewhere.example>").status(), 200);
+    let admin = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let promoted = crate::identity::send(
+        &server,
+        &admin,
+        "PUT",
+        &format!("/api/v1/orgs/{acme}/members/{}", eve_id(&env)),
+        &json!({"role": "admin"}),
+    );
+    assert!(promoted.status().is_success(), "{}", promoted.status());
+    let eve = Session::login(&server, "eve@acme.example", "velvet orbit canyon 93 drift");
+    let response = post(
+        &server,
+        &eve,
+        &format!("/api/v1/orgs/{acme}/invitations"),
+        &json!({"email": "new@acme.example", "role": "member"}),
+    );
+    assert_eq!(response.status(), 201);
+    let mail = sink.wait_for(2, Duration::from_secs(15));
+    let sent = &mail[1];
+    assert_eq!(sent.rcpt_tos, ["new@acme.example"]);
+    assert!(!sent.to.contains("elsewhere"), "{}", sent.to);
+    assert!(!sent.from.contains("elsewhere"), "{}", sent.from);
+    assert!(sent.from.contains("rampart@acme.example"), "{}", sent.from);
+    assert!(
+        sent.html
+            .as_deref()
+            .unwrap()
+            .contains("Eve &#60;spy@elsewhere.example&#62;")
+            || sent
+                .html
+                .as_deref()
+                .unwrap()
+                .contains("Eve &lt;spy@elsewhere.example&gt;"),
+        "escaped in HTML: {:?}",
+        sent.html
+    );
+}
+
+/// Eve's account id, from the operator's account list.
+fn eve_id(env: &TestEnv) -> String {
+    let listed: Value =
+        serde_json::from_str(&stdout(&env.rampart(&["admin", "user", "list"]))).unwrap();
+    listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|a| a["email"] == "eve@acme.example")
+        .map(|a| a["id"].as_str().unwrap().to_owned())
+        .unwrap()
+}
