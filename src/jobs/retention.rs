@@ -13,10 +13,11 @@ pub(super) fn run(store: &Store, vault: &Vault, now: i64) -> Result<String, JobE
     let files = crate::evidence::purge_expired(store, vault, &operator, now)?;
     let share_links = crate::evidence::links::purge_expired(store, &operator, now)?;
     let auth = crate::auth::purge_expired(store, now)?;
+    let mail = crate::mail::outbox::purge_finished(store, now)?;
     let sealed = crate::audit::seal::seal_now(store, now)?;
     Ok(format!(
         "purged {files} evidence file(s) from the bin, {share_links} share link(s), {} session(s), \
-         {} sign-in link(s), {} invitation(s); {}",
+         {} sign-in link(s), {} invitation(s), {mail} delivered or failed message(s); {}",
         auth.sessions,
         auth.links,
         auth.invitations,

@@ -43,6 +43,10 @@ pub enum MailError {
     Decode(#[from] serde_json::Error),
     #[error("mail template: {0}")]
     Template(String),
+    #[error(transparent)]
+    Access(#[from] crate::access::AccessError),
+    #[error("no failed message has id {0}")]
+    NotFailed(uuid::Uuid),
 }
 
 /// One message ready to send: plain text and HTML alternatives of the same content.

@@ -8,7 +8,8 @@ use std::time::Duration;
 use serde::{Deserialize, Serialize};
 
 use super::{MailError, Mailer, Outgoing};
-use crate::access::SystemGrant;
+use crate::access::{Requester, SystemGrant};
+use crate::audit::{self, Actor, Event, Outcome};
 use crate::store::{Store, SystemTable, WriteTxn};
 
 const OUTBOX: SystemTable = SystemTable::new("s.outbox");
@@ -169,6 +170,63 @@ pub async fn deliver_due(
             .map_err(|err| MailError::Delivery(err.to_string()))??;
     }
     Ok(sent)
+}
+
+/// [`list`] for the appliance administrator.
+pub fn list_for(store: &Store, requester: Requester) -> Result<Vec<QueuedView>, MailError> {
+    crate::access::authorize_appliance(requester)?;
+    list(store)
+}
+
+/// [`retry`] for the appliance administrator; audited as `mail.retry`.
+pub fn retry_for(
+    store: &Store,
+    requester: Requester,
+    id: uuid::Uuid,
+    client: &crate::auth::Client,
+    now: i64,
+) -> Result<(), MailError> {
+    crate::access::authorize_appliance(requester)?;
+    if !retry(store, id, now)? {
+        return Err(MailError::NotFailed(id));
+    }
+    let txn = store.write()?;
+    let event = Event::new(
+        Actor::Account(requester.account.to_string()),
+        "mail.retry",
+        Outcome::Success,
+    )
+    .target(id);
+    audit::append(&txn, client.stamp(event), now)?;
+    txn.commit()?;
+    Ok(())
+}
+
+/// Sent messages are kept this long (so the administrator sees what went), failed ones
+/// this long after they failed, then [`purge_finished`] removes them with their content.
+const KEEP_SENT_SECS: i64 = 7 * 24 * 60 * 60;
+const KEEP_FAILED_SECS: i64 = 30 * 24 * 60 * 60;
+
+/// Removes sent and failed messages past their keeping time; returns how many.
+pub fn purge_finished(store: &Store, now: i64) -> Result<usize, MailError> {
+    let txn = store.write()?;
+    let system = txn.system(&SystemGrant::internal())?;
+    let mut purged = 0;
+    for (key, bytes) in system.list(OUTBOX)? {
+        let queued: Queued = serde_json::from_slice(&bytes)?;
+        let keep = match queued.state {
+            State::Pending => continue,
+            State::Sent => KEEP_SENT_SECS,
+            State::Failed => KEEP_FAILED_SECS,
+        };
+        if queued.next_attempt_at.max(queued.created_at) + keep <= now {
+            system.delete(OUTBOX, &key)?;
+            purged += 1;
+        }
+    }
+    drop(system);
+    txn.commit()?;
+    Ok(purged)
 }
 
 /// Puts a message that finally failed back in the queue, due now.

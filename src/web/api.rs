@@ -7,8 +7,8 @@ use utoipa::{OpenApi, ToSchema};
 
 use super::routing::Endpoint;
 use super::{
-    AppState, account_api, assess_api, auth_api, catalog_api, evidence_api, jobs_api, security_api,
-    security_keys_api,
+    AppState, account_api, assess_api, auth_api, catalog_api, evidence_api, jobs_api, mail_api,
+    security_api, security_keys_api,
 };
 
 /// Every API route: how it is registered and what the OpenAPI document must list.
@@ -142,6 +142,16 @@ pub static ROUTES: &[Endpoint] = &[
         method: "post",
         path: "/api/v1/admin/jobs/{name}/run",
         route: || web::post().to(jobs_api::run),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/admin/mail/outbox",
+        route: || web::get().to(mail_api::outbox),
+    },
+    Endpoint {
+        method: "post",
+        path: "/api/v1/admin/mail/outbox/{message_id}/retry",
+        route: || web::post().to(mail_api::retry),
     },
     Endpoint {
         method: "get",
@@ -449,6 +459,8 @@ async fn openapi_json() -> HttpResponse {
         account_api::set_mail_preferences,
         jobs_api::list,
         jobs_api::run,
+        mail_api::outbox,
+        mail_api::retry,
         assess_api::list,
         assess_api::create,
         assess_api::get,

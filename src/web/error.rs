@@ -218,6 +218,18 @@ impl From<crate::assess::AssessError> for WebError {
     }
 }
 
+impl From<crate::mail::MailError> for WebError {
+    fn from(err: crate::mail::MailError) -> Self {
+        use crate::mail::MailError;
+        match err {
+            MailError::NotFailed(_) => WebError::NotFound,
+            MailError::Access(access) => access.into(),
+            MailError::Audit(audit) => audit.into(),
+            other => WebError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl From<crate::jobs::JobError> for WebError {
     fn from(err: crate::jobs::JobError) -> Self {
         use crate::jobs::JobError;

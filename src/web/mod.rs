@@ -18,6 +18,7 @@ mod identity;
 mod jobs_api;
 mod jobs_pages;
 mod limits;
+mod mail_api;
 mod pages;
 mod routing;
 mod security_api;
@@ -165,6 +166,11 @@ static PAGES: &[Endpoint] = &[
         method: "get",
         path: "/admin/jobs",
         route: || web::get().to(jobs_pages::jobs),
+    },
+    Endpoint {
+        method: "get",
+        path: "/admin/mail",
+        route: || web::get().to(jobs_pages::outbox),
     },
     Endpoint {
         method: "get",

@@ -869,6 +869,64 @@ fn a_refused_recipient_fails_at_once_and_can_be_retried() {
         "{}",
         stderr(&unknown)
     );
+
+    // The administrator's page lists it with the server's answer; the API retries it once
+    // more, and says so in the audit log. An owner who is not the administrator cannot.
+    let admin = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let page = admin.get(&server, "/admin/mail");
+    assert_eq!(page.status(), 200);
+    let html = page.text().unwrap();
+    assert!(html.contains(&format!("data-retry=\"{id}\"")), "{html}");
+    assert!(html.contains("550"), "the server's answer is shown");
+    assert!(!html.contains("/invite/"), "never the content");
+    create_user(
+        &env,
+        "owner2@acme.example",
+        "velvet orbit canyon 93 drift",
+        &acme,
+        "owner",
+    );
+    let owner = Session::login(
+        &server,
+        "owner2@acme.example",
+        "velvet orbit canyon 93 drift",
+    );
+    let retry_path = format!("/api/v1/admin/mail/outbox/{id}/retry");
+    assert_eq!(
+        owner.post(&server, &retry_path, Some(&owner.csrf)).status(),
+        403
+    );
+    assert_eq!(owner.get(&server, "/admin/mail").status(), 403);
+    assert_eq!(
+        admin.post(&server, &retry_path, None).status(),
+        403,
+        "no CSRF token"
+    );
+    assert_eq!(
+        admin.post(&server, &retry_path, Some(&admin.csrf)).status(),
+        204
+    );
+    let listed: Value = admin
+        .get(&server, "/api/v1/admin/mail/outbox")
+        .json()
+        .unwrap();
+    let entry = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|m| m["id"] == id.as_str())
+        .unwrap();
+    assert!(
+        entry["state"] == "pending" || entry["attempts"] == 3,
+        "{entry}"
+    );
+    assert!(stdout(&env.rampart(&["audit", "export"])).contains("mail.retry"));
+    let garbage = admin.post(
+        &server,
+        "/api/v1/admin/mail/outbox/not-an-id/retry",
+        Some(&admin.csrf),
+    );
+    assert_eq!(garbage.status(), 404);
 }
 
 #[test]

@@ -175,6 +175,19 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
         "",
         [401, 403, 403, 403, 403, 403, 200],
     ),
+    (
+        "get",
+        "/api/v1/admin/mail/outbox",
+        "",
+        [401, 403, 403, 403, 403, 403, 200],
+    ),
+    // Nothing has failed: the administrator is told there is no such failed message.
+    (
+        "post",
+        "/api/v1/admin/mail/outbox/{message_id}/retry",
+        "",
+        [401, 403, 403, 403, 403, 403, 404],
+    ),
     // Everyone signed in chooses their own mail.
     (
         "get",
@@ -568,6 +581,7 @@ fn every_route_answers_every_actor_as_the_table_says() {
             .replace("{evidence_id}", &evidence)
             .replace("{number}", "1")
             .replace("{name}", "drift")
+            .replace("{message_id}", "00000000-0000-4000-8000-000000000002")
             .replace("{link_id}", "00000000-0000-4000-8000-000000000001")
             .replace("{requirement_id}", "3.1.1")
             .replace("{catalog_id}", "cmmc-l2")
