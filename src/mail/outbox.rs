@@ -5,6 +5,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use futures_util::StreamExt;
 use serde::{Deserialize, Serialize};
 
 use super::{MailError, Mailer, Outgoing};
@@ -18,6 +19,13 @@ pub const GIVE_UP_AFTER_SECS: i64 = 24 * 60 * 60;
 /// The first retry waits this long; each later one twice as long, up to an hour.
 const FIRST_RETRY_SECS: i64 = 5;
 const MAX_RETRY_SECS: i64 = 60 * 60;
+/// Messages in flight at once. Each SMTP exchange spends most of its time waiting on the
+/// server (and on a delayed ACK: lettre writes the end-of-data marker apart from the
+/// message and cannot set TCP_NODELAY), so a few connections at once multiply throughput;
+/// few enough that a small relay is not flooded.
+const PARALLEL_DELIVERIES: usize = 4;
+/// Messages read from the store at a time.
+const BATCH: usize = 256;
 /// How often the worker looks for due messages when nothing wakes it.
 const POLL: Duration = Duration::from_secs(5);
 
@@ -99,18 +107,27 @@ pub fn list(store: &Store) -> Result<Vec<QueuedView>, MailError> {
     Ok(all.iter().map(QueuedView::from).collect())
 }
 
-fn due(store: &Store, now: i64) -> Result<Vec<Queued>, MailError> {
+/// The oldest `limit` messages due at `now`. Only their keys are kept while scanning, so a
+/// long queue (a mail server down for hours) costs memory for one batch, not all of it.
+fn due(store: &Store, now: i64, limit: usize) -> Result<Vec<Queued>, MailError> {
     let read = store.read()?;
     let system = read.system(&SystemGrant::internal())?;
     let mut found = Vec::new();
-    for (_, bytes) in system.list(OUTBOX)? {
+    for (key, bytes) in system.list(OUTBOX)? {
         let queued: Queued = serde_json::from_slice(&bytes)?;
         if queued.state == State::Pending && queued.next_attempt_at <= now {
-            found.push(queued);
+            found.push((queued.created_at, key));
         }
     }
-    found.sort_by_key(|q| q.created_at);
-    Ok(found)
+    found.sort();
+    found.truncate(limit);
+    let mut batch = Vec::with_capacity(found.len());
+    for (_, key) in found {
+        if let Some(bytes) = system.get(OUTBOX, &key)? {
+            batch.push(serde_json::from_slice(&bytes)?);
+        }
+    }
+    Ok(batch)
 }
 
 fn record(store: &Store, queued: &Queued) -> Result<(), MailError> {
@@ -136,39 +153,63 @@ pub async fn deliver_due(
     mailer: &Mailer,
     now: i64,
 ) -> Result<usize, MailError> {
-    let pending = {
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || due(&store, now))
-            .await
-            .map_err(|err| MailError::Delivery(err.to_string()))??
-    };
     let mut sent = 0;
-    for mut queued in pending {
-        let outcome = mailer.send(&queued.message).await;
-        queued.attempts += 1;
-        match outcome {
-            Ok(answer) => {
-                queued.state = State::Sent;
-                queued.last_answer = Some(answer);
-                sent += 1;
-            }
-            Err(err) => {
-                // The kind of message and the failure; never the recipient's content.
-                tracing::warn!(id = %queued.message.id, kind = %queued.message.kind, attempts = queued.attempts, error = %err, "mail not delivered");
-                queued.last_answer = Some(err.to_string());
-                let refused_for_good = matches!(err, MailError::Rejected(_));
-                if refused_for_good || now - queued.created_at >= GIVE_UP_AFTER_SECS {
-                    queued.state = State::Failed;
-                } else {
-                    queued.next_attempt_at = now + backoff(queued.attempts);
-                }
-            }
+    loop {
+        let batch = {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || due(&store, now, BATCH))
+                .await
+                .map_err(|err| MailError::Delivery(err.to_string()))??
+        };
+        let full = batch.len() == BATCH;
+        // Each message leaves the due set (sent, failed, or due again only after `now`),
+        // so the next batch holds others.
+        let outcomes: Vec<Result<bool, MailError>> = futures_util::stream::iter(batch)
+            .map(|queued| deliver_one(store, mailer, queued, now))
+            .buffer_unordered(PARALLEL_DELIVERIES)
+            .collect()
+            .await;
+        for outcome in outcomes {
+            sent += usize::from(outcome?);
         }
-        let store = store.clone();
-        tokio::task::spawn_blocking(move || record(&store, &queued))
-            .await
-            .map_err(|err| MailError::Delivery(err.to_string()))??;
+        if !full {
+            return Ok(sent);
+        }
     }
+}
+
+/// Tries one message and records the outcome; true when it was sent.
+async fn deliver_one(
+    store: &Arc<Store>,
+    mailer: &Mailer,
+    mut queued: Queued,
+    now: i64,
+) -> Result<bool, MailError> {
+    let outcome = mailer.send(&queued.message).await;
+    queued.attempts += 1;
+    let sent = match outcome {
+        Ok(answer) => {
+            queued.state = State::Sent;
+            queued.last_answer = Some(answer);
+            true
+        }
+        Err(err) => {
+            // The kind of message and the failure; never the recipient's content.
+            tracing::warn!(id = %queued.message.id, kind = %queued.message.kind, attempts = queued.attempts, error = %err, "mail not delivered");
+            queued.last_answer = Some(err.to_string());
+            let refused_for_good = matches!(err, MailError::Rejected(_));
+            if refused_for_good || now - queued.created_at >= GIVE_UP_AFTER_SECS {
+                queued.state = State::Failed;
+            } else {
+                queued.next_attempt_at = now + backoff(queued.attempts);
+            }
+            false
+        }
+    };
+    let store = store.clone();
+    tokio::task::spawn_blocking(move || record(&store, &queued))
+        .await
+        .map_err(|err| MailError::Delivery(err.to_string()))??;
     Ok(sent)
 }
 
@@ -277,14 +318,14 @@ mod tests {
         enqueue(&txn, message, 100).unwrap();
         txn.commit().unwrap();
         assert!(!retry(&store, id, 200).unwrap(), "pending is not failed");
-        assert_eq!(due(&store, 100).unwrap().len(), 1);
+        assert_eq!(due(&store, 100, BATCH).unwrap().len(), 1);
 
-        let mut failed = due(&store, 100).unwrap().remove(0);
+        let mut failed = due(&store, 100, BATCH).unwrap().remove(0);
         failed.state = State::Failed;
         failed.last_answer = Some("550 no such user".into());
         record(&store, &failed).unwrap();
         assert!(
-            due(&store, 10_000).unwrap().is_empty(),
+            due(&store, 10_000, BATCH).unwrap().is_empty(),
             "failed is not retried by itself"
         );
         let listed = list(&store).unwrap();
@@ -292,7 +333,7 @@ mod tests {
         assert_eq!(listed[0].last_answer.as_deref(), Some("550 no such user"));
 
         assert!(retry(&store, id, 20_000).unwrap());
-        assert_eq!(due(&store, 20_000).unwrap().len(), 1);
+        assert_eq!(due(&store, 20_000, BATCH).unwrap().len(), 1);
         assert!(!retry(&store, uuid::Uuid::new_v4(), 20_000).unwrap());
     }
 
@@ -302,5 +343,26 @@ mod tests {
         assert_eq!(backoff(2), 10);
         assert_eq!(backoff(5), 80);
         assert_eq!(backoff(40), MAX_RETRY_SECS);
+    }
+
+    #[test]
+    fn a_batch_is_the_oldest_due_messages() {
+        let (_dir, store) = crate::audit::tests::store();
+        let txn = store.write().unwrap();
+        let mut ids = Vec::new();
+        for n in 0..5 {
+            let message = crate::mail::test_message(&format!("p{n}@example.com"));
+            ids.push(message.id);
+            // Queued newest first, at 100, 99, ... 96: the batch must come back oldest first.
+            enqueue(&txn, message, 100 - n).unwrap();
+        }
+        txn.commit().unwrap();
+        let batch: Vec<_> = due(&store, 100, 3)
+            .unwrap()
+            .iter()
+            .map(|q| q.message.id)
+            .collect();
+        assert_eq!(batch, [ids[4], ids[3], ids[2]]);
+        assert!(due(&store, 95, 3).unwrap().is_empty(), "none due yet");
     }
 }
