@@ -52,6 +52,10 @@ pub enum AuthError {
     )]
     MailUnavailable,
     #[error(
+        "Rampart cannot send mail, so a reset link cannot be mailed: ask your appliance administrator for one"
+    )]
+    ResetMailUnavailable,
+    #[error(
         "this setup link is not valid: it was used, replaced or has expired; run `rampart admin setup-link` for a new one"
     )]
     SetupLinkInvalid,

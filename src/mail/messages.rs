@@ -160,6 +160,21 @@ pub fn new_device(
     )
 }
 
+message_templates!(PasswordResetText = "mail/password_reset.txt", PasswordResetHtml = "mail/password_reset.html", {
+    link: &'a str, minutes: i64,
+});
+
+/// A one-time link to choose a new password, asked for on the sign-in page.
+pub fn password_reset(to: &str, link: &str, minutes: i64) -> Result<Outgoing, MailError> {
+    outgoing(
+        "password_reset",
+        to,
+        "Choose a new Rampart password".into(),
+        &PasswordResetText { link, minutes },
+        &PasswordResetHtml { link, minutes },
+    )
+}
+
 message_templates!(MfaChangedText = "mail/mfa_changed.txt", MfaChangedHtml = "mail/mfa_changed.html", {
     change: &'a str, link: &'a str,
 });

@@ -45,6 +45,11 @@ pub static ROUTES: &[Endpoint] = &[
     },
     Endpoint {
         method: "post",
+        path: "/api/v1/auth/reset/request",
+        route: || web::post().to(auth_api::reset_request),
+    },
+    Endpoint {
+        method: "post",
         path: "/api/v1/auth/reauthenticate",
         route: || web::post().to(auth_api::reauthenticate),
     },
@@ -428,6 +433,7 @@ async fn openapi_json() -> HttpResponse {
         auth_api::mfa,
         auth_api::reauthenticate,
         auth_api::reset,
+        auth_api::reset_request,
         auth_api::me,
         auth_api::totp_begin,
         auth_api::totp_confirm,

@@ -292,6 +292,33 @@ pub async fn reset(
 }
 
 #[derive(Deserialize, ToSchema)]
+pub struct ResetRequestBody {
+    /// The address of the account.
+    email: String,
+}
+
+/// Ask for a password-reset link: when an enabled account has this address, a one-time link
+/// (1 hour) is mailed to it. The answer is the same whether or not one does. Rate limited
+/// with the sign-in requests; audited as `auth.reset_request`.
+#[utoipa::path(post, path = "/api/v1/auth/reset/request", tag = "auth", request_body = ResetRequestBody,
+    responses((status = 202, description = "if an account has the address, a link is on its way"),
+        (status = 409, description = "mail is not set up: ask the appliance administrator for a link"),
+        (status = 422, description = "not an e-mail address")))]
+pub async fn reset_request(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<ResetRequestBody>,
+) -> Result<HttpResponse, WebError> {
+    let client = identity::client(&req, &state);
+    let store = state.store.clone();
+    let email = body.into_inner().email;
+    web::block(move || auth::reset::request(&store, &email, &client, now())).await??;
+    Ok(HttpResponse::Accepted().json(serde_json::json!({
+        "message": "if an account has this address, a link to choose a new password is on its way"
+    })))
+}
+
+#[derive(Deserialize, ToSchema)]
 pub struct TokenBody {
     /// What the token is for, such as "SIEM export".
     name: String,

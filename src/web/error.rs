@@ -155,9 +155,9 @@ impl From<crate::auth::AuthError> for WebError {
                 field: "password".into(),
                 message,
             },
-            AuthError::EmailTaken | AuthError::MailUnavailable => {
-                WebError::Conflict(err.to_string())
-            }
+            AuthError::EmailTaken
+            | AuthError::MailUnavailable
+            | AuthError::ResetMailUnavailable => WebError::Conflict(err.to_string()),
             AuthError::InvalidSecondFactor => WebError::InvalidSecondFactor,
             AuthError::StepUpRequired => WebError::StepUpRequired,
             AuthError::SetupLinkInvalid | AuthError::AlreadySetUp | AuthError::LinkInvalid => {

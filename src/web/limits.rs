@@ -39,7 +39,7 @@ impl RouteClass {
             "/api/v1/auth/",
             "/api/v1/setup",
             "/setup/",
-            "/reset/",
+            "/reset",
             "/invite/",
             "/email/confirm/",
             "/api/v1/invitations/",

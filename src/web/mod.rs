@@ -139,6 +139,16 @@ static PAGES: &[Endpoint] = &[
     },
     Endpoint {
         method: "get",
+        path: "/reset",
+        route: || web::get().to(pages::reset_request_form),
+    },
+    Endpoint {
+        method: "post",
+        path: "/reset",
+        route: || web::post().to(pages::reset_request_submit),
+    },
+    Endpoint {
+        method: "get",
         path: "/reset/{token}",
         route: || web::get().to(pages::reset_form),
     },

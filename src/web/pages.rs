@@ -351,6 +351,60 @@ struct ResetPage {
     message: String,
 }
 
+#[derive(Template)]
+#[template(path = "reset_request.html")]
+struct ResetRequestPage {
+    layout: Layout,
+    sent: bool,
+    email: String,
+    message: String,
+}
+
+pub async fn reset_request_form() -> Result<HttpResponse, WebError> {
+    Ok(html(render(&ResetRequestPage {
+        layout: Layout::new(),
+        sent: false,
+        email: String::new(),
+        message: String::new(),
+    })?))
+}
+
+#[derive(serde::Deserialize)]
+pub struct ResetRequestForm {
+    email: String,
+}
+
+pub async fn reset_request_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    form: web::Form<ResetRequestForm>,
+) -> Result<HttpResponse, WebError> {
+    let client = identity::client(&req, &state);
+    let store = state.store.clone();
+    let email = form.email.clone();
+    let outcome =
+        web::block(move || auth::reset::request(&store, &email, &client, identity::now())).await?;
+    let (status, sent, message) = match outcome.map_err(WebError::from) {
+        Ok(()) => (StatusCode::OK, true, String::new()),
+        Err(err @ WebError::Invalid { .. }) => {
+            (StatusCode::UNPROCESSABLE_ENTITY, false, err.to_string())
+        }
+        Err(err @ WebError::Conflict(_)) => (StatusCode::CONFLICT, false, err.to_string()),
+        Err(err) => return Err(err),
+    };
+    let page = ResetRequestPage {
+        layout: Layout::new(),
+        sent,
+        email: if sent {
+            String::new()
+        } else {
+            form.email.clone()
+        },
+        message,
+    };
+    Ok(html_status(status, render(&page)?))
+}
+
 pub async fn reset_form(
     state: web::Data<AppState>,
     token: web::Path<String>,

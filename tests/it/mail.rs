@@ -1034,3 +1034,95 @@ fn eve_id(env: &TestEnv) -> String {
         .map(|a| a["id"].as_str().unwrap().to_owned())
         .unwrap()
 }
+
+#[test]
+fn a_forgotten_password_is_reset_through_a_mailed_link() {
+    let certs = Certs::new();
+    let sink = Sink::new(Security::StartTls, Some(&certs)).start();
+    let env = TestEnv::with_config(&mail_config(sink.port, "starttls", Some(&certs.ca)));
+    let server = env.serve();
+    let acme = set_up(&server);
+    let old = "velvet orbit canyon 93 drift";
+    create_user(&env, "pat@acme.example", old, &acme, "member");
+    let ask = |email: &str| {
+        server
+            .client
+            .post(server.url("/api/v1/auth/reset/request"))
+            .header("origin", origin(&server))
+            .json(&json!({ "email": email }))
+            .send()
+            .unwrap()
+    };
+
+    // Known and unknown addresses get the same answer; only the account is mailed.
+    let unknown = ask("nobody@acme.example");
+    assert_eq!(unknown.status(), 202);
+    let unknown = unknown.text().unwrap();
+    let known = ask("Pat@Acme.example");
+    assert_eq!(known.status(), 202);
+    assert_eq!(known.text().unwrap(), unknown, "answers alike");
+    assert_eq!(ask("not an address").status(), 422);
+    let mail = sink.wait_for(1, Duration::from_secs(15));
+    assert_eq!(mail[0].rcpt_tos, ["pat@acme.example"]);
+    let text = mail[0].text.as_deref().unwrap();
+    let link = mail[0].links[0].clone();
+    assert!(
+        link.starts_with(&format!("https://{}/reset/", server.addr)),
+        "{link}"
+    );
+    assert!(
+        text.contains(&link) && text.contains("60 minutes"),
+        "{text}"
+    );
+
+    // The link sets a new password once.
+    let token = link.rsplit('/').next().unwrap();
+    let new = "harbor quartz lantern 58 mosaic";
+    let reset = |token: &str| {
+        server
+            .client
+            .post(server.url("/api/v1/auth/reset"))
+            .header("origin", origin(&server))
+            .json(&json!({ "token": token, "password": new }))
+            .send()
+            .unwrap()
+            .status()
+    };
+    assert_eq!(reset(token), 204);
+    assert_eq!(reset(token), 410, "spent");
+    assert_eq!(
+        Session::try_login(&server, "pat@acme.example", old).status(),
+        401
+    );
+    Session::login(&server, "pat@acme.example", new);
+
+    // The page asks the same way; nobody but Pat was ever mailed.
+    let page = server.get("/reset");
+    assert_eq!(page.status(), 200);
+    assert!(page.text().unwrap().contains("action=\"/reset\""));
+    let sent = server
+        .client
+        .post(server.url("/reset"))
+        .header("origin", origin(&server))
+        .form(&[("email", "nobody@acme.example")])
+        .send()
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+    assert!(sent.text().unwrap().contains("on its way"));
+    std::thread::sleep(POLL + Duration::from_millis(700));
+    assert!(
+        sink.messages()
+            .iter()
+            .all(|m| m.rcpt_tos == ["pat@acme.example"]),
+        "{:?}",
+        sink.messages()
+    );
+    let log = stdout(&env.rampart(&["audit", "export"]));
+    let requests: Vec<Value> = log
+        .lines()
+        .map(|l| serde_json::from_str::<Value>(l).unwrap())
+        .filter(|e| e["action"] == "auth.reset_request")
+        .collect();
+    assert_eq!(requests.len(), 3, "{requests:?}");
+    assert!(!log.contains(token), "no token in the audit log");
+}

@@ -52,6 +52,13 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
         "{}",
         [400, 400, 400, 400, 400, 400, 400],
     ),
+    // Anyone may ask; with mail off (as here) the answer says to ask the administrator.
+    (
+        "post",
+        "/api/v1/auth/reset/request",
+        r#"{"email":"viewer@globex.example"}"#,
+        [409, 409, 409, 409, 409, 409, 409],
+    ),
     // Only a sign-in that still owes its second factor may use this; none here does.
     (
         "post",
