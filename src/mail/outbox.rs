@@ -98,13 +98,15 @@ pub fn enqueue(txn: &WriteTxn<'_>, message: Outgoing, now: i64) -> Result<(), Ma
 pub fn list(store: &Store) -> Result<Vec<QueuedView>, MailError> {
     let read = store.read()?;
     let system = read.system(&SystemGrant::internal())?;
-    let mut all: Vec<Queued> = system
-        .list(OUTBOX)?
-        .iter()
-        .map(|(_, bytes)| serde_json::from_slice(bytes))
-        .collect::<Result<_, _>>()?;
+    let mut all = Vec::new();
+    // Views only: a long queue's contents are never all in memory at once.
+    system.for_each(OUTBOX, |_, bytes| {
+        let queued: Queued = serde_json::from_slice(&bytes)?;
+        all.push(QueuedView::from(&queued));
+        Ok::<(), MailError>(())
+    })?;
     all.sort_by_key(|q| q.created_at);
-    Ok(all.iter().map(QueuedView::from).collect())
+    Ok(all)
 }
 
 /// The oldest `limit` messages due at `now`. Only their keys are kept while scanning, so a
@@ -113,12 +115,13 @@ fn due(store: &Store, now: i64, limit: usize) -> Result<Vec<Queued>, MailError> 
     let read = store.read()?;
     let system = read.system(&SystemGrant::internal())?;
     let mut found = Vec::new();
-    for (key, bytes) in system.list(OUTBOX)? {
+    system.for_each(OUTBOX, |key, bytes| {
         let queued: Queued = serde_json::from_slice(&bytes)?;
         if queued.state == State::Pending && queued.next_attempt_at <= now {
-            found.push((queued.created_at, key));
+            found.push((queued.created_at, key.to_vec()));
         }
-    }
+        Ok::<(), MailError>(())
+    })?;
     found.sort();
     found.truncate(limit);
     let mut batch = Vec::with_capacity(found.len());

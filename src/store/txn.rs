@@ -97,22 +97,38 @@ fn scan_rows(
     from: &[u8],
     prefix: &[u8],
 ) -> Result<Rows, StoreError> {
+    let mut rows = Vec::new();
+    visit_rows(t, table, scope, key, from, prefix, |row, value| {
+        rows.push((row.to_vec(), value));
+        Ok::<(), StoreError>(())
+    })?;
+    Ok(rows)
+}
+
+/// Hands each row [`scan_rows`] would return to `visit` as it is decrypted, so a scan that
+/// keeps little of what it reads holds one row at a time.
+fn visit_rows<E: From<StoreError>>(
+    t: &impl ReadableTable<&'static [u8], &'static [u8]>,
+    table: &str,
+    scope: OrgId,
+    key: &SealingKey,
+    from: &[u8],
+    prefix: &[u8],
+    mut visit: impl FnMut(&[u8], Vec<u8>) -> Result<(), E>,
+) -> Result<(), E> {
     let scope_len = scope.as_bytes().len();
     let prefix = row_key(scope, prefix);
     let start = row_key(scope, from).max(prefix.clone());
-    let mut rows = Vec::new();
-    for entry in t.range(start.as_slice()..)? {
-        let (row, sealed) = entry?;
+    for entry in t.range(start.as_slice()..).map_err(StoreError::from)? {
+        let (row, sealed) = entry.map_err(StoreError::from)?;
         let row = row.value();
         if !row.starts_with(&prefix) {
             break;
         }
-        rows.push((
-            row.get(scope_len..).unwrap_or_default().to_vec(),
-            open_sealed(key, table, row, sealed.value())?,
-        ));
+        let value = open_sealed(key, table, row, sealed.value())?;
+        visit(row.get(scope_len..).unwrap_or_default(), value)?;
     }
-    Ok(rows)
+    Ok(())
 }
 
 /// One scope's view of a write transaction.
@@ -190,6 +206,18 @@ impl ReadScope<'_> {
     fn list_prefix(&self, table: &str, prefix: &[u8]) -> Result<Rows, StoreError> {
         self.list_prefix_from(table, prefix, prefix)
     }
+
+    fn for_each<E: From<StoreError>>(
+        &self,
+        table: &str,
+        visit: impl FnMut(&[u8], Vec<u8>) -> Result<(), E>,
+    ) -> Result<(), E> {
+        match self.txn.open_table(definition(table)) {
+            Ok(t) => visit_rows(&t, table, self.scope, &self.key, &[], &[], visit),
+            Err(redb::TableError::TableDoesNotExist(_)) => Ok(()),
+            Err(err) => Err(StoreError::from(err).into()),
+        }
+    }
 }
 
 /// Generates the typed scope wrappers, so a tenant scope only takes tenant tables and the
@@ -239,6 +267,15 @@ macro_rules! scope_views {
             /// Rows whose key starts with `prefix`, in key order.
             pub fn list_prefix(&self, table: $table, prefix: &[u8]) -> Result<Rows, StoreError> {
                 self.0.list_prefix(table.0, prefix)
+            }
+            /// Every row in `table`, in key order, handed to `visit` one at a time as it
+            /// is decrypted: for scans that keep little of what they read.
+            pub fn for_each<E: From<StoreError>>(
+                &self,
+                table: $table,
+                visit: impl FnMut(&[u8], Vec<u8>) -> Result<(), E>,
+            ) -> Result<(), E> {
+                self.0.for_each(table.0, visit)
             }
         }
     };
