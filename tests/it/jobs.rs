@@ -107,13 +107,24 @@ fn reminders_go_out_at_30_7_and_1_days_once_each_to_who_wants_them() {
         ));
     };
     put_poam(&milestones);
+    // Final status granted a year ago less a week: the yearly affirmation is due in about 7
+    // days. It is the owners' to make, not Pat's.
+    let today = time::OffsetDateTime::now_utc().date();
+    let granted = today.replace_year(today.year() - 1).unwrap() + time::Duration::days(7);
+    ok(send(
+        &server,
+        &owner,
+        "PUT",
+        &format!("/api/v1/orgs/{org}/assessments/{assessment}"),
+        &json!({"name": "2026 self-assessment", "dates": {"final_status_date": granted.to_string()}}),
+    ));
 
     // The 30-day and the 5-day milestones are due a reminder (thresholds 30 and 7); the
     // 40-day one not yet, the done one never. The owner and the responsible member hear of
-    // them, the viewer not.
+    // them, the viewer not; the owner also of the affirmation.
     let printed = run_job(&env, "reminders");
     assert!(
-        printed.contains("2 reminder(s) due, 2 message(s) queued"),
+        printed.contains("3 reminder(s) due, 2 message(s) queued"),
         "{printed}"
     );
     let mails = sink.wait_for(2, Duration::from_secs(20));
@@ -128,10 +139,20 @@ fn reminders_go_out_at_30_7_and_1_days_once_each_to_who_wants_them() {
         let mail = to(&mails, address);
         assert_eq!(mail.len(), 1, "{address}: {mails:?}");
         let text = mail[0].text.as_deref().unwrap();
+        let (count, affirmation) = if address == admin {
+            (3, true)
+        } else {
+            (2, false)
+        };
         assert!(
-            mail[0].subject.contains("2 deadlines"),
+            mail[0].subject.contains(&format!("{count} deadlines")),
             "{}",
             mail[0].subject
+        );
+        assert_eq!(
+            text.contains("Yearly Level 2 affirmation: due"),
+            affirmation,
+            "{address}:\n{text}"
         );
         assert!(
             text.contains(&format!("due {} (in 5 days)", date_in(5))),
@@ -205,6 +226,23 @@ fn reminders_go_out_at_30_7_and_1_days_once_each_to_who_wants_them() {
     assert!(text.contains("3.1.1"), "{text}");
     assert_eq!(to(&mails, "pat@acme.example").len(), 1, "Pat opted out");
 
+    // The weekly digest goes to every member who wants it, figures only.
+    let printed = run_job(&env, "digest");
+    assert!(printed.contains("3 digest(s) queued"), "{printed}");
+    let mails = sink.wait_for(6, Duration::from_secs(20));
+    let digests: Vec<&Mail> = mails
+        .iter()
+        .filter(|m| m.subject.contains("this week"))
+        .collect();
+    assert_eq!(digests.len(), 3, "{mails:?}");
+    let text = digests[0].text.as_deref().unwrap();
+    assert!(
+        text.contains("1 open POA&M item\r\n") || text.contains("1 open POA&M item\n"),
+        "{text}"
+    );
+    assert!(text.contains("deadlines in the next 30 days"), "{text}");
+    assert!(!text.contains("Rotate the VPN keys"), "{text}");
+
     // The runs are in the audit log, as the operator's.
     let log = stdout(&env.rampart(&["audit", "export"]));
     let runs: Vec<Value> = log
@@ -212,8 +250,12 @@ fn reminders_go_out_at_30_7_and_1_days_once_each_to_who_wants_them() {
         .map(|l| serde_json::from_str::<Value>(l).unwrap())
         .filter(|e| e["action"] == "job.run")
         .collect();
-    assert_eq!(runs.len(), 3, "{runs:?}");
-    assert!(runs.iter().all(|e| e["target"] == "reminders"), "{runs:?}");
+    assert_eq!(runs.len(), 4, "{runs:?}");
+    assert!(
+        runs.iter()
+            .all(|e| e["target"] == "reminders" || e["target"] == "digest"),
+        "{runs:?}"
+    );
     assert!(
         runs.iter()
             .all(|e| e["actor"].to_string().contains("operator")),
