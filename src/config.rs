@@ -412,7 +412,7 @@ settings! {
     /// Evidence storage per organization, all versions and the bin included (default 10 GiB).
     evidence_quota_bytes: Bounded<1024, 1_125_899_906_842_624> = Bounded(10_737_418_240);
     /// Time zone the job schedules are read in (an IANA name such as "America/New_York").
-    jobs_time_zone: TimeZone = TimeZone(chrono_tz::Tz::UTC);
+    jobs_time_zone: TimeZone = TimeZone(crate::zone::Zone::utc());
     /// When deadline reminders (30, 7 and 1 days ahead) are sent.
     jobs_reminders_schedule: Schedule = Schedule::fixed("0 7 * * *");
     /// When the drift check runs and mails new drift.
@@ -424,14 +424,14 @@ settings! {
     jobs_retention_schedule: Schedule = Schedule::fixed("15 3 * * *");
 }
 
-/// An IANA time zone.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct TimeZone(pub chrono_tz::Tz);
+/// An IANA time zone from the system's zone database.
+#[derive(Debug, Clone, PartialEq)]
+pub struct TimeZone(pub crate::zone::Zone);
 
 impl SettingType for TimeZone {
-    const ALLOWED: &'static str = "an IANA time zone name, such as \"UTC\" or \"America/New_York\"";
+    const ALLOWED: &'static str = "an IANA time zone name in the system's zone database (/usr/share/zoneinfo, the tzdata package), such as \"UTC\" or \"America/New_York\"";
     fn from_text(text: &str) -> Option<Self> {
-        text.trim().parse().ok().map(TimeZone)
+        crate::zone::Zone::named(text.trim()).map(TimeZone)
     }
     fn show(&self) -> String {
         self.0.name().to_owned()

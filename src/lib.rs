@@ -25,3 +25,4 @@ pub mod security;
 pub mod store;
 pub mod tls;
 pub mod web;
+pub mod zone;

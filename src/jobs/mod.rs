@@ -5,7 +5,8 @@
 //! (the daemon was down, or the wall clock jumped forward) runs once, not once per slot.
 //! Jobs run one at a time, on the blocking pool: they are store work.
 //!
-//! The schedule arithmetic is croner's with chrono-tz's zones, DST included.
+//! The schedule arithmetic is croner's, in zones from the system's tzdata
+//! ([`crate::zone`]), DST included.
 //! tokio-cron-scheduler (which uses croner too) fixes a job's UTC offset when the job is
 //! created, so a 07:00 job would run at 06:00 or 08:00 for half the year, and it has no
 //! notion of a slot missed while the process was down; a loop of our own is shorter than
@@ -24,6 +25,7 @@ use crate::audit::{self, Actor, Event, Outcome};
 use crate::config::{Config, Schedule};
 use crate::evidence::Vault;
 use crate::store::{Store, SystemTable};
+use crate::zone::Zone;
 
 const LEDGER: SystemTable = SystemTable::new("s.jobs");
 /// The loop looks at the wall clock at least this often: tokio's timers run on the
@@ -156,8 +158,8 @@ pub struct JobView {
 }
 
 /// The first slot of `schedule` strictly after unix time `after`, read in `zone`.
-pub fn next_slot(schedule: &Schedule, zone: chrono_tz::Tz, after: i64) -> Option<i64> {
-    let after = chrono::DateTime::from_timestamp(after, 0)?.with_timezone(&zone);
+pub fn next_slot(schedule: &Schedule, zone: &Zone, after: i64) -> Option<i64> {
+    let after = chrono::DateTime::from_timestamp(after, 0)?.with_timezone(zone);
     schedule
         .cron()
         .find_next_occurrence(&after, false)
@@ -167,7 +169,7 @@ pub fn next_slot(schedule: &Schedule, zone: chrono_tz::Tz, after: i64) -> Option
 
 /// The slot a job with slots accounted for up to `covered` owes at `now`, if any. However
 /// many slots passed, there is one run to make.
-pub fn owed_slot(schedule: &Schedule, zone: chrono_tz::Tz, covered: i64, now: i64) -> Option<i64> {
+pub fn owed_slot(schedule: &Schedule, zone: &Zone, covered: i64, now: i64) -> Option<i64> {
     next_slot(schedule, zone, covered).filter(|slot| *slot <= now)
 }
 
@@ -178,7 +180,7 @@ fn now() -> i64 {
 /// The jobs as configured: run on their schedules by [`Jobs::serve`], and on demand.
 #[derive(Debug)]
 pub struct Jobs {
-    zone: chrono_tz::Tz,
+    zone: Zone,
     schedules: Vec<(Job, Schedule)>,
     /// One job at a time, scheduled or manual.
     running: tokio::sync::Mutex<()>,
@@ -187,7 +189,7 @@ pub struct Jobs {
 impl Jobs {
     pub fn new(config: &Config) -> Jobs {
         Jobs {
-            zone: config.jobs_time_zone.0,
+            zone: config.jobs_time_zone.0.clone(),
             schedules: Job::ALL
                 .into_iter()
                 .map(|job| (job, job.schedule(config).clone()))
@@ -209,7 +211,7 @@ impl Jobs {
                 time_zone: self.zone.name().to_owned(),
                 runs: ledger.as_ref().map_or(0, |l| l.runs),
                 last_run: ledger.and_then(|l| l.last),
-                next_run: next_slot(schedule, self.zone, now),
+                next_run: next_slot(schedule, &self.zone, now),
             });
         }
         Ok(out)
@@ -303,7 +305,7 @@ impl Jobs {
                     now
                 }
             };
-            if let Some(slot) = owed_slot(schedule, self.zone, covered, now) {
+            if let Some(slot) = owed_slot(schedule, &self.zone, covered, now) {
                 let trigger = if slot < started || now - slot > LATE_SECS {
                     Trigger::CatchUp
                 } else {
@@ -311,7 +313,7 @@ impl Jobs {
                 };
                 self.run_scheduled(store, vault, *job, trigger).await?;
             }
-            if let Some(next) = next_slot(schedule, self.zone, now.max(covered)) {
+            if let Some(next) = next_slot(schedule, &self.zone, now.max(covered)) {
                 soonest = Some(soonest.map_or(next, |s| s.min(next)));
             }
         }
@@ -435,7 +437,7 @@ mod tests {
     #[test]
     fn a_daily_job_owes_one_slot_however_many_passed() {
         let daily = schedule("0 7 * * *");
-        let utc = chrono_tz::Tz::UTC;
+        let utc = &Zone::utc();
         let covered = at("2026-11-20T08:00:00Z");
         assert_eq!(
             owed_slot(&daily, utc, covered, at("2026-11-21T06:59:59Z")),
@@ -463,7 +465,7 @@ mod tests {
     #[test]
     fn schedules_follow_the_zone_across_daylight_saving() {
         let daily = schedule("0 7 * * *");
-        let new_york: chrono_tz::Tz = "America/New_York".parse().unwrap();
+        let new_york = &Zone::named("America/New_York").unwrap();
         // 07:00 in New York is 12:00 UTC in winter and 11:00 UTC in summer.
         assert_eq!(
             next_slot(&daily, new_york, at("2026-11-20T00:00:00Z")),
@@ -480,16 +482,12 @@ mod tests {
         let weekly = schedule("0 8 * * Mon");
         // 2026-11-23 is a Monday.
         assert_eq!(
-            next_slot(&weekly, chrono_tz::Tz::UTC, at("2026-11-20T00:00:00Z")),
+            next_slot(&weekly, &Zone::utc(), at("2026-11-20T00:00:00Z")),
             Some(at("2026-11-23T08:00:00Z"))
         );
         let every_two_seconds = schedule("*/2 * * * * *");
         assert_eq!(
-            next_slot(
-                &every_two_seconds,
-                chrono_tz::Tz::UTC,
-                at("2026-11-20T00:00:00Z")
-            ),
+            next_slot(&every_two_seconds, &Zone::utc(), at("2026-11-20T00:00:00Z")),
             Some(at("2026-11-20T00:00:02Z"))
         );
         assert!(Schedule::from_text("0 25 * * *").is_none());
