@@ -113,10 +113,6 @@ pub enum ControlError {
     Protocol(String),
 }
 
-fn now_unix() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
-
 /// Runs one operation against an open store. Blocking: call it off the async executor.
 pub fn handle(store: &Store, context: &Context, request: Request) -> Reply {
     let operator = ApplianceOperator::local();
@@ -127,9 +123,11 @@ pub fn handle(store: &Store, context: &Context, request: Request) -> Reply {
             "pid": std::process::id(),
             "listen": context.listen.map(|addr| addr.to_string()),
         })),
-        Request::OrgCreate { name } => crate::org::create(store, &operator, &name, now_unix())
-            .map_err(|err| err.to_string())
-            .and_then(|org| serde_json::to_value(org).map_err(|err| err.to_string())),
+        Request::OrgCreate { name } => {
+            crate::org::create(store, &operator, &name, crate::dates::now())
+                .map_err(|err| err.to_string())
+                .and_then(|org| serde_json::to_value(org).map_err(|err| err.to_string()))
+        }
         Request::OrgList => crate::org::list(store, &operator)
             .map_err(|err| err.to_string())
             .and_then(|orgs| serde_json::to_value(orgs).map_err(|err| err.to_string())),
@@ -139,7 +137,7 @@ pub fn handle(store: &Store, context: &Context, request: Request) -> Reply {
         Request::EvidenceVerify => crate::evidence::verify_all(store, &context.vault, &operator)
             .map_err(|err| err.to_string())
             .and_then(|report| serde_json::to_value(report).map_err(|err| err.to_string())),
-        Request::SetupLink => match crate::auth::issue_setup_link(store, now_unix()) {
+        Request::SetupLink => match crate::auth::issue_setup_link(store, crate::dates::now()) {
             Ok(Some(token)) => {
                 Ok(serde_json::json!({ "url": format!("{}/setup/{token}", context.base_url) }))
             }
@@ -169,7 +167,7 @@ pub fn handle(store: &Store, context: &Context, request: Request) -> Reply {
                 &display_name,
                 password.as_ref(),
                 membership,
-                now_unix(),
+                crate::dates::now(),
             )
             .and_then(|account| {
                 let link = match password {
@@ -177,7 +175,7 @@ pub fn handle(store: &Store, context: &Context, request: Request) -> Reply {
                     None => Some(format!(
                         "{}/reset/{}",
                         context.base_url,
-                        crate::auth::reset::issue(store, account.id, now_unix())?
+                        crate::auth::reset::issue(store, account.id, crate::dates::now())?
                     )),
                 };
                 Ok(match link {
@@ -199,7 +197,7 @@ pub fn handle(store: &Store, context: &Context, request: Request) -> Reply {
                 other => Err(format!("unknown account action {other}")),
             };
             action.and_then(|action| {
-                crate::auth::operator_action(store, &email, action, now_unix())
+                crate::auth::operator_action(store, &email, action, crate::dates::now())
                     .map_err(|err| err.to_string())
                     .map(|account| serde_json::json!({ "id": account.id, "email": account.email }))
             })
@@ -207,7 +205,7 @@ pub fn handle(store: &Store, context: &Context, request: Request) -> Reply {
         Request::UserPasswordLink { email } => crate::auth::operator_password_link(
             store,
             &email,
-            now_unix(),
+            crate::dates::now(),
         )
         .map_err(|err| err.to_string())
         .map(|token| serde_json::json!({ "url": format!("{}/reset/{token}", context.base_url) })),
@@ -230,12 +228,14 @@ pub fn handle(store: &Store, context: &Context, request: Request) -> Reply {
         Request::MailOutbox => crate::mail::outbox::list(store)
             .map_err(|err| err.to_string())
             .and_then(|list| serde_json::to_value(list).map_err(|err| err.to_string())),
-        Request::MailRetry { id } => match crate::mail::outbox::retry(store, id, now_unix()) {
-            Ok(true) => Ok(serde_json::json!({ "id": id, "state": "pending" })),
-            Ok(false) => Err(format!("no failed message has id {id}")),
-            Err(err) => Err(err.to_string()),
-        },
-        Request::AuditSeal => crate::audit::seal::seal_now(store, now_unix())
+        Request::MailRetry { id } => {
+            match crate::mail::outbox::retry(store, id, crate::dates::now()) {
+                Ok(true) => Ok(serde_json::json!({ "id": id, "state": "pending" })),
+                Ok(false) => Err(format!("no failed message has id {id}")),
+                Err(err) => Err(err.to_string()),
+            }
+        }
+        Request::AuditSeal => crate::audit::seal::seal_now(store, crate::dates::now())
             .map_err(|err| err.to_string())
             .and_then(|seal| serde_json::to_value(seal).map_err(|err| err.to_string())),
         Request::AuditArchive { dir } => crate::audit::seal::archive(store, &dir)

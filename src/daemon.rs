@@ -174,9 +174,8 @@ async fn run(
         .public_url
         .as_ref()
         .map_or_else(|| format!("https://{addr}"), |url| url.as_str().to_owned());
-    let setup_link =
-        crate::auth::issue_setup_link(&store, time::OffsetDateTime::now_utc().unix_timestamp())
-            .map_err(|err| DaemonError::Server(std::io::Error::other(err.to_string())))?;
+    let setup_link = crate::auth::issue_setup_link(&store, crate::dates::now())
+        .map_err(|err| DaemonError::Server(std::io::Error::other(err.to_string())))?;
     if mailer.enabled() {
         crate::mail::configure(crate::mail::MailContext {
             base_url: url.clone(),

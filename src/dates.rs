@@ -2,6 +2,11 @@
 
 use time::{Date, OffsetDateTime};
 
+/// The wall clock in unix seconds: the `now` every domain function is handed.
+pub fn now() -> i64 {
+    OffsetDateTime::now_utc().unix_timestamp()
+}
+
 /// The UTC date of unix time `now`.
 pub fn today(now: i64) -> Date {
     OffsetDateTime::from_unix_timestamp(now)

@@ -23,6 +23,7 @@ use serde::{Deserialize, Serialize};
 use crate::access::{Requester, SystemGrant};
 use crate::audit::{self, Actor, Event, Outcome};
 use crate::config::{Config, Schedule};
+use crate::dates::now;
 use crate::evidence::Vault;
 use crate::store::{Store, SystemTable};
 use crate::zone::Zone;
@@ -171,10 +172,6 @@ pub fn next_slot(schedule: &Schedule, zone: &Zone, after: i64) -> Option<i64> {
 /// many slots passed, there is one run to make.
 pub fn owed_slot(schedule: &Schedule, zone: &Zone, covered: i64, now: i64) -> Option<i64> {
     next_slot(schedule, zone, covered).filter(|slot| *slot <= now)
-}
-
-fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
 }
 
 /// The jobs as configured: run on their schedules by [`Jobs::serve`], and on demand.

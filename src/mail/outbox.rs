@@ -301,7 +301,7 @@ pub async fn run(store: Arc<Store>, mailer: Mailer) {
     let mut every = tokio::time::interval(POLL);
     loop {
         every.tick().await;
-        let now = time::OffsetDateTime::now_utc().unix_timestamp();
+        let now = crate::dates::now();
         if let Err(err) = deliver_due(&store, &mailer, now).await {
             tracing::error!(error = %err, "outbox delivery failed");
         }

@@ -28,9 +28,7 @@ pub fn enrolment_allows(path: &str) -> bool {
     ENROLMENT_PATHS.contains(&path)
 }
 
-pub fn now() -> i64 {
-    time::OffsetDateTime::now_utc().unix_timestamp()
-}
+pub use crate::dates::now;
 
 /// The address a request came from. X-Forwarded-For is read right to left, skipping
 /// trusted proxies, and only when the connection itself comes from a trusted proxy.
