@@ -229,7 +229,13 @@ pub fn handle(store: &Store, context: &Context, request: Request) -> Reply {
             .map_err(|err| err.to_string())
             .and_then(|list| serde_json::to_value(list).map_err(|err| err.to_string())),
         Request::MailRetry { id } => {
-            match crate::mail::outbox::retry(store, id, crate::dates::now()) {
+            match crate::mail::outbox::retry(
+                store,
+                id,
+                crate::audit::Actor::Operator,
+                &crate::auth::Client::default(),
+                crate::dates::now(),
+            ) {
                 Ok(true) => Ok(serde_json::json!({ "id": id, "state": "pending" })),
                 Ok(false) => Err(format!("no failed message has id {id}")),
                 Err(err) => Err(err.to_string()),

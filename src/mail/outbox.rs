@@ -222,7 +222,7 @@ pub fn list_for(store: &Store, requester: Requester) -> Result<Vec<QueuedView>, 
     list(store)
 }
 
-/// [`retry`] for the appliance administrator; audited as `mail.retry`.
+/// [`retry`] for the appliance administrator, audited as theirs.
 pub fn retry_for(
     store: &Store,
     requester: Requester,
@@ -231,18 +231,10 @@ pub fn retry_for(
     now: i64,
 ) -> Result<(), MailError> {
     crate::access::authorize_appliance(requester)?;
-    if !retry(store, id, now)? {
+    let actor = Actor::Account(requester.account.to_string());
+    if !retry(store, id, actor, client, now)? {
         return Err(MailError::NotFailed(id));
     }
-    let txn = store.write()?;
-    let event = Event::new(
-        Actor::Account(requester.account.to_string()),
-        "mail.retry",
-        Outcome::Success,
-    )
-    .target(id);
-    audit::append(&txn, client.stamp(event), now)?;
-    txn.commit()?;
     Ok(())
 }
 
@@ -273,8 +265,15 @@ pub fn purge_finished(store: &Store, now: i64) -> Result<usize, MailError> {
     Ok(purged)
 }
 
-/// Puts a message that finally failed back in the queue, due now.
-pub fn retry(store: &Store, id: uuid::Uuid, now: i64) -> Result<bool, MailError> {
+/// Puts a message that finally failed back in the queue, due now, audited as `mail.retry`
+/// by `actor` in the same transaction. False when no failed message has `id`.
+pub fn retry(
+    store: &Store,
+    id: uuid::Uuid,
+    actor: Actor,
+    client: &crate::auth::Client,
+    now: i64,
+) -> Result<bool, MailError> {
     let txn = store.write()?;
     let system = txn.system(&SystemGrant::internal())?;
     let Some(bytes) = system.get(OUTBOX, id.as_bytes())? else {
@@ -289,6 +288,8 @@ pub fn retry(store: &Store, id: uuid::Uuid, now: i64) -> Result<bool, MailError>
     queued.next_attempt_at = now;
     system.put(OUTBOX, id.as_bytes(), &serde_json::to_vec(&queued)?)?;
     drop(system);
+    let event = Event::new(actor, "mail.retry", Outcome::Success).target(id);
+    audit::append(&txn, client.stamp(event), now)?;
     txn.commit()?;
     Ok(true)
 }
@@ -320,7 +321,10 @@ mod tests {
         let txn = store.write().unwrap();
         enqueue(&txn, message, 100).unwrap();
         txn.commit().unwrap();
-        assert!(!retry(&store, id, 200).unwrap(), "pending is not failed");
+        assert!(
+            !retry(&store, id, Actor::Operator, &Default::default(), 200).unwrap(),
+            "pending is not failed"
+        );
         assert_eq!(due(&store, 100, BATCH).unwrap().len(), 1);
 
         let mut failed = due(&store, 100, BATCH).unwrap().remove(0);
@@ -335,9 +339,18 @@ mod tests {
         assert_eq!(listed[0].state, State::Failed);
         assert_eq!(listed[0].last_answer.as_deref(), Some("550 no such user"));
 
-        assert!(retry(&store, id, 20_000).unwrap());
+        assert!(retry(&store, id, Actor::Operator, &Default::default(), 20_000).unwrap());
         assert_eq!(due(&store, 20_000, BATCH).unwrap().len(), 1);
-        assert!(!retry(&store, uuid::Uuid::new_v4(), 20_000).unwrap());
+        assert!(
+            !retry(
+                &store,
+                uuid::Uuid::new_v4(),
+                Actor::Operator,
+                &Default::default(),
+                20_000
+            )
+            .unwrap()
+        );
     }
 
     #[test]
