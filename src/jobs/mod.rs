@@ -15,6 +15,7 @@
 mod notices;
 mod retention;
 
+use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -198,9 +199,10 @@ impl Jobs {
     /// Every job with its last run and next slot.
     pub fn list(&self, store: &Store) -> Result<Vec<JobView>, JobError> {
         let now = now();
+        let mut ledgers = ledgers(store)?;
         let mut out = Vec::new();
         for (job, schedule) in &self.schedules {
-            let ledger = ledger(store, *job)?;
+            let ledger = ledgers.remove(job);
             out.push(JobView {
                 name: job.name().to_owned(),
                 description: job.description().to_owned(),
@@ -292,16 +294,17 @@ impl Jobs {
         vault: &Arc<Vault>,
         started: i64,
     ) -> Result<Duration, JobError> {
+        let now = now();
+        // Store work, so off the runtime's thread, like the runs themselves.
+        let covered_to = {
+            let store = store.clone();
+            tokio::task::spawn_blocking(move || covered(&store, now))
+                .await
+                .map_err(|err| JobError::Crashed(err.to_string()))??
+        };
         let mut soonest: Option<i64> = None;
         for (job, schedule) in &self.schedules {
-            let now = now();
-            let covered = match ledger(store, *job)? {
-                Some(ledger) => ledger.covered,
-                None => {
-                    start_ledger(store, *job, now)?;
-                    now
-                }
-            };
+            let covered = covered_to.get(job).copied().unwrap_or(now);
             if let Some(slot) = owed_slot(schedule, &self.zone, covered, now) {
                 let trigger = if slot < started || now - slot > LATE_SECS {
                     Trigger::CatchUp
@@ -322,13 +325,35 @@ impl Jobs {
     }
 }
 
-fn ledger(store: &Store, job: Job) -> Result<Option<Ledger>, JobError> {
+/// Every job's ledger row, from one snapshot.
+fn ledgers(store: &Store) -> Result<BTreeMap<Job, Ledger>, JobError> {
     let read = store.read()?;
     let system = read.system(&SystemGrant::internal())?;
-    Ok(match system.get(LEDGER, job.name().as_bytes())? {
-        Some(bytes) => Some(serde_json::from_slice(&bytes)?),
-        None => None,
-    })
+    let mut out = BTreeMap::new();
+    for job in Job::ALL {
+        if let Some(bytes) = system.get(LEDGER, job.name().as_bytes())? {
+            out.insert(job, serde_json::from_slice(&bytes)?);
+        }
+    }
+    Ok(out)
+}
+
+/// The time each job's slots are covered to; a job seen for the first time starts
+/// counting from `now`.
+fn covered(store: &Store, now: i64) -> Result<BTreeMap<Job, i64>, JobError> {
+    let mut ledgers = ledgers(store)?;
+    let mut out = BTreeMap::new();
+    for job in Job::ALL {
+        let covered = match ledgers.remove(&job) {
+            Some(ledger) => ledger.covered,
+            None => {
+                start_ledger(store, job, now)?;
+                now
+            }
+        };
+        out.insert(job, covered);
+    }
+    Ok(out)
 }
 
 fn run_unlocked(
