@@ -159,7 +159,7 @@ pub fn of_org(
         let records = Records::read(tenant, id)?;
         items.extend(of_assessment(&records, org, today)?);
     }
-    for evidence in crate::evidence::overdue_reviews(tenant, now)? {
+    for evidence in crate::evidence::with_review_status(tenant, "overdue", now)? {
         let Some(date) = evidence.meta.review_by.as_deref() else {
             continue;
         };

@@ -91,7 +91,7 @@ pub fn of_org(
             });
         }
     }
-    for evidence in crate::evidence::reviews_ahead(tenant, now)? {
+    for evidence in crate::evidence::with_review_status(tenant, "due", now)? {
         let Some(due) = evidence
             .meta
             .review_by

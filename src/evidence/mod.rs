@@ -538,20 +538,16 @@ pub fn get(
     load(&read.tenant(&grant)?, &id)?.view(now)
 }
 
-/// Files whose review date has passed: drift.
-pub fn overdue_reviews(tenant: &impl TenantGet, now: i64) -> Result<Vec<Evidence>, EvidenceError> {
+/// Files outside the bin whose review status (as [`Evidence::review_status`]) is `status`
+/// at `now`: `overdue` ones are drift, `due` ones (within 30 days) get reminders.
+pub fn with_review_status(
+    tenant: &impl TenantGet,
+    status: &str,
+    now: i64,
+) -> Result<Vec<Evidence>, EvidenceError> {
     all(tenant)?
         .iter()
-        .filter(|r| r.deleted_at.is_none() && review_status(&r.meta, now) == "overdue")
-        .map(|r| r.view(now))
-        .collect()
-}
-
-/// Files whose review date falls within the next 30 days: the reminders' input.
-pub fn reviews_ahead(tenant: &impl TenantGet, now: i64) -> Result<Vec<Evidence>, EvidenceError> {
-    all(tenant)?
-        .iter()
-        .filter(|r| r.deleted_at.is_none() && review_status(&r.meta, now) == "due")
+        .filter(|r| r.deleted_at.is_none() && review_status(&r.meta, now) == status)
         .map(|r| r.view(now))
         .collect()
 }
