@@ -263,26 +263,30 @@ impl Row {
     }
 }
 
-/// Links between an organization's (or the appliance's) log and its dashboard.
+/// The oversight pages' navigation (`oversight_nav.html`): an organization's log and
+/// dashboard, or the appliance's, which add the jobs and mail pages.
 pub(super) struct Nav {
     pub audit: String,
     pub security: String,
-    /// The jobs page, on the appliance's pages only.
-    pub jobs: Option<&'static str>,
+    pub appliance: bool,
+    /// The page showing: `audit`, `security`, `jobs` or `mail`.
+    pub current: &'static str,
 }
 
 impl Nav {
-    pub(super) fn of(org: Option<OrgId>) -> Nav {
+    pub(super) fn of(org: Option<OrgId>, current: &'static str) -> Nav {
         match org {
             Some(org) => Nav {
                 audit: format!("/orgs/{org}/audit"),
                 security: format!("/orgs/{org}/security"),
-                jobs: None,
+                appliance: false,
+                current,
             },
             None => Nav {
                 audit: "/admin/audit".into(),
                 security: "/admin/security".into(),
-                jobs: Some("/admin/jobs"),
+                appliance: true,
+                current,
             },
         }
     }
@@ -343,7 +347,7 @@ async fn audit_page(
     let newest = (valid && !form.before.trim().is_empty()).then(|| page_link(&form, None));
     let page = AuditPage {
         layout: Layout::new(),
-        nav: Nav::of(org),
+        nav: Nav::of(org, "audit"),
         heading: if org.is_some() {
             "Organization audit log"
         } else {

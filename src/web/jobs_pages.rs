@@ -7,7 +7,7 @@ use askama::Template;
 
 use super::AppState;
 use super::assets;
-use super::audit_pages::utc;
+use super::audit_pages::{Nav, utc};
 use super::error::WebError;
 use super::identity;
 use super::pages::{Layout, html, render, require_page};
@@ -53,6 +53,7 @@ impl From<JobView> for JobRow {
 #[template(path = "jobs.html")]
 struct JobsPage {
     layout: Layout,
+    nav: Nav,
     csrf_token: String,
     script: String,
     time_zone: String,
@@ -69,6 +70,7 @@ pub async fn jobs(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let list = web::block(move || jobs.list_for(&store, requester)).await??;
     Ok(html(render(&JobsPage {
         layout: Layout::new(),
+        nav: Nav::of(None, "jobs"),
         csrf_token: signed_in.session.csrf_token.clone(),
         script: assets::url("js/jobs.js"),
         time_zone: list
@@ -110,6 +112,7 @@ impl From<QueuedView> for MessageRow {
 #[template(path = "outbox.html")]
 struct OutboxPage {
     layout: Layout,
+    nav: Nav,
     csrf_token: String,
     script: String,
     failed: usize,
@@ -146,6 +149,7 @@ pub async fn outbox(
     });
     Ok(html(render(&OutboxPage {
         layout: Layout::new(),
+        nav: Nav::of(None, "mail"),
         csrf_token: signed_in.session.csrf_token.clone(),
         script: assets::url("js/jobs.js"),
         failed,

@@ -134,7 +134,7 @@ fn page(dashboard: &Dashboard, org: Option<OrgId>) -> SecurityPage {
     SecurityPage {
         layout: Layout::new(),
         script: assets::url("js/security.js"),
-        nav: Nav::of(org),
+        nav: Nav::of(org, "security"),
         heading: if org.is_some() {
             "Organization security dashboard"
         } else {
