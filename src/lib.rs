@@ -14,6 +14,7 @@ pub mod control;
 pub mod crypto;
 pub mod daemon;
 pub mod dates;
+pub mod docs;
 pub mod doctor;
 pub mod evidence;
 pub mod jobs;

@@ -31,6 +31,7 @@ pub use records::{
     ObjectiveView, RequirementDetail, RequirementView, Source, UpdateResult, objectives,
     requirement, update_objectives, update_requirement,
 };
+pub use summary::Records;
 pub use summary::{
     Dashboard, Deadline, FamilyProgress, ScorePoint, StatusCounts, dashboard, score,
 };

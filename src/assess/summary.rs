@@ -206,7 +206,7 @@ pub(crate) fn scoring_input(
 }
 
 /// Everything the summaries read, from one snapshot.
-pub(crate) struct Records {
+pub struct Records {
     pub assessment: Assessment,
     pub catalog: CatalogRef,
     pub decided: BTreeMap<String, Determination>,
@@ -215,6 +215,21 @@ pub(crate) struct Records {
 }
 
 impl Records {
+    /// The records of assessment `id` (as the API spells it) in `tenant`'s snapshot.
+    pub fn of(tenant: &impl TenantGet, id: &str) -> Result<Records, AssessError> {
+        Records::read(tenant, super::parse_id(id)?)
+    }
+
+    /// A requirement's status, from its objectives.
+    pub fn status_of(&self, requirement: &crate::catalog::Requirement) -> Status {
+        requirement_status(requirement, &self.decided)
+    }
+
+    /// The gap analysis, given the outcome [`Records::outcome`] computed.
+    pub fn gaps(&self, outcome: Option<&Outcome>) -> Result<super::Gaps, AssessError> {
+        super::gaps::from_records(self, outcome)
+    }
+
     pub fn read(tenant: &impl TenantGet, id: uuid::Uuid) -> Result<Records, AssessError> {
         let assessment = load(tenant, id)?;
         Ok(Records {

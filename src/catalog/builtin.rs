@@ -38,16 +38,14 @@ struct Level1File {
     requirements: Vec<FarRequirement>,
 }
 
+const REV2_JSON: &str = include_str!("../../controls/nist-800-171r2.oscal.json");
+const REV3_JSON: &str = include_str!("../../controls/nist-800-171r3.oscal.json");
+const CSF_JSON: &str = include_str!("../../controls/nist-csf-2.0.oscal.json");
+
 type Loaded<T> = LazyLock<Result<T, CatalogError>>;
 
-static REV2_CATALOG: Loaded<Catalog> = LazyLock::new(|| {
-    load(
-        REV2,
-        include_str!("../../controls/nist-800-171r2.oscal.json"),
-        Dialect::Rev2,
-        "NIST SP 800-171 Rev 2",
-    )
-});
+static REV2_CATALOG: Loaded<Catalog> =
+    LazyLock::new(|| load(REV2, REV2_JSON, Dialect::Rev2, "NIST SP 800-171 Rev 2"));
 static CMMC_L2_CATALOG: Loaded<Catalog> = LazyLock::new(|| {
     let rev2 = rev2()?;
     Ok(Catalog {
@@ -62,22 +60,10 @@ static FAR_MAPPING: Loaded<Vec<FarRequirement>> = LazyLock::new(|| {
         .map_err(|err| unreadable(CMMC_L1, &err))
 });
 static CMMC_L1_CATALOG: Loaded<Catalog> = LazyLock::new(level1);
-static REV3_CATALOG: Loaded<Catalog> = LazyLock::new(|| {
-    load(
-        REV3,
-        include_str!("../../controls/nist-800-171r3.oscal.json"),
-        Dialect::Rev3,
-        "NIST SP 800-171 Rev 3",
-    )
-});
-static CSF_CATALOG: Loaded<Catalog> = LazyLock::new(|| {
-    load(
-        CSF,
-        include_str!("../../controls/nist-csf-2.0.oscal.json"),
-        Dialect::Csf,
-        "NIST CSF 2.0",
-    )
-});
+static REV3_CATALOG: Loaded<Catalog> =
+    LazyLock::new(|| load(REV3, REV3_JSON, Dialect::Rev3, "NIST SP 800-171 Rev 3"));
+static CSF_CATALOG: Loaded<Catalog> =
+    LazyLock::new(|| load(CSF, CSF_JSON, Dialect::Csf, "NIST CSF 2.0"));
 
 fn unreadable(id: &'static str, err: &dyn std::fmt::Display) -> CatalogError {
     CatalogError::Builtin {
@@ -168,6 +154,17 @@ pub fn builtin(id: &str) -> Option<&'static Catalog> {
             tracing::error!(catalog = id, error = %err, "a built-in catalog is unreadable");
             None
         }
+    }
+}
+
+/// The OSCAL catalog a built-in framework is read from, as shipped (file name, JSON):
+/// CMMC Level 1 and Level 2 are read from Rev 2.
+pub fn oscal_source(id: &str) -> Option<(&'static str, &'static str)> {
+    match id {
+        REV2 | CMMC_L2 | CMMC_L1 => Some(("nist-800-171r2.oscal.json", REV2_JSON)),
+        REV3 => Some(("nist-800-171r3.oscal.json", REV3_JSON)),
+        CSF => Some(("nist-csf-2.0.oscal.json", CSF_JSON)),
+        _ => None,
     }
 }
 

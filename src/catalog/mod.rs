@@ -18,7 +18,9 @@ use std::collections::HashMap;
 
 use serde::{Deserialize, Serialize};
 
-pub use builtin::{FarRequirement, builtin, builtins, check_builtins, far_mapping, scored};
+pub use builtin::{
+    FarRequirement, builtin, builtins, check_builtins, far_mapping, oscal_source, scored,
+};
 pub use import::{MAX_IMPORT_BYTES, parse_oscal};
 pub use imported::{CatalogRef, CatalogSummary, ImportError, resolve};
 pub use schema::{MAX_PROBLEMS, OscalSchema, validate_oscal};
@@ -118,6 +120,11 @@ pub struct Requirement {
     pub id: String,
     /// What people see: `AC.L2-3.1.1` (Rev 2, CMMC Level 2), `AC.L1-3.1.1`, `03.01.01`.
     pub label: String,
+    /// The OSCAL control id (`AC.L2-3.1.1`, `SP_800_171_03.01.01`, `GV.OC`): what OSCAL
+    /// documents that reference the catalog name it by. Empty in catalogs imported before
+    /// it was kept.
+    #[serde(default)]
+    pub oscal_id: String,
     pub title: String,
     /// The statement's prose, with its items on lines of their own.
     pub statement: String,
@@ -138,6 +145,9 @@ pub struct Objective {
     pub id: String,
     /// What people see; the id, except for imports whose objectives carry a label.
     pub label: String,
+    /// The OSCAL part (or sub-control) id that states it, when the source gives one.
+    #[serde(default)]
+    pub oscal_id: String,
     pub text: String,
 }
 
@@ -300,6 +310,7 @@ mod tests {
         Requirement {
             id: id.into(),
             label: id.into(),
+            oscal_id: id.into(),
             title: String::new(),
             statement: String::new(),
             discussion: String::new(),
@@ -309,6 +320,7 @@ mod tests {
                 .map(|o| Objective {
                     id: (*o).into(),
                     label: (*o).into(),
+                    oscal_id: String::new(),
                     text: String::new(),
                 })
                 .collect(),

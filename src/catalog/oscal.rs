@@ -222,6 +222,7 @@ fn requirement(control: &Control, dialect: Dialect) -> Requirement {
     };
     Requirement {
         label,
+        oscal_id: control.id.clone(),
         title: control.title.clone(),
         discussion: prose_of(&control.parts, "guidance"),
         withdrawn,
@@ -260,6 +261,7 @@ fn objectives(control: &Control, id: &str, statement: &str, dialect: Dialect) ->
                 Objective {
                     id: sub.id.clone(),
                     label: prop(&sub.props, "label").unwrap_or(&sub.id).to_owned(),
+                    oscal_id: sub.id.clone(),
                     text,
                 }
             })
@@ -269,6 +271,7 @@ fn objectives(control: &Control, id: &str, statement: &str, dialect: Dialect) ->
         out.push(Objective {
             id: id.to_owned(),
             label: id.to_owned(),
+            oscal_id: String::new(),
             text: statement_or_title(statement.to_owned(), &control.title),
         });
     }
@@ -305,6 +308,7 @@ fn objective_leaves(parts: &[Part], dialect: Dialect, requirement: &str, out: &m
                 _ => id.clone(),
             },
             id,
+            oscal_id: part.id.clone().unwrap_or_default(),
             text: part.prose.clone().unwrap_or_default(),
         });
     }

@@ -552,6 +552,17 @@ pub fn with_review_status(
         .collect()
 }
 
+/// Every file outside the bin, oldest first: what documents list as evidence.
+pub fn current_of(tenant: &impl TenantGet, now: i64) -> Result<Vec<Evidence>, EvidenceError> {
+    let mut out = all(tenant)?
+        .iter()
+        .filter(|r| r.deleted_at.is_none())
+        .map(|r| r.view(now))
+        .collect::<Result<Vec<_>, _>>()?;
+    out.sort_by(|a, b| a.created_at.cmp(&b.created_at).then(a.id.cmp(&b.id)));
+    Ok(out)
+}
+
 /// Changes a file's metadata (members and up); audited as `evidence.update`.
 pub fn update(
     store: &Store,

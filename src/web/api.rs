@@ -7,8 +7,8 @@ use utoipa::{OpenApi, ToSchema};
 
 use super::routing::Endpoint;
 use super::{
-    AppState, account_api, assess_api, auth_api, catalog_api, evidence_api, jobs_api, mail_api,
-    security_api, security_keys_api,
+    AppState, account_api, assess_api, auth_api, catalog_api, docs_api, evidence_api, jobs_api,
+    mail_api, security_api, security_keys_api,
 };
 
 /// Every API route: how it is registered and what the OpenAPI document must list.
@@ -295,6 +295,31 @@ pub static ROUTES: &[Endpoint] = &[
     },
     Endpoint {
         method: "get",
+        path: "/api/v1/orgs/{org_id}/system",
+        route: || web::get().to(docs_api::system_get),
+    },
+    Endpoint {
+        method: "put",
+        path: "/api/v1/orgs/{org_id}/system",
+        route: || web::put().to(docs_api::system_put),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}/oscal/{document}",
+        route: || web::get().to(docs_api::oscal_export),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/oscal/catalogs/{framework}",
+        route: || web::get().to(docs_api::oscal_catalog),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/oscal/profiles/{framework}",
+        route: || web::get().to(docs_api::oscal_profile),
+    },
+    Endpoint {
+        method: "get",
         path: "/api/v1/catalogs",
         route: || web::get().to(catalog_api::builtins),
     },
@@ -499,7 +524,12 @@ async fn openapi_json() -> HttpResponse {
         evidence_api::download_numbered,
         evidence_api::create_link,
         evidence_api::list_links,
-        evidence_api::revoke_link
+        evidence_api::revoke_link,
+        docs_api::system_get,
+        docs_api::system_put,
+        docs_api::oscal_export,
+        docs_api::oscal_catalog,
+        docs_api::oscal_profile
     ),
     components(schemas(VersionInfo))
 )]

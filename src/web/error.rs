@@ -241,6 +241,26 @@ impl From<crate::jobs::JobError> for WebError {
     }
 }
 
+impl From<crate::docs::DocsError> for WebError {
+    fn from(err: crate::docs::DocsError) -> Self {
+        use crate::docs::DocsError;
+        match err {
+            DocsError::Invalid { field, message } => WebError::Invalid {
+                field: field.into(),
+                message,
+            },
+            DocsError::NotFound => WebError::NotFound,
+            DocsError::Access(access) => access.into(),
+            DocsError::Audit(audit) => audit.into(),
+            DocsError::Assess(assess) => assess.into(),
+            DocsError::Org(org) => org.into(),
+            DocsError::Auth(auth) => auth.into(),
+            DocsError::Evidence(evidence) => evidence.into(),
+            other => WebError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl From<crate::evidence::EvidenceError> for WebError {
     fn from(err: crate::evidence::EvidenceError) -> Self {
         use crate::evidence::EvidenceError;

@@ -9,6 +9,7 @@ mod assets;
 mod audit_pages;
 mod auth_api;
 mod catalog_api;
+mod docs_api;
 mod edge;
 mod error;
 mod evidence_api;

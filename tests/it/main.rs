@@ -12,6 +12,7 @@ mod browser;
 mod cli;
 mod compliance;
 mod crash;
+mod documents;
 mod evidence;
 mod harness;
 mod identity;

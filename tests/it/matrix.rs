@@ -485,6 +485,39 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
         [401, 401, 401, 401, 401, 401, 401],
     ),
     // Ends the session: runs last.
+    // The system description: readers read it, owners write it, like the profile.
+    (
+        "get",
+        "/api/v1/orgs/{org_id}/system",
+        "",
+        [401, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "put",
+        "/api/v1/orgs/{org_id}/system",
+        r#"{"system_name":"Enclave"}"#,
+        [401, 403, 403, 403, 200, 404, 404],
+    ),
+    // Exports are reads: every member, and the appliance administrator (audited).
+    (
+        "get",
+        "/api/v1/orgs/{org_id}/assessments/{assessment_id}/oscal/{document}",
+        "",
+        [401, 200, 200, 200, 200, 404, 200],
+    ),
+    // Published data, for anyone signed in.
+    (
+        "get",
+        "/api/v1/oscal/catalogs/{framework}",
+        "",
+        [401, 200, 200, 200, 200, 200, 200],
+    ),
+    (
+        "get",
+        "/api/v1/oscal/profiles/{framework}",
+        "",
+        [401, 200, 200, 200, 200, 200, 200],
+    ),
     (
         "post",
         "/api/v1/auth/logout",
@@ -593,6 +626,7 @@ fn every_route_answers_every_actor_as_the_table_says() {
             .replace("{requirement_id}", "3.1.1")
             .replace("{catalog_id}", "cmmc-l2")
             .replace("{framework}", "nist-800-171r3")
+            .replace("{document}", "ssp")
             .replace("{token_id}", "5b0c8f1e-2d4a-4e7b-9c3f-1a2b3c4d5e6f")
             .replace("{account_id}", &plain_member)
             .replace("{session_id}", &"ab".repeat(32))
@@ -621,8 +655,9 @@ fn every_route_answers_every_actor_as_the_table_says() {
         .filter(|e| e["action"] == "admin.org_read")
         .collect();
     // One per read: the profile, nine reads of assessment records, two of catalogs, one of
-    // parameter values, and six of evidence (list, file, versions, two downloads, links).
-    assert_eq!(reads.len(), 19);
+    // parameter values, six of evidence (list, file, versions, two downloads, links), the
+    // system description and an OSCAL export.
+    assert_eq!(reads.len(), 21);
     assert!(reads.iter().all(|r| r["org"] == target.as_str()));
     // So are its reads of the organization's audit log and security figures.
     for action in ["admin.audit_read", "admin.security_read"] {
