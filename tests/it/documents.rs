@@ -132,7 +132,12 @@ fn oscal_exports_validate_with_both_validators_and_say_what_was_decided() {
     );
     // 3.1.1 has objectives not yet decided: no implementation state is claimed for it.
     assert!(first["by-components"][0]["implementation-status"].is_null());
-    assert!(first["remarks"].as_str().unwrap().contains("Status: not_assessed."));
+    assert!(
+        first["remarks"]
+            .as_str()
+            .unwrap()
+            .contains("Status: not_assessed.")
+    );
     let flow = implemented
         .iter()
         .find(|r| r["control-id"] == "AC.L2-3.1.3")
