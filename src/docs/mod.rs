@@ -3,9 +3,11 @@
 //! changes a record except the imports, which go through `assess` like any other change.
 
 pub mod docx;
+pub mod imports;
 pub mod model;
 pub mod oscal;
 pub mod pdf;
+pub mod sheets;
 pub mod snapshot;
 pub mod system;
 
@@ -34,6 +36,10 @@ pub enum DocsError {
         format: &'static str,
         message: String,
     },
+    /// An uploaded OSCAL document is not JSON or breaks its schema; the problems name
+    /// their JSON paths.
+    #[error(transparent)]
+    Document(CatalogError),
     /// A document we made breaks its OSCAL schema: a defect, never shipped to the caller.
     #[error("the generated OSCAL document is invalid: {0}")]
     OscalOutput(CatalogError),
@@ -112,4 +118,70 @@ pub fn oscal_export(
         now,
     )?;
     Ok(document)
+}
+
+/// The tables an assessment exports as XLSX or CSV.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Sheet {
+    /// One row per objective; imports back.
+    Objectives,
+    Poam,
+    Gaps,
+}
+
+impl Sheet {
+    /// As the API path spells it.
+    pub fn parse(text: &str) -> Option<Sheet> {
+        match text {
+            "objectives" => Some(Sheet::Objectives),
+            "poam" => Some(Sheet::Poam),
+            "gaps" => Some(Sheet::Gaps),
+            _ => None,
+        }
+    }
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Sheet::Objectives => "objectives",
+            Sheet::Poam => "poam",
+            Sheet::Gaps => "gaps",
+        }
+    }
+}
+
+/// A table of an assessment as XLSX or CSV (any member); audited as `document.export`
+/// with target `<sheet>.<format> <assessment id>`.
+#[allow(clippy::too_many_arguments)]
+pub fn table_export(
+    store: &crate::store::Store,
+    requester: crate::access::Requester,
+    org: crate::store::OrgId,
+    assessment: &str,
+    sheet: Sheet,
+    format: sheets::Format,
+    client: &crate::auth::Client,
+    now: i64,
+) -> Result<Vec<u8>, DocsError> {
+    let snapshot = snapshot::Snapshot::read(store, requester, org, assessment, client, now)?;
+    let table = match sheet {
+        Sheet::Objectives => sheets::objectives(&snapshot),
+        Sheet::Poam => sheets::poam(&snapshot),
+        Sheet::Gaps => sheets::gaps(&snapshot),
+    };
+    let bytes = table.render(format)?;
+    audit_document(
+        store,
+        requester,
+        org,
+        "document.export",
+        format!(
+            "{}.{} {}",
+            sheet.as_str(),
+            format.extension(),
+            snapshot.records.assessment.id
+        ),
+        client,
+        now,
+    )?;
+    Ok(bytes)
 }

@@ -310,6 +310,16 @@ pub static ROUTES: &[Endpoint] = &[
     },
     Endpoint {
         method: "get",
+        path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}/export/{sheet}",
+        route: || web::get().to(docs_api::table_export),
+    },
+    Endpoint {
+        method: "post",
+        path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}/import/{source}",
+        route: || web::post().to(docs_api::import),
+    },
+    Endpoint {
+        method: "get",
         path: "/api/v1/oscal/catalogs/{framework}",
         route: || web::get().to(docs_api::oscal_catalog),
     },
@@ -529,7 +539,9 @@ async fn openapi_json() -> HttpResponse {
         docs_api::system_put,
         docs_api::oscal_export,
         docs_api::oscal_catalog,
-        docs_api::oscal_profile
+        docs_api::oscal_profile,
+        docs_api::table_export,
+        docs_api::import
     ),
     components(schemas(VersionInfo))
 )]

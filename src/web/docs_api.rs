@@ -8,7 +8,10 @@ use super::AppState;
 use super::error::WebError;
 use super::handle::{self, read};
 use super::identity;
-use crate::docs::{self, oscal, system};
+use futures_util::StreamExt;
+
+use crate::assess::{Author, Source};
+use crate::docs::{self, imports, oscal, sheets, system};
 
 /// The system description the SSP is written from.
 #[utoipa::path(get, path = "/api/v1/orgs/{org_id}/system", tag = "documents",
@@ -128,4 +131,136 @@ fn disposition(filename: &str) -> (header::HeaderName, String) {
         header::CONTENT_DISPOSITION,
         format!("attachment; filename=\"{}\"", oscal::token(filename)),
     )
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub struct FormatQuery {
+    /// `xlsx` (the default) or `csv`.
+    format: Option<String>,
+}
+
+/// An assessment as a spreadsheet: `objectives` (one row per objective: id, requirement,
+/// text, status, note, owner; imports back), `poam` (the POA&M in the columns assessors
+/// ask for) or `gaps` (the gap report). Audited as `document.export`.
+#[utoipa::path(get, path = "/api/v1/orgs/{org_id}/assessments/{assessment_id}/export/{sheet}",
+    tag = "documents",
+    params(("org_id" = String, Path), ("assessment_id" = String, Path),
+        ("sheet" = String, Path, description = "`objectives`, `poam` or `gaps`"), FormatQuery),
+    responses((status = 200, description = "the XLSX or CSV file"), (status = 401),
+        (status = 404), (status = 422, description = "an unknown format")))]
+pub async fn table_export(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String)>,
+    query: web::Query<FormatQuery>,
+) -> Result<HttpResponse, WebError> {
+    let (org, assessment, sheet) = path.into_inner();
+    let caller = identity::require_caller(&req, &state).await?;
+    let sheet = docs::Sheet::parse(&sheet).ok_or(WebError::NotFound)?;
+    let format = match query.format.as_deref() {
+        None => sheets::Format::Xlsx,
+        Some(text) => sheets::Format::parse(text).ok_or_else(|| WebError::Invalid {
+            field: "format".into(),
+            message: "format is xlsx or csv".into(),
+        })?,
+    };
+    let org = identity::parse_org(&org)?;
+    let client = identity::client(&req, &state);
+    let store = state.store.clone();
+    let bytes = web::block(move || {
+        docs::table_export(
+            &store,
+            caller.requester,
+            org,
+            &assessment,
+            sheet,
+            format,
+            &client,
+            identity::now(),
+        )
+    })
+    .await??;
+    Ok(HttpResponse::Ok()
+        .content_type(format.media_type())
+        .insert_header(disposition(&format!(
+            "{}.{}",
+            sheet.as_str(),
+            format.extension()
+        )))
+        .body(bytes))
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub struct ApplyQuery {
+    /// `true` applies the changes; otherwise only what would change is shown.
+    #[serde(default)]
+    apply: bool,
+}
+
+/// Whether `path` is an import route, whose body may be larger than the general limit.
+pub fn is_import(method: &actix_web::http::Method, path: &str) -> bool {
+    method == actix_web::http::Method::POST
+        && path.starts_with("/api/v1/orgs/")
+        && path.contains("/assessments/")
+        && (path.ends_with("/import/objectives") || path.ends_with("/import/assessment-results"))
+}
+
+/// Sets objective statuses from a file: `objectives` (an objectives spreadsheet, XLSX or
+/// CSV, as exported) or `assessment-results` (an OSCAL 1.1.3 assessment results document).
+/// Without `apply=true` it only shows what would change; with it, the changes land in one
+/// transaction with source `import`. Errors name the sheet, row and column, or the JSON
+/// path.
+#[utoipa::path(post, path = "/api/v1/orgs/{org_id}/assessments/{assessment_id}/import/{source}",
+    tag = "documents",
+    params(("org_id" = String, Path), ("assessment_id" = String, Path),
+        ("source" = String, Path, description = "`objectives` or `assessment-results`"), ApplyQuery),
+    request_body(content = Vec<u8>, content_type = "application/octet-stream"),
+    responses((status = 200, body = imports::ImportOutcome), (status = 401), (status = 403),
+        (status = 404), (status = 413),
+        (status = 422, description = "the file is wrong; `field` names the cell or JSON path")))]
+pub async fn import(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String)>,
+    query: web::Query<ApplyQuery>,
+    mut body: web::Payload,
+) -> Result<HttpResponse, WebError> {
+    let (org, assessment, source) = path.into_inner();
+    let changer = handle::changer(&req, &state).await?;
+    let spreadsheet = match source.as_str() {
+        "objectives" => true,
+        "assessment-results" => false,
+        _ => return Err(WebError::NotFound),
+    };
+    let org = identity::parse_org(&org)?;
+    let mut bytes = web::BytesMut::new();
+    while let Some(chunk) = body.next().await {
+        let chunk = chunk.map_err(|err| WebError::Invalid {
+            field: "body".into(),
+            message: format!("the upload broke off: {err}"),
+        })?;
+        if bytes.len() + chunk.len() > sheets::MAX_IMPORT_BYTES {
+            return Err(WebError::PayloadTooLarge {
+                limit: sheets::MAX_IMPORT_BYTES as u64,
+            });
+        }
+        bytes.extend_from_slice(&chunk);
+    }
+    let apply = query.apply;
+    let store = state.store.clone();
+    let outcome = web::block(move || {
+        let author = Author {
+            requester: changer.requester,
+            client: changer.client,
+            source: Source::Import,
+        };
+        let now = identity::now();
+        if spreadsheet {
+            imports::spreadsheet(&store, &author, org, &assessment, &bytes, apply, now)
+        } else {
+            imports::assessment_results(&store, &author, org, &assessment, &bytes, apply, now)
+        }
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(outcome))
 }

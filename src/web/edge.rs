@@ -100,6 +100,8 @@ pub async fn edge(
     // A catalog import may be as large as an OSCAL catalog may be; its handler counts.
     let limit = if super::catalog_api::is_import(req.method(), req.path()) {
         limit.max(crate::catalog::MAX_IMPORT_BYTES as u64)
+    } else if super::docs_api::is_import(req.method(), req.path()) {
+        limit.max(crate::docs::sheets::MAX_IMPORT_BYTES as u64)
     } else if super::evidence_api::is_upload(req.method(), req.path()) {
         // An evidence file may be as large as the vault allows; the handler counts.
         state

@@ -250,6 +250,7 @@ impl From<crate::docs::DocsError> for WebError {
                 message,
             },
             DocsError::NotFound => WebError::NotFound,
+            DocsError::Document(document) => crate::catalog::ImportError::Catalog(document).into(),
             DocsError::Access(access) => access.into(),
             DocsError::Audit(audit) => audit.into(),
             DocsError::Assess(assess) => assess.into(),

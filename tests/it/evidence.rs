@@ -131,7 +131,7 @@ fn evidence_path(org: &str) -> String {
 }
 
 /// POSTs `bytes` as the raw request body, as uploads are sent, with `query` in the URL.
-fn post_file(
+pub(crate) fn post_file(
     server: &TestServer,
     session: &Session,
     path: &str,

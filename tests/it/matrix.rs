@@ -505,6 +505,19 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
         "",
         [401, 200, 200, 200, 200, 404, 200],
     ),
+    (
+        "get",
+        "/api/v1/orgs/{org_id}/assessments/{assessment_id}/export/{sheet}",
+        "",
+        [401, 200, 200, 200, 200, 404, 200],
+    ),
+    // Imports change statuses: members and up. An empty file is refused after the check.
+    (
+        "post",
+        "/api/v1/orgs/{org_id}/assessments/{assessment_id}/import/{source}",
+        "{}",
+        [401, 403, 422, 422, 422, 404, 404],
+    ),
     // Published data, for anyone signed in.
     (
         "get",
@@ -627,6 +640,8 @@ fn every_route_answers_every_actor_as_the_table_says() {
             .replace("{catalog_id}", "cmmc-l2")
             .replace("{framework}", "nist-800-171r3")
             .replace("{document}", "ssp")
+            .replace("{sheet}", "poam")
+            .replace("{source}", "objectives")
             .replace("{token_id}", "5b0c8f1e-2d4a-4e7b-9c3f-1a2b3c4d5e6f")
             .replace("{account_id}", &plain_member)
             .replace("{session_id}", &"ab".repeat(32))
@@ -656,8 +671,8 @@ fn every_route_answers_every_actor_as_the_table_says() {
         .collect();
     // One per read: the profile, nine reads of assessment records, two of catalogs, one of
     // parameter values, six of evidence (list, file, versions, two downloads, links), the
-    // system description and an OSCAL export.
-    assert_eq!(reads.len(), 21);
+    // system description, an OSCAL export and a spreadsheet export.
+    assert_eq!(reads.len(), 22);
     assert!(reads.iter().all(|r| r["org"] == target.as_str()));
     // So are its reads of the organization's audit log and security figures.
     for action in ["admin.audit_read", "admin.security_read"] {
