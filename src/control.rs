@@ -53,6 +53,8 @@ pub enum Request {
     EvidenceVerify,
     /// Each scheduled job with its last run and next slot.
     JobsList,
+    /// The proofpack signing key (made on first use).
+    ProofpackKey,
     /// Run one job now.
     JobsRun {
         name: String,
@@ -217,6 +219,9 @@ pub fn handle(store: &Store, context: &Context, request: Request) -> Reply {
             .list(store)
             .map_err(|err| err.to_string())
             .and_then(|list| serde_json::to_value(list).map_err(|err| err.to_string())),
+        Request::ProofpackKey => crate::docs::proofpack::public_key(store)
+            .map(|key| serde_json::json!({ "key": key }))
+            .map_err(|err| err.to_string()),
         Request::JobsRun { name } => crate::jobs::Job::parse(&name)
             .and_then(|job| {
                 context

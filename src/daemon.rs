@@ -186,6 +186,14 @@ async fn run(
     let control_listener = control::bind(&socket_path)?;
     let vault = Arc::new(crate::evidence::Vault::of(&config));
     vault.prepare().map_err(DaemonError::Server)?;
+    let unfinished = crate::docs::archive::prepare(&store, vault.data_dir())
+        .map_err(|err| DaemonError::Server(std::io::Error::other(err.to_string())))?;
+    if unfinished > 0 {
+        tracing::warn!(
+            count = unfinished,
+            "proofpacks under way when the appliance stopped are marked failed"
+        );
+    }
     let jobs = Arc::new(crate::jobs::Jobs::new(&config));
     let context = control::Context {
         listen: Some(addr),

@@ -71,6 +71,31 @@ enum Command {
         #[command(subcommand)]
         command: JobsCommand,
     },
+    /// Proofpacks: check one, or show the key this appliance signs them with.
+    Proofpack {
+        #[command(subcommand)]
+        command: ProofpackCommand,
+    },
+}
+
+#[derive(Subcommand)]
+enum ProofpackCommand {
+    /// Check FILE: the manifest's signature, then every file's size and SHA-256; names
+    /// each file missing, added or altered. Exit 0 only when intact, 1 when not, 2 when
+    /// FILE is not a readable proofpack. Needs no configuration or data directory.
+    Verify {
+        file: std::path::PathBuf,
+        /// The appliance's public key (`ed25519:…`, from `rampart proofpack key`). Without
+        /// it the signature is checked against the key the manifest names, which shows
+        /// the pack is unchanged but not who made it.
+        #[arg(long)]
+        key: Option<String>,
+        /// An age identity file, for a proofpack encrypted to its recipient.
+        #[arg(long)]
+        identity: Option<std::path::PathBuf>,
+    },
+    /// Print this appliance's proofpack signing key (made on first use).
+    Key,
 }
 
 #[derive(Subcommand)]
@@ -406,6 +431,56 @@ fn jobs(config: &Config, command: JobsCommand) -> Result<(), Failure> {
     }
 }
 
+fn verify_proofpack(
+    file: &std::path::Path,
+    key: Option<&str>,
+    identity: Option<&std::path::Path>,
+) -> Result<(), Failure> {
+    let identities = identity
+        .map(|path| {
+            let file = std::fs::File::open(path)
+                .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
+            let unreadable = |e: &dyn std::fmt::Display| {
+                Failure::Input(format!("{}: not an age identity file: {e}", path.display()))
+            };
+            age::IdentityFile::from_buffer(std::io::BufReader::new(file))
+                .map_err(|e| unreadable(&e))?
+                .into_identities()
+                .map_err(|e| unreadable(&e))
+        })
+        .transpose()?;
+    let input = std::fs::File::open(file)
+        .map_err(|e| Failure::Input(format!("{}: {e}", file.display())))?;
+    let verification = rampart::docs::proofpack::verify(
+        std::io::BufReader::new(input),
+        key,
+        identities.as_deref(),
+    )
+    .map_err(|e| Failure::Input(e.to_string()))?;
+    for problem in &verification.problems {
+        println!("{problem}");
+    }
+    println!(
+        "signed by {}: signature {}; {} files listed",
+        verification.signing_key,
+        if verification.signature_valid {
+            "valid"
+        } else {
+            "INVALID"
+        },
+        verification.files
+    );
+    if key.is_none() {
+        println!("no --key given: checked against the key the manifest names");
+    }
+    if verification.intact {
+        println!("intact");
+        Ok(())
+    } else {
+        Err(Failure::Runtime("the proofpack is not intact".into()))
+    }
+}
+
 fn evidence(config: &Config, command: EvidenceCommand) -> Result<(), Failure> {
     match command {
         EvidenceCommand::Verify => {
@@ -444,6 +519,27 @@ fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
         Command::Evidence { command } => evidence(&load_config(cli.config)?, command),
         Command::Jobs { command } => jobs(&load_config(cli.config)?, command),
+        Command::Proofpack {
+            command: ProofpackCommand::Key,
+        } => {
+            let reply = operate(&load_config(cli.config)?, Request::ProofpackKey)?;
+            println!(
+                "{}",
+                reply
+                    .get("key")
+                    .and_then(serde_json::Value::as_str)
+                    .unwrap_or_default()
+            );
+            Ok(())
+        }
+        Command::Proofpack {
+            command:
+                ProofpackCommand::Verify {
+                    file,
+                    key,
+                    identity,
+                },
+        } => verify_proofpack(&file, key.as_deref(), identity.as_deref()),
         Command::Audit { command } => audit(&load_config(cli.config)?, command),
         Command::Version => {
             println!("rampart {}", env!("CARGO_PKG_VERSION"));

@@ -2,13 +2,17 @@
 //! spreadsheets and proofpacks. Each reads one [`snapshot::Snapshot`] and renders it; none
 //! changes a record except the imports, which go through `assess` like any other change.
 
+pub mod archive;
 pub mod docx;
 pub mod imports;
 pub mod model;
 pub mod oscal;
 pub mod pdf;
+pub mod proofpack;
+pub mod reports;
 pub mod sheets;
 pub mod snapshot;
+pub mod ssp;
 pub mod system;
 
 use crate::access::AccessError;
@@ -184,4 +188,129 @@ pub fn table_export(
         now,
     )?;
     Ok(bytes)
+}
+
+/// Write access to `org` (members and up), checked inside `txn`.
+pub(crate) fn write_grant(
+    store: &crate::store::Store,
+    txn: &crate::store::WriteTxn<'_>,
+    requester: crate::access::Requester,
+    org: crate::store::OrgId,
+) -> Result<crate::access::Grant, DocsError> {
+    let known = store.organizations()?;
+    let system = txn.system(&crate::access::SystemGrant::internal())?;
+    Ok(crate::access::authorize(
+        &system,
+        &known,
+        requester,
+        org,
+        crate::access::Permission::Write,
+    )?
+    .0)
+}
+
+/// RFC 3339 in UTC.
+pub(crate) fn rfc3339(unix: i64) -> String {
+    time::OffsetDateTime::from_unix_timestamp(unix)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
+}
+
+/// A handling marking (`CUI`, `CUI//SP-CTI`): one short line, or none.
+pub(crate) fn clean_marking(marking: Option<&str>) -> Result<Option<String>, DocsError> {
+    let Some(marking) = marking.map(str::trim).filter(|m| !m.is_empty()) else {
+        return Ok(None);
+    };
+    if marking.chars().count() > 60 || marking.chars().any(char::is_control) {
+        return Err(invalid(
+            "marking",
+            "a marking is one line of at most 60 characters, such as CUI",
+        ));
+    }
+    Ok(Some(marking.to_owned()))
+}
+
+/// Renders and stores one document of an assessment (members and up): the SSP as DOCX or
+/// PDF, the score summary or the gap report. Audited as `document.generate`.
+#[allow(clippy::too_many_arguments)]
+pub fn generate(
+    store: &crate::store::Store,
+    archive_dir: &archive::Archive,
+    requester: crate::access::Requester,
+    org: crate::store::OrgId,
+    assessment: &str,
+    kind: archive::DocumentKind,
+    marking: Option<&str>,
+    client: &crate::auth::Client,
+    now: i64,
+) -> Result<archive::DocumentVersion, DocsError> {
+    use archive::DocumentKind;
+    use std::io::Write;
+    // Refused before anything is read: viewers read documents, members make them.
+    {
+        let txn = store.write()?;
+        write_grant(store, &txn, requester, org)?;
+    }
+    let marking = clean_marking(marking)?;
+    let snapshot = snapshot::Snapshot::read(store, requester, org, assessment, client, now)?;
+    let marking = marking.as_deref();
+    let (bytes, stem, extension, media_type) = match kind {
+        DocumentKind::SspDocx => (
+            docx::render(&ssp::document(&snapshot, marking))?,
+            "ssp",
+            "docx",
+            "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+        ),
+        DocumentKind::SspPdf => (
+            pdf::render(&ssp::document(&snapshot, marking))?,
+            "ssp",
+            "pdf",
+            "application/pdf",
+        ),
+        DocumentKind::ScoreSummaryPdf => (
+            pdf::render(&reports::score_summary(&snapshot, marking))?,
+            "score-summary",
+            "pdf",
+            "application/pdf",
+        ),
+        DocumentKind::GapReportPdf => (
+            pdf::render(&reports::gap_report(&snapshot, marking))?,
+            "gap-report",
+            "pdf",
+            "application/pdf",
+        ),
+        DocumentKind::Proofpack => {
+            return Err(invalid(
+                "kind",
+                "a proofpack is built with POST .../proofpack",
+            ));
+        }
+    };
+    let mut writer = archive::writer(archive_dir, org)?;
+    writer.write_all(&bytes)?;
+    let version = archive::pending(
+        requester,
+        &writer,
+        &archive::NewVersion {
+            kind,
+            assessment: &snapshot.records.assessment.id,
+            filename: format!("{stem}-{}.{extension}", crate::dates::today(now)),
+            media_type,
+        },
+        now,
+    );
+    archive::finish(
+        store,
+        archive_dir,
+        requester,
+        org,
+        writer,
+        version,
+        client,
+        now,
+    )
 }

@@ -139,13 +139,7 @@ fn derived(parts: &[&str]) -> String {
 
 /// RFC 3339 in UTC, as OSCAL's `date-time-with-timezone` wants it.
 fn timestamp(unix: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(unix)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| "1970-01-01T00:00:00Z".to_owned())
+    super::rfc3339(unix)
 }
 
 /// Midnight UTC of a `YYYY-MM-DD` date.

@@ -95,6 +95,7 @@ fn invalid(field: &'static str, message: impl Into<String>) -> EvidenceError {
 #[derive(Debug, Clone)]
 pub struct Vault {
     root: PathBuf,
+    data_dir: PathBuf,
     pub max_file_bytes: u64,
     pub quota_bytes: u64,
 }
@@ -105,9 +106,15 @@ impl Vault {
     pub fn new(data_dir: &Path, max_file_bytes: u64, quota_bytes: u64) -> Vault {
         Vault {
             root: data_dir.join("evidence"),
+            data_dir: data_dir.to_owned(),
             max_file_bytes,
             quota_bytes,
         }
+    }
+
+    /// The data directory the vault is in; generated documents live beside it.
+    pub fn data_dir(&self) -> &Path {
+        &self.data_dir
     }
 
     /// The vault of `config`'s data directory.
@@ -697,7 +704,7 @@ fn open_version(
     org: OrgId,
     version: &StoredVersion,
 ) -> Result<Download, EvidenceError> {
-    let key = hex_decode(&version.key)
+    let key = crate::crypto::hex_decode(&version.key)
         .as_deref()
         .and_then(blob::BlobKey::from_bytes)
         .ok_or_else(|| EvidenceError::Damaged("the file's key is unreadable".into()))?;
@@ -834,14 +841,4 @@ fn check_version(vault: &Vault, org: OrgId, version: &StoredVersion) -> Result<(
         ));
     }
     Ok(())
-}
-
-fn hex_decode(text: &str) -> Option<Vec<u8>> {
-    if !text.len().is_multiple_of(2) {
-        return None;
-    }
-    (0..text.len())
-        .step_by(2)
-        .map(|i| u8::from_str_radix(text.get(i..i + 2)?, 16).ok())
-        .collect()
 }

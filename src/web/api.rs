@@ -319,6 +319,41 @@ pub static ROUTES: &[Endpoint] = &[
         route: || web::post().to(docs_api::import),
     },
     Endpoint {
+        method: "post",
+        path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}/ssp",
+        route: || web::post().to(docs_api::ssp),
+    },
+    Endpoint {
+        method: "post",
+        path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}/reports/{report}",
+        route: || web::post().to(docs_api::report),
+    },
+    Endpoint {
+        method: "post",
+        path: "/api/v1/orgs/{org_id}/assessments/{assessment_id}/proofpack",
+        route: || web::post().to(docs_api::proofpack),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/orgs/{org_id}/documents",
+        route: || web::get().to(docs_api::documents),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/orgs/{org_id}/documents/{document_id}",
+        route: || web::get().to(docs_api::document),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/orgs/{org_id}/documents/{document_id}/download",
+        route: || web::get().to(docs_api::download),
+    },
+    Endpoint {
+        method: "get",
+        path: "/api/v1/proofpack/key",
+        route: || web::get().to(docs_api::signing_key),
+    },
+    Endpoint {
         method: "get",
         path: "/api/v1/oscal/catalogs/{framework}",
         route: || web::get().to(docs_api::oscal_catalog),
@@ -541,7 +576,14 @@ async fn openapi_json() -> HttpResponse {
         docs_api::oscal_catalog,
         docs_api::oscal_profile,
         docs_api::table_export,
-        docs_api::import
+        docs_api::import,
+        docs_api::ssp,
+        docs_api::report,
+        docs_api::proofpack,
+        docs_api::documents,
+        docs_api::document,
+        docs_api::download,
+        docs_api::signing_key
     ),
     components(schemas(VersionInfo))
 )]

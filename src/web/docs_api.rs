@@ -11,7 +11,7 @@ use super::identity;
 use futures_util::StreamExt;
 
 use crate::assess::{Author, Source};
-use crate::docs::{self, imports, oscal, sheets, system};
+use crate::docs::{self, archive, imports, oscal, proofpack, sheets, system};
 
 /// The system description the SSP is written from.
 #[utoipa::path(get, path = "/api/v1/orgs/{org_id}/system", tag = "documents",
@@ -263,4 +263,265 @@ pub async fn import(
     })
     .await??;
     Ok(HttpResponse::Ok().json(outcome))
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub struct GenerateQuery {
+    /// `docx` or `pdf` (the SSP); reports are PDF.
+    format: Option<String>,
+    /// A handling marking printed in every header and footer, such as `CUI`.
+    marking: Option<String>,
+}
+
+async fn generate(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    org: &str,
+    assessment: String,
+    kind: archive::DocumentKind,
+    marking: Option<String>,
+) -> Result<HttpResponse, WebError> {
+    let archive_dir = archive::Archive::new(state.vault.data_dir());
+    handle::change(
+        req,
+        state,
+        org,
+        actix_web::http::StatusCode::CREATED,
+        move |store, changer, org, now| {
+            docs::generate(
+                store,
+                &archive_dir,
+                changer.requester,
+                org,
+                &assessment,
+                kind,
+                marking.as_deref(),
+                &changer.client,
+                now,
+            )
+        },
+    )
+    .await
+}
+
+/// Generates the System Security Plan as DOCX or PDF (members and up) and keeps it as a
+/// version with its date, author and SHA-256; audited as `document.generate`.
+#[utoipa::path(post, path = "/api/v1/orgs/{org_id}/assessments/{assessment_id}/ssp",
+    tag = "documents",
+    params(("org_id" = String, Path), ("assessment_id" = String, Path), GenerateQuery),
+    responses((status = 201, body = archive::DocumentVersion), (status = 401), (status = 403),
+        (status = 404), (status = 422)))]
+pub async fn ssp(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    query: web::Query<GenerateQuery>,
+) -> Result<HttpResponse, WebError> {
+    let (org, assessment) = path.into_inner();
+    let query = query.into_inner();
+    let kind = match query.format.as_deref().unwrap_or("pdf") {
+        "pdf" => archive::DocumentKind::SspPdf,
+        "docx" => archive::DocumentKind::SspDocx,
+        _ => {
+            return Err(WebError::Invalid {
+                field: "format".into(),
+                message: "format is docx or pdf".into(),
+            });
+        }
+    };
+    generate(&req, &state, &org, assessment, kind, query.marking).await
+}
+
+/// Generates a report as PDF (members and up): `score-summary` (one page: both scores,
+/// statuses and dates, for SPRS) or `gap-report`. Kept as a version; audited.
+#[utoipa::path(post, path = "/api/v1/orgs/{org_id}/assessments/{assessment_id}/reports/{report}",
+    tag = "documents",
+    params(("org_id" = String, Path), ("assessment_id" = String, Path),
+        ("report" = String, Path, description = "`score-summary` or `gap-report`"), GenerateQuery),
+    responses((status = 201, body = archive::DocumentVersion), (status = 401), (status = 403),
+        (status = 404), (status = 422)))]
+pub async fn report(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String)>,
+    query: web::Query<GenerateQuery>,
+) -> Result<HttpResponse, WebError> {
+    let (org, assessment, report) = path.into_inner();
+    identity::require_caller(&req, &state).await?;
+    let kind = match report.as_str() {
+        "score-summary" => archive::DocumentKind::ScoreSummaryPdf,
+        "gap-report" => archive::DocumentKind::GapReportPdf,
+        _ => return Err(WebError::NotFound),
+    };
+    generate(
+        &req,
+        &state,
+        &org,
+        assessment,
+        kind,
+        query.into_inner().marking,
+    )
+    .await
+}
+
+/// Starts building a proofpack for an assessor (members and up): the SSP, score summary,
+/// POA&M, OSCAL documents and the chosen evidence, with a manifest signed by the
+/// appliance's Ed25519 key; optionally age-encrypted. Answers at once with the version
+/// (`building`); its `progress` shows how far it is.
+#[utoipa::path(post, path = "/api/v1/orgs/{org_id}/assessments/{assessment_id}/proofpack",
+    tag = "documents", request_body = proofpack::ProofpackRequest,
+    params(("org_id" = String, Path), ("assessment_id" = String, Path)),
+    responses((status = 202, body = archive::DocumentVersion), (status = 401), (status = 403),
+        (status = 404), (status = 422)))]
+pub async fn proofpack(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+    body: web::Json<proofpack::ProofpackRequest>,
+) -> Result<HttpResponse, WebError> {
+    let (org, assessment) = path.into_inner();
+    let changer = handle::changer(&req, &state).await?;
+    let org = identity::parse_org(&org)?;
+    let request = body.into_inner();
+    let store = state.store.clone();
+    let vault = state.vault.clone();
+    let archive_dir = archive::Archive::new(vault.data_dir());
+    let version = web::block(move || {
+        let now = identity::now();
+        let plan = proofpack::plan(
+            &store,
+            &archive_dir,
+            changer.requester,
+            org,
+            &assessment,
+            &request,
+            &changer.client,
+            now,
+        )?;
+        let version = plan.version.clone();
+        // Built off the request: a large pack takes minutes, and the page shows progress.
+        std::thread::Builder::new()
+            .name("proofpack".into())
+            .spawn(move || {
+                if let Err(err) = proofpack::build(
+                    &store,
+                    &archive_dir,
+                    &vault,
+                    changer.requester,
+                    org,
+                    plan,
+                    &changer.client,
+                    now,
+                ) {
+                    tracing::warn!(error = %err, "a proofpack build failed");
+                }
+            })
+            .map_err(|err| docs::DocsError::Render {
+                format: "proofpack",
+                message: err.to_string(),
+            })?;
+        Ok::<_, docs::DocsError>(version)
+    })
+    .await??;
+    Ok(HttpResponse::Accepted().json(version))
+}
+
+#[derive(serde::Deserialize, utoipa::IntoParams)]
+pub struct DocumentsQuery {
+    /// Only this assessment's documents.
+    assessment: Option<String>,
+}
+
+/// The organization's generated documents, newest first: SSP versions, reports and
+/// proofpacks, with date, author, size and SHA-256.
+#[utoipa::path(get, path = "/api/v1/orgs/{org_id}/documents", tag = "documents",
+    params(("org_id" = String, Path), DocumentsQuery),
+    responses((status = 200, body = [archive::DocumentVersion]), (status = 401), (status = 404)))]
+pub async fn documents(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    query: web::Query<DocumentsQuery>,
+) -> Result<HttpResponse, WebError> {
+    let assessment = query.into_inner().assessment;
+    read(
+        &req,
+        &state,
+        &path,
+        move |store, requester, org, client, now| {
+            archive::list(store, requester, org, assessment.as_deref(), client, now)
+        },
+    )
+    .await
+}
+
+/// One generated document version (with `progress` while a proofpack builds).
+#[utoipa::path(get, path = "/api/v1/orgs/{org_id}/documents/{document_id}", tag = "documents",
+    params(("org_id" = String, Path), ("document_id" = String, Path)),
+    responses((status = 200, body = archive::DocumentVersion), (status = 401), (status = 404)))]
+pub async fn document(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (org, id) = path.into_inner();
+    read(
+        &req,
+        &state,
+        &org,
+        move |store, requester, org, client, now| {
+            archive::get(store, requester, org, &id, client, now)
+        },
+    )
+    .await
+}
+
+/// A generated document's file; audited as `document.download`.
+#[utoipa::path(get, path = "/api/v1/orgs/{org_id}/documents/{document_id}/download",
+    tag = "documents", params(("org_id" = String, Path), ("document_id" = String, Path)),
+    responses((status = 200, description = "the file"), (status = 401), (status = 404),
+        (status = 422, description = "still being built, or failed")))]
+pub async fn download(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (org, id) = path.into_inner();
+    let caller = identity::require_caller(&req, &state).await?;
+    let org = identity::parse_org(&org)?;
+    let client = identity::client(&req, &state);
+    let store = state.store.clone();
+    let archive_dir = archive::Archive::new(state.vault.data_dir());
+    let download = web::block(move || {
+        archive::open(
+            &store,
+            &archive_dir,
+            caller.requester,
+            org,
+            &id,
+            &client,
+            identity::now(),
+        )
+    })
+    .await??;
+    Ok(super::evidence_api::serve(download, false))
+}
+
+#[derive(serde::Serialize, utoipa::ToSchema)]
+pub struct SigningKey {
+    /// `ed25519:` and the base64 public key, as `rampart proofpack verify --key` takes it.
+    key: String,
+}
+
+/// The appliance's proofpack signing key, for assessors to check proofpacks against.
+#[utoipa::path(get, path = "/api/v1/proofpack/key", tag = "documents",
+    responses((status = 200, body = SigningKey), (status = 401)))]
+pub async fn signing_key(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    identity::require_caller(&req, &state).await?;
+    let store = state.store.clone();
+    let key = web::block(move || proofpack::public_key(&store)).await??;
+    Ok(HttpResponse::Ok().json(SigningKey { key }))
 }

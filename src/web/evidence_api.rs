@@ -171,7 +171,7 @@ async fn receive(
 /// Answers a download: the first (already authenticated) chunk, then the rest decrypted on
 /// the blocking pool. A chunk that fails authentication ends the transfer short of its
 /// Content-Length, so a damaged file is never received as a whole one.
-fn serve(download: Download, inline: bool) -> HttpResponse {
+pub(super) fn serve(download: Download, inline: bool) -> HttpResponse {
     let Download {
         filename,
         media_type,

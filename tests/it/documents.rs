@@ -763,3 +763,537 @@ fn bad_imports_are_refused_by_place_and_change_nothing() {
         404
     );
 }
+
+/// Waits for a document to leave `building`; returns its version.
+fn ready(server: &TestServer, session: &Session, org: &str, id: &str) -> Value {
+    for _ in 0..600 {
+        let version = ok_json(session.get(server, &format!("/api/v1/orgs/{org}/documents/{id}")));
+        if version["state"] != "building" {
+            assert_eq!(version["state"], "ready", "{version}");
+            return version;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+    panic!("document {id} still building after a minute");
+}
+
+fn sha256_hex(bytes: &[u8]) -> String {
+    use std::fmt::Write;
+    let digest = aws_lc_rs::digest::digest(&aws_lc_rs::digest::SHA256, bytes);
+    digest.as_ref().iter().fold(String::new(), |mut out, b| {
+        let _ = write!(out, "{b:02x}");
+        out
+    })
+}
+
+/// The tar's entries as (path, bytes), in order.
+fn entries(tar_bytes: &[u8]) -> Vec<(String, Vec<u8>)> {
+    use std::io::Read;
+    let mut archive = tar::Archive::new(tar_bytes);
+    archive
+        .entries()
+        .unwrap()
+        .map(|entry| {
+            let mut entry = entry.unwrap();
+            let path = entry.path().unwrap().to_string_lossy().into_owned();
+            let mut bytes = Vec::new();
+            entry.read_to_end(&mut bytes).unwrap();
+            (path, bytes)
+        })
+        .collect()
+}
+
+fn tar_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
+    let mut builder = tar::Builder::new(Vec::new());
+    for (path, bytes) in files {
+        let mut header = tar::Header::new_ustar();
+        header.set_size(bytes.len() as u64);
+        header.set_mode(0o644);
+        builder
+            .append_data(&mut header, path, bytes.as_slice())
+            .unwrap();
+    }
+    builder.into_inner().unwrap()
+}
+
+#[test]
+fn a_proofpack_verifies_and_every_tampering_is_named() {
+    let env = crate::harness::TestEnv::new();
+    let server = env.serve();
+    let org = set_up(&server);
+    let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let id = assessed(&server, &owner, &org);
+    let evidence = crate::evidence::created(crate::evidence::post_file(
+        &server,
+        &owner,
+        &format!("/api/v1/orgs/{org}/evidence"),
+        &[
+            ("filename", "access-policy.pdf"),
+            ("title", "Access policy"),
+            ("requirements", "3.1.1"),
+        ],
+        &crate::evidence::pdf("proofpack evidence marker"),
+    ));
+    let evidence_id = evidence["id"].as_str().unwrap().to_owned();
+
+    let started = send(
+        &server,
+        &owner,
+        "POST",
+        &format!("/api/v1/orgs/{org}/assessments/{id}/proofpack"),
+        &json!({"marking": "CUI"}),
+    );
+    assert_eq!(started.status(), 202);
+    let started: Value = started.json().unwrap();
+    assert_eq!(started["kind"], "proofpack");
+    let version = ready(&server, &owner, &org, started["id"].as_str().unwrap());
+    let pack = bytes_of(owner.get(
+        &server,
+        &format!(
+            "/api/v1/orgs/{org}/documents/{}/download",
+            version["id"].as_str().unwrap()
+        ),
+    ));
+    assert_eq!(
+        sha256_hex(&pack),
+        version["sha256"],
+        "the recorded SHA-256 is the file's"
+    );
+    assert_eq!(version["size"], pack.len());
+
+    let files = entries(&pack);
+    let paths: Vec<&str> = files.iter().map(|(p, _)| p.as_str()).collect();
+    for expected in [
+        "documents/ssp.pdf",
+        "documents/score-summary.pdf",
+        "documents/poam.xlsx",
+        "documents/poam.csv",
+        "oscal/ssp.json",
+        "oscal/poam.json",
+        "oscal/assessment-results.json",
+        "oscal/cmmc-l2.profile.json",
+        "oscal/nist-800-171r2.oscal.json",
+        "manifest.json",
+        "manifest.sig",
+    ] {
+        assert!(paths.contains(&expected), "{expected} in {paths:?}");
+    }
+    let evidence_path = format!("evidence/{evidence_id}/v1-access-policy.pdf");
+    assert!(paths.contains(&evidence_path.as_str()), "{paths:?}");
+    assert_eq!(paths.last(), Some(&"manifest.sig"));
+
+    // The key: from the API and from the CLI (through the daemon) alike.
+    let key = ok_json(owner.get(&server, "/api/v1/proofpack/key"))["key"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    assert!(key.starts_with("ed25519:"));
+    let out = env.rampart(&["proofpack", "key"]);
+    assert_eq!(crate::harness::stdout(&out).trim(), key);
+
+    let dir = env.path();
+    let verify = |name: &str, bytes: &[u8], key: Option<&str>| {
+        let path = dir.join(name);
+        std::fs::write(&path, bytes).unwrap();
+        let mut args = vec!["proofpack", "verify", path.to_str().unwrap()];
+        if let Some(key) = key {
+            args.extend(["--key", key]);
+        }
+        let out = env.rampart(&args);
+        (
+            out.status.code(),
+            crate::harness::stdout(&out),
+            crate::harness::stderr(&out),
+        )
+    };
+    let (code, stdout, _) = verify("pack.tar", &pack, Some(&key));
+    assert_eq!(code, Some(0), "{stdout}");
+    assert!(stdout.contains("intact"));
+
+    // One byte of the evidence changed.
+    let mut altered = pack.clone();
+    let marker = b"proofpack evidence marker";
+    let at = altered
+        .windows(marker.len())
+        .position(|w| w == marker)
+        .unwrap();
+    altered[at] ^= 0x01;
+    let (code, stdout, _) = verify("altered.tar", &altered, Some(&key));
+    assert_eq!(code, Some(1), "{stdout}");
+    assert!(
+        stdout.contains(&format!("altered: {evidence_path}")),
+        "{stdout}"
+    );
+
+    // A file removed, and one added.
+    let without: Vec<_> = files
+        .iter()
+        .filter(|(p, _)| p != "oscal/poam.json")
+        .cloned()
+        .collect();
+    let (code, stdout, _) = verify("removed.tar", &tar_of(&without), Some(&key));
+    assert_eq!(code, Some(1));
+    assert!(stdout.contains("missing: oscal/poam.json"), "{stdout}");
+    let mut with_extra = files.clone();
+    with_extra.insert(
+        0,
+        (
+            "evidence/planted.txt".to_owned(),
+            b"not from the appliance".to_vec(),
+        ),
+    );
+    let (code, stdout, _) = verify("added.tar", &tar_of(&with_extra), Some(&key));
+    assert_eq!(code, Some(1));
+    assert!(stdout.contains("added: evidence/planted.txt"), "{stdout}");
+
+    // A manifest edited to match an altered file no longer carries a valid signature.
+    let mut forged = files.clone();
+    for (path, bytes) in &mut forged {
+        if path == "documents/poam.csv" {
+            bytes.extend_from_slice(b"forged,row\n");
+        }
+    }
+    let new_hash = sha256_hex(
+        &forged
+            .iter()
+            .find(|(p, _)| p == "documents/poam.csv")
+            .unwrap()
+            .1,
+    );
+    let new_size = forged
+        .iter()
+        .find(|(p, _)| p == "documents/poam.csv")
+        .unwrap()
+        .1
+        .len();
+    for (path, bytes) in &mut forged {
+        if path == "manifest.json" {
+            let mut manifest: Value = serde_json::from_slice(bytes).unwrap();
+            for file in manifest["files"].as_array_mut().unwrap() {
+                if file["path"] == "documents/poam.csv" {
+                    file["sha256"] = json!(new_hash);
+                    file["size"] = json!(new_size);
+                }
+            }
+            *bytes = serde_json::to_vec_pretty(&manifest).unwrap();
+        }
+    }
+    let (code, stdout, _) = verify("forged.tar", &tar_of(&forged), Some(&key));
+    assert_eq!(code, Some(1));
+    assert!(stdout.contains("signature does not verify"), "{stdout}");
+
+    // The right pack against another key.
+    let other = aws_lc_rs::signature::Ed25519KeyPair::generate().unwrap();
+    use aws_lc_rs::signature::KeyPair;
+    use base64::Engine;
+    let other = format!(
+        "ed25519:{}",
+        base64::engine::general_purpose::STANDARD.encode(other.public_key().as_ref())
+    );
+    let (code, stdout, _) = verify("pack.tar", &pack, Some(&other));
+    assert_eq!(code, Some(1));
+    assert!(stdout.contains("different signing key"), "{stdout}");
+
+    // Not a proofpack at all.
+    let (code, _, stderr) = verify("junk.tar", b"this is not a tar file at all", Some(&key));
+    assert_eq!(code, Some(2), "{stderr}");
+
+    // Encrypted to an assessor's age recipient: their identity opens it.
+    let identity = age::x25519::Identity::generate();
+    let recipient = identity.to_public().to_string();
+    let started: Value = send(
+        &server,
+        &owner,
+        "POST",
+        &format!("/api/v1/orgs/{org}/assessments/{id}/proofpack"),
+        &json!({"recipient": recipient, "evidence": [evidence_id]}),
+    )
+    .json()
+    .unwrap();
+    let version = ready(&server, &owner, &org, started["id"].as_str().unwrap());
+    assert!(version["filename"].as_str().unwrap().ends_with(".tar.age"));
+    let sealed = bytes_of(owner.get(
+        &server,
+        &format!(
+            "/api/v1/orgs/{org}/documents/{}/download",
+            version["id"].as_str().unwrap()
+        ),
+    ));
+    assert!(sealed.starts_with(b"age-encryption.org/v1"));
+    let (code, _, stderr) = verify("sealed.tar.age", &sealed, Some(&key));
+    assert_eq!(code, Some(2));
+    assert!(stderr.contains("age-encrypted"), "{stderr}");
+    let identity_file = dir.join("assessor.key");
+    {
+        use age::secrecy::ExposeSecret;
+        std::fs::write(
+            &identity_file,
+            format!("{}\n", identity.to_string().expose_secret()),
+        )
+        .unwrap();
+    }
+    let path = dir.join("sealed.tar.age");
+    let out = env.rampart(&[
+        "proofpack",
+        "verify",
+        path.to_str().unwrap(),
+        "--key",
+        &key,
+        "--identity",
+        identity_file.to_str().unwrap(),
+    ]);
+    assert_eq!(
+        out.status.code(),
+        Some(0),
+        "{}",
+        crate::harness::stdout(&out)
+    );
+
+    // Mistakes: a viewer, a bad recipient, another organization's evidence id.
+    const VIEWER_PASSWORD: &str = "quiet lantern meadow 57 ridge";
+    crate::identity::create_user(&env, "viewer@acme.example", VIEWER_PASSWORD, &org, "viewer");
+    let viewer = Session::login(&server, "viewer@acme.example", VIEWER_PASSWORD);
+    let path = format!("/api/v1/orgs/{org}/assessments/{id}/proofpack");
+    assert_eq!(
+        send(&server, &viewer, "POST", &path, &json!({})).status(),
+        403
+    );
+    let error = refused(
+        send(
+            &server,
+            &owner,
+            "POST",
+            &path,
+            &json!({"recipient": "age1nope"}),
+        ),
+        422,
+    );
+    assert_eq!(error["field"], "recipient");
+    let error = refused(
+        send(
+            &server,
+            &owner,
+            "POST",
+            &path,
+            &json!({"evidence": ["00000000-0000-4000-8000-000000000000"]}),
+        ),
+        422,
+    );
+    assert_eq!(error["field"], "evidence[0]");
+    // The audit log names the generations and downloads.
+    let audit = ok_json(owner.get(
+        &server,
+        &format!("/api/v1/orgs/{org}/audit?action=document.download"),
+    ));
+    assert_eq!(audit.as_array().unwrap().len(), 2);
+}
+
+/// Runs `program` with `args`, asserting it succeeds; its stdout.
+fn run(program: &str, args: &[&str]) -> String {
+    let out = Command::new(program)
+        .args(args)
+        .output()
+        .unwrap_or_else(|err| panic!("{program} (installed by scripts/test): {err}"));
+    assert!(
+        out.status.success(),
+        "{program} {args:?}: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+/// pdftotext's reading of a PDF, after pdftoppm has rendered its first page.
+fn pdf_text(dir: &Path, name: &str, pdf: &[u8]) -> String {
+    let path = dir.join(name);
+    std::fs::write(&path, pdf).unwrap();
+    let png = dir.join(format!("{name}-page"));
+    run(
+        "pdftoppm",
+        &[
+            "-r",
+            "40",
+            "-png",
+            "-f",
+            "1",
+            "-l",
+            "1",
+            path.to_str().unwrap(),
+            png.to_str().unwrap(),
+        ],
+    );
+    assert!(
+        std::fs::read_dir(dir).unwrap().flatten().any(|e| e
+            .file_name()
+            .to_string_lossy()
+            .starts_with(&format!("{name}-page"))),
+        "pdftoppm rendered no page of {name}"
+    );
+    run("pdftotext", &["-layout", path.to_str().unwrap(), "-"])
+}
+
+#[test]
+fn the_ssp_and_reports_are_generated_versioned_and_render() {
+    let env = crate::harness::TestEnv::new();
+    let server = env.serve();
+    let org = set_up(&server);
+    let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let id = assessed(&server, &owner, &org);
+    let base = format!("/api/v1/orgs/{org}/assessments/{id}");
+    let generate = |path: &str| {
+        let response = send(
+            &server,
+            &owner,
+            "POST",
+            &format!("{base}/{path}"),
+            &json!({}),
+        );
+        let status = response.status();
+        let body: Value = response.json().unwrap();
+        assert_eq!(status, 201, "{path}: {body}");
+        body
+    };
+    let pdf = generate("ssp?format=pdf&marking=CUI");
+    let docx = generate("ssp?format=docx&marking=CUI");
+    let summary = generate("reports/score-summary");
+    let gaps = generate("reports/gap-report");
+    assert_eq!(pdf["kind"], "ssp_pdf");
+    assert_eq!(docx["kind"], "ssp_docx");
+
+    let listed = ok_json(owner.get(
+        &server,
+        &format!("/api/v1/orgs/{org}/documents?assessment={id}"),
+    ));
+    let listed = listed.as_array().unwrap();
+    assert_eq!(listed.len(), 4);
+    let download = |version: &Value| {
+        let bytes = bytes_of(owner.get(
+            &server,
+            &format!(
+                "/api/v1/orgs/{org}/documents/{}/download",
+                version["id"].as_str().unwrap()
+            ),
+        ));
+        let kept = listed.iter().find(|v| v["id"] == version["id"]).unwrap();
+        assert_eq!(
+            kept["sha256"],
+            sha256_hex(&bytes),
+            "the version's SHA-256 is the file's"
+        );
+        assert_eq!(kept["state"], "ready");
+        assert!(!kept["created_by"].as_str().unwrap().is_empty());
+        bytes
+    };
+
+    let dir = env.path();
+    let text = pdf_text(dir, "ssp.pdf", &download(&pdf));
+    for expected in [
+        "System Security Plan",
+        "Acme CUI enclave",
+        "AC.L2-3.1.1",
+        "SI.L2-3.14.7",
+        "CUI",
+        "Page 1 of",
+        "Ada Lovelace",
+        "Acme Cloud",
+    ] {
+        assert!(
+            text.contains(expected),
+            "{expected:?} missing from the SSP PDF"
+        );
+    }
+    let text = pdf_text(dir, "summary.pdf", &download(&summary));
+    assert!(
+        text.contains("SPRS score") && text.contains("CMMC Level 2 status"),
+        "{text}"
+    );
+    let text = pdf_text(dir, "gaps.pdf", &download(&gaps));
+    assert!(text.contains("AC.L2-3.1.3"), "{text}");
+
+    // The DOCX reads back as WordprocessingML and LibreOffice renders it.
+    let docx_bytes = download(&docx);
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(docx_bytes.clone())).unwrap();
+    let mut xml = String::new();
+    std::io::Read::read_to_string(&mut zip.by_name("word/document.xml").unwrap(), &mut xml)
+        .unwrap();
+    assert!(xml.contains("AC.L2-3.1.1"));
+    assert!(
+        xml.contains("&lt;with approval&gt; &amp; reviewed"),
+        "text is escaped"
+    );
+    let docx_path = dir.join("ssp.docx");
+    std::fs::write(&docx_path, &docx_bytes).unwrap();
+    let out_dir = dir.join("converted");
+    run(
+        "soffice",
+        &[
+            &format!(
+                "-env:UserInstallation=file://{}",
+                dir.join("lo-profile").display()
+            ),
+            "--headless",
+            "--convert-to",
+            "pdf",
+            "--outdir",
+            out_dir.to_str().unwrap(),
+            docx_path.to_str().unwrap(),
+        ],
+    );
+    let converted = std::fs::read(out_dir.join("ssp.pdf")).unwrap();
+    let text = pdf_text(dir, "converted.pdf", &converted);
+    assert!(
+        text.contains("AC.L2-3.1.1") && text.contains("Acme CUI enclave"),
+        "LibreOffice's rendering"
+    );
+
+    // Mistakes: a viewer may read but not generate; a bad format or marking is named.
+    const VIEWER_PASSWORD: &str = "quiet lantern meadow 57 ridge";
+    crate::identity::create_user(&env, "viewer@acme.example", VIEWER_PASSWORD, &org, "viewer");
+    let viewer = Session::login(&server, "viewer@acme.example", VIEWER_PASSWORD);
+    assert_eq!(
+        send(&server, &viewer, "POST", &format!("{base}/ssp"), &json!({})).status(),
+        403
+    );
+    assert_eq!(
+        ok_json(viewer.get(&server, &format!("/api/v1/orgs/{org}/documents")))
+            .as_array()
+            .unwrap()
+            .len(),
+        4
+    );
+    let error = refused(
+        send(
+            &server,
+            &owner,
+            "POST",
+            &format!("{base}/ssp?format=rtf"),
+            &json!({}),
+        ),
+        422,
+    );
+    assert_eq!(error["field"], "format");
+    let error = refused(
+        send(
+            &server,
+            &owner,
+            "POST",
+            &format!("{base}/ssp?marking={}", "X".repeat(61)),
+            &json!({}),
+        ),
+        422,
+    );
+    assert_eq!(error["field"], "marking");
+    assert_eq!(
+        owner
+            .get(
+                &server,
+                &format!("/api/v1/orgs/{org}/documents/00000000-0000-4000-8000-000000000000")
+            )
+            .status(),
+        404
+    );
+    let audit = ok_json(owner.get(
+        &server,
+        &format!("/api/v1/orgs/{org}/audit?action=document.generate"),
+    ));
+    assert_eq!(audit.as_array().unwrap().len(), 4);
+}

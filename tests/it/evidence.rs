@@ -35,7 +35,7 @@ fn ok_json(response: Response) -> Value {
     serde_json::from_str(&text).unwrap()
 }
 
-fn created(response: Response) -> Value {
+pub(crate) fn created(response: Response) -> Value {
     let status = response.status();
     let text = response.text().unwrap();
     assert_eq!(status, 201, "{text}");

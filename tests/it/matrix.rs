@@ -518,6 +518,49 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
         "{}",
         [401, 403, 422, 422, 422, 404, 404],
     ),
+    // Generated documents: members and up make them, every member reads them.
+    (
+        "post",
+        "/api/v1/orgs/{org_id}/assessments/{assessment_id}/ssp",
+        "",
+        [401, 403, 201, 201, 201, 404, 404],
+    ),
+    (
+        "post",
+        "/api/v1/orgs/{org_id}/assessments/{assessment_id}/reports/{report}",
+        "",
+        [401, 403, 201, 201, 201, 404, 404],
+    ),
+    (
+        "post",
+        "/api/v1/orgs/{org_id}/assessments/{assessment_id}/proofpack",
+        r#"{"evidence":[]}"#,
+        [401, 403, 202, 202, 202, 404, 404],
+    ),
+    (
+        "get",
+        "/api/v1/orgs/{org_id}/documents",
+        "",
+        [401, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "get",
+        "/api/v1/orgs/{org_id}/documents/{document_id}",
+        "",
+        [401, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "get",
+        "/api/v1/orgs/{org_id}/documents/{document_id}/download",
+        "",
+        [401, 200, 200, 200, 200, 404, 200],
+    ),
+    (
+        "get",
+        "/api/v1/proofpack/key",
+        "",
+        [401, 200, 200, 200, 200, 200, 200],
+    ),
     // Published data, for anyone signed in.
     (
         "get",
@@ -617,6 +660,14 @@ fn every_route_answers_every_actor_as_the_table_says() {
         "cmmc-l2",
     );
 
+    let document = send_json(
+        &server,
+        sessions[4].as_ref().unwrap(),
+        "POST",
+        &format!("/api/v1/orgs/{target}/assessments/{assessment}/reports/score-summary"),
+    );
+    let document = document["id"].as_str().unwrap().to_owned();
+
     let evidence = crate::evidence::upload(
         &server,
         sessions[4].as_ref().unwrap(),
@@ -641,6 +692,8 @@ fn every_route_answers_every_actor_as_the_table_says() {
             .replace("{framework}", "nist-800-171r3")
             .replace("{document}", "ssp")
             .replace("{sheet}", "poam")
+            .replace("{report}", "score-summary")
+            .replace("{document_id}", &document)
             .replace("{source}", "objectives")
             .replace("{token_id}", "5b0c8f1e-2d4a-4e7b-9c3f-1a2b3c4d5e6f")
             .replace("{account_id}", &plain_member)
@@ -671,8 +724,9 @@ fn every_route_answers_every_actor_as_the_table_says() {
         .collect();
     // One per read: the profile, nine reads of assessment records, two of catalogs, one of
     // parameter values, six of evidence (list, file, versions, two downloads, links), the
-    // system description, an OSCAL export and a spreadsheet export.
-    assert_eq!(reads.len(), 22);
+    // system description, an OSCAL export, a spreadsheet export, and the documents list,
+    // one document and its download.
+    assert_eq!(reads.len(), 25);
     assert!(reads.iter().all(|r| r["org"] == target.as_str()));
     // So are its reads of the organization's audit log and security figures.
     for action in ["admin.audit_read", "admin.security_read"] {
@@ -684,4 +738,15 @@ fn every_route_answers_every_actor_as_the_table_says() {
         assert_eq!(reads.len(), 1, "{action}");
         assert_eq!(reads[0]["org"], target.as_str(), "{action}");
     }
+}
+
+/// A change with no body, as the caller; its JSON answer (any 2xx).
+fn send_json(server: &TestServer, session: &Session, method: &str, path: &str) -> Value {
+    let response = crate::identity::send(server, session, method, path, &serde_json::json!({}));
+    assert!(
+        response.status().is_success(),
+        "{path}: {}",
+        response.status()
+    );
+    response.json().unwrap()
 }
