@@ -10,6 +10,7 @@ mod audit_pages;
 mod auth_api;
 mod catalog_api;
 mod docs_api;
+mod docs_pages;
 mod edge;
 mod error;
 mod evidence_api;
@@ -227,6 +228,11 @@ static PAGES: &[Endpoint] = &[
         method: "get",
         path: "/orgs/{org_id}/evidence",
         route: || web::get().to(evidence_pages::library),
+    },
+    Endpoint {
+        method: "get",
+        path: "/orgs/{org_id}/documents",
+        route: || web::get().to(docs_pages::documents),
     },
     Endpoint {
         method: "get",

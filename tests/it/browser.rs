@@ -790,3 +790,92 @@ fn jobs_page_runs_a_job_and_account_page_keeps_mail_choices() {
     );
     assert_eq!(ticked, json!([true, true, false]));
 }
+
+#[test]
+fn documents_page_describes_the_system_makes_an_ssp_and_builds_a_proofpack() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    let org = set_up(&server);
+    let browser = Browser::start(&env.cert_path());
+    sign_in(&browser, &server);
+    let owner = crate::identity::Session::login(
+        &server,
+        crate::identity::ADMIN_EMAIL,
+        crate::identity::ADMIN_PASSWORD,
+    );
+    let id = crate::compliance::create_assessment(&server, &owner, &org, "cmmc-l2");
+
+    // The owner describes the system on the page; it is kept.
+    browser.goto(&format!("{}/orgs/{org}/documents", rampart(&server)));
+    browser.wait_for("#system textarea[name='boundary']", PAGE_LOAD);
+    browser.type_into("#system input[name='system_name']", "Engineering enclave");
+    browser.type_into("#system textarea[name='boundary']", "Building 2, VLAN 40.");
+    browser.type_into(
+        "#system textarea[name='roles']",
+        "System owner | Ada Lovelace | ada@acme.example",
+    );
+    browser.click("#system button[type=submit]");
+    wait_for_text(&browser, "Saved.");
+    let (_, system) = api(
+        &browser,
+        "GET",
+        &format!("/api/v1/orgs/{org}/system"),
+        None,
+        Value::Null,
+    );
+    assert_eq!(system["system_name"], "Engineering enclave");
+    assert_eq!(system["roles"][0]["name"], "Ada Lovelace");
+
+    // Generate the SSP as PDF: the page lists the version, ready, with its SHA-256.
+    browser.type_into("#marking", "CUI");
+    browser.click("button[data-make='ssp?format=pdf']");
+    browser.wait_for("#versions tr[data-state='ready']", PAGE_LOAD);
+    assert!(
+        browser
+            .text("#versions")
+            .contains("System Security Plan (PDF)")
+    );
+
+    // A proofpack builds off the page, and the list shows it ready when done.
+    browser.click("#build-proofpack");
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let (_, versions) = api(
+            &browser,
+            "GET",
+            &format!("/api/v1/orgs/{org}/documents"),
+            None,
+            Value::Null,
+        );
+        let pack = versions
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|v| v["kind"] == "proofpack")
+            .cloned();
+        if pack.as_ref().is_some_and(|p| p["state"] == "ready") {
+            break;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "the proofpack did not finish: {pack:?}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    // The page polls while something builds, and shows both versions ready.
+    browser.wait_for("#versions tr[data-state='ready']:nth-child(2)", PAGE_LOAD);
+    assert!(browser.text("#versions").contains("Proofpack"));
+    assert!(browser.text("#signing-key").starts_with("ed25519:"));
+
+    // The export links point at the chosen assessment.
+    let href = browser.execute(
+        "return document.querySelector(\"a[data-export='oscal/ssp']\").href;",
+        &[],
+    );
+    assert!(
+        href.as_str()
+            .unwrap()
+            .ends_with(&format!("/assessments/{id}/oscal/ssp")),
+        "{href}"
+    );
+}
