@@ -235,6 +235,26 @@ fn oscal_exports_validate_with_both_validators_and_say_what_was_decided() {
         &[&write("l1.json", &level1), &write("l2.json", &level2)],
     );
 
+    // Rev 3 and CSF assessments export valid documents too (the server checks each
+    // against the schema before answering); their profiles name their own catalogs.
+    for framework in ["nist-800-171r3", "nist-csf-2.0", "cmmc-l1"] {
+        let other = create_assessment(&server, &owner, &org, framework);
+        for kind in ["ssp", "poam", "assessment-results"] {
+            ok_json(owner.get(
+                &server,
+                &format!("/api/v1/orgs/{org}/assessments/{other}/oscal/{kind}"),
+            ));
+        }
+        let profile = ok_json(owner.get(&server, &format!("/api/v1/oscal/profiles/{framework}")));
+        assert!(
+            profile["profile"]["imports"][0]["include-controls"][0]["with-ids"]
+                .as_array()
+                .unwrap()
+                .len()
+                > 10
+        );
+    }
+
     let audit = ok_json(owner.get(
         &server,
         &format!("/api/v1/orgs/{org}/audit?action=document.export"),
