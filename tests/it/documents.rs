@@ -9,7 +9,7 @@ use reqwest::blocking::Response;
 use serde_json::{Value, json};
 
 use crate::compliance::create_assessment;
-use crate::harness::TestServer;
+use crate::harness::{TestEnv, TestServer};
 use crate::identity::{ADMIN_EMAIL, ADMIN_PASSWORD, Session, send, set_up};
 
 fn ok_json(response: Response) -> Value {
@@ -86,9 +86,27 @@ fn assessed(server: &TestServer, owner: &Session, org: &str) -> String {
     id
 }
 
+/// Another organization, Initech, and its owner signed in.
+fn stranger(env: &TestEnv, server: &TestServer) -> (String, Session) {
+    const PASSWORD: &str = "velvet orbit canyon 93 drift";
+    let other = crate::matrix::create_org(env, "Initech");
+    crate::identity::create_user(env, "owner@initech.example", PASSWORD, &other, "owner");
+    (
+        other,
+        Session::login(server, "owner@initech.example", PASSWORD),
+    )
+}
+
+/// A viewer of `org`, signed in.
+fn viewer(env: &TestEnv, server: &TestServer, org: &str) -> Session {
+    const PASSWORD: &str = "quiet lantern meadow 57 ridge";
+    crate::identity::create_user(env, "viewer@acme.example", PASSWORD, org, "viewer");
+    Session::login(server, "viewer@acme.example", PASSWORD)
+}
+
 #[test]
 fn oscal_exports_validate_with_both_validators_and_say_what_was_decided() {
-    let env = crate::harness::TestEnv::new();
+    let env = TestEnv::new();
     let server = env.serve();
     let org = set_up(&server);
     let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
@@ -275,17 +293,14 @@ fn oscal_exports_validate_with_both_validators_and_say_what_was_decided() {
 
 #[test]
 fn documents_refuse_strangers_viewers_and_bad_input() {
-    let env = crate::harness::TestEnv::new();
+    let env = TestEnv::new();
     let server = env.serve();
     let org = set_up(&server);
     let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
     let id = assessed(&server, &owner, &org);
 
     // Another organization's owner: our assessment and system are unknown to them.
-    const PASSWORD: &str = "velvet orbit canyon 93 drift";
-    let other = crate::matrix::create_org(&env, "Initech");
-    crate::identity::create_user(&env, "owner@initech.example", PASSWORD, &other, "owner");
-    let stranger = Session::login(&server, "owner@initech.example", PASSWORD);
+    let (other, stranger) = stranger(&env, &server);
     for path in [
         format!("/api/v1/orgs/{org}/assessments/{id}/oscal/ssp"),
         format!("/api/v1/orgs/{other}/assessments/{id}/oscal/ssp"),
@@ -302,9 +317,7 @@ fn documents_refuse_strangers_viewers_and_bad_input() {
     }
 
     // A viewer reads the description and exports, and cannot change the description.
-    const VIEWER_PASSWORD: &str = "quiet lantern meadow 57 ridge";
-    crate::identity::create_user(&env, "viewer@acme.example", VIEWER_PASSWORD, &org, "viewer");
-    let viewer = Session::login(&server, "viewer@acme.example", VIEWER_PASSWORD);
+    let viewer = viewer(&env, &server, &org);
     let described = ok_json(viewer.get(&server, &format!("/api/v1/orgs/{org}/system")));
     assert_eq!(described["boundary"], "Building 2, VLAN 40.");
     ok_json(viewer.get(
@@ -399,7 +412,7 @@ fn status_of(
 
 #[test]
 fn spreadsheets_round_trip_and_imports_preview_before_they_apply() {
-    let env = crate::harness::TestEnv::new();
+    let env = TestEnv::new();
     let server = env.serve();
     let org = set_up(&server);
     let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
@@ -530,7 +543,7 @@ fn spreadsheets_round_trip_and_imports_preview_before_they_apply() {
 
 #[test]
 fn bad_imports_are_refused_by_place_and_change_nothing() {
-    let env = crate::harness::TestEnv::new();
+    let env = TestEnv::new();
     let server = env.serve();
     let org = set_up(&server);
     let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
@@ -693,10 +706,7 @@ fn bad_imports_are_refused_by_place_and_change_nothing() {
         "/assessment-results/results/0/findings/0/target/target-id"
     );
 
-    const PASSWORD: &str = "velvet orbit canyon 93 drift";
-    let other = crate::matrix::create_org(&env, "Initech");
-    crate::identity::create_user(&env, "owner@initech.example", PASSWORD, &other, "owner");
-    let stranger = Session::login(&server, "owner@initech.example", PASSWORD);
+    let (other, stranger) = stranger(&env, &server);
     let theirs = create_assessment(&server, &stranger, &other, "cmmc-l2");
     let error = refused(
         import(
@@ -746,9 +756,7 @@ fn bad_imports_are_refused_by_place_and_change_nothing() {
     );
 
     // A viewer may not import, not even to preview.
-    const VIEWER_PASSWORD: &str = "quiet lantern meadow 57 ridge";
-    crate::identity::create_user(&env, "viewer@acme.example", VIEWER_PASSWORD, &org, "viewer");
-    let viewer = Session::login(&server, "viewer@acme.example", VIEWER_PASSWORD);
+    let viewer = viewer(&env, &server, &org);
     assert_eq!(
         import(
             &server,
@@ -838,7 +846,7 @@ fn tar_of(files: &[(String, Vec<u8>)]) -> Vec<u8> {
 
 #[test]
 fn a_proofpack_verifies_and_every_tampering_is_named() {
-    let env = crate::harness::TestEnv::new();
+    let env = TestEnv::new();
     let server = env.serve();
     let org = set_up(&server);
     let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
@@ -1070,9 +1078,7 @@ fn a_proofpack_verifies_and_every_tampering_is_named() {
     );
 
     // Mistakes: a viewer, a bad recipient, another organization's evidence id.
-    const VIEWER_PASSWORD: &str = "quiet lantern meadow 57 ridge";
-    crate::identity::create_user(&env, "viewer@acme.example", VIEWER_PASSWORD, &org, "viewer");
-    let viewer = Session::login(&server, "viewer@acme.example", VIEWER_PASSWORD);
+    let viewer = viewer(&env, &server, &org);
     let path = format!("/api/v1/orgs/{org}/assessments/{id}/proofpack");
     assert_eq!(
         send(&server, &viewer, "POST", &path, &json!({})).status(),
@@ -1153,7 +1159,7 @@ fn pdf_text(dir: &Path, name: &str, pdf: &[u8]) -> String {
 
 #[test]
 fn the_ssp_and_reports_are_generated_versioned_and_render() {
-    let env = crate::harness::TestEnv::new();
+    let env = TestEnv::new();
     let server = env.serve();
     let org = set_up(&server);
     let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
@@ -1266,9 +1272,7 @@ fn the_ssp_and_reports_are_generated_versioned_and_render() {
     );
 
     // Mistakes: a viewer may read but not generate; a bad format or marking is named.
-    const VIEWER_PASSWORD: &str = "quiet lantern meadow 57 ridge";
-    crate::identity::create_user(&env, "viewer@acme.example", VIEWER_PASSWORD, &org, "viewer");
-    let viewer = Session::login(&server, "viewer@acme.example", VIEWER_PASSWORD);
+    let viewer = viewer(&env, &server, &org);
     assert_eq!(
         send(&server, &viewer, "POST", &format!("{base}/ssp"), &json!({})).status(),
         403
