@@ -18,7 +18,8 @@ fn fail(message: impl ToString) -> DocsError {
     }
 }
 
-/// Text as XML character data: escaped, and without the characters XML 1.0 forbids.
+/// Text as XML character data: escaped, and without the characters XML 1.0 forbids (nor
+/// the other control characters, which mean nothing in a document).
 fn escape(text: &str) -> String {
     let mut out = String::with_capacity(text.len());
     for c in text.chars() {
@@ -28,6 +29,7 @@ fn escape(text: &str) -> String {
             '>' => out.push_str("&gt;"),
             '"' => out.push_str("&quot;"),
             '\t' | '\n' => out.push(c),
+            '\u{FFFE}' | '\u{FFFF}' => {}
             c if c.is_control() => {}
             c => out.push(c),
         }
@@ -35,15 +37,18 @@ fn escape(text: &str) -> String {
     out
 }
 
-/// A run of text; `\n` becomes a line break.
+/// A run of text; `\n` becomes a line break and a tab a tab, since Word reads both in
+/// `w:t` as plain spaces.
 fn runs(text: &str, bold: bool) -> String {
     let properties = if bold { "<w:rPr><w:b/></w:rPr>" } else { "" };
     text.split('\n')
         .map(|line| {
-            format!(
-                "<w:r>{properties}<w:t xml:space=\"preserve\">{}</w:t></w:r>",
-                escape(line)
-            )
+            let text = line
+                .split('\t')
+                .map(|piece| format!("<w:t xml:space=\"preserve\">{}</w:t>", escape(piece)))
+                .collect::<Vec<_>>()
+                .join("<w:tab/>");
+            format!("<w:r>{properties}{text}</w:r>")
         })
         .collect::<Vec<_>>()
         .join("<w:r><w:br/></w:r>")
@@ -56,40 +61,63 @@ fn paragraph(style: Option<&str>, text: &str, bold: bool) -> String {
     format!("<w:p>{properties}{}</w:p>", runs(text, bold))
 }
 
+/// Every margin, in twips: ¾ inch.
+const MARGIN: u32 = 1080;
+
+fn page_size(document: &Document) -> (u32, u32) {
+    if document.landscape {
+        (15840, 12240)
+    } else {
+        (12240, 15840)
+    }
+}
+
+fn text_width(document: &Document) -> u32 {
+    page_size(document).0 - 2 * MARGIN
+}
+
 fn table(
     header: Option<&[String]>,
     widths: &[u16],
     rows: &[Vec<String>],
     label_bold: bool,
+    text_width: u32,
 ) -> String {
-    let total: u32 = widths
-        .iter()
-        .map(|w| u32::from((*w).max(1)))
-        .sum::<u32>()
-        .max(1);
-    // Widths in fiftieths of a percent.
-    let percent: Vec<u32> = widths
-        .iter()
-        .map(|w| u32::from((*w).max(1)) * 5000 / total)
+    // A width or a heading missing from either list still gets its column.
+    let columns = widths.len().max(header.map_or(0, <[String]>::len)).max(1);
+    let widths: Vec<u32> = (0..columns)
+        .map(|n| u32::from(widths.get(n).copied().unwrap_or(1).max(1)))
         .collect();
-    let cell = |n: usize, text: &str, bold: bool| {
+    let total = widths.iter().sum::<u32>().max(1);
+    // Word sizes cells by percent (in fiftieths); LibreOffice by the grid (in twips).
+    let percent: Vec<u32> = widths.iter().map(|w| w * 5000 / total).collect();
+    let cell = |n: usize, text: &str, heading: bool, bold: bool| {
+        let shade = if heading {
+            "<w:shd w:val=\"clear\" w:color=\"auto\" w:fill=\"E8E8E8\"/>"
+        } else {
+            ""
+        };
         format!(
-            "<w:tc><w:tcPr><w:tcW w:w=\"{}\" w:type=\"pct\"/></w:tcPr>{}</w:tc>",
+            "<w:tc><w:tcPr><w:tcW w:w=\"{}\" w:type=\"pct\"/>{shade}</w:tcPr>{}</w:tc>",
             percent.get(n).copied().unwrap_or(0),
             paragraph(Some("TableText"), text, bold)
         )
     };
     let mut xml = String::from(
-        "<w:tbl><w:tblPr><w:tblStyle w:val=\"Grid\"/><w:tblW w:w=\"5000\" w:type=\"pct\"/></w:tblPr><w:tblGrid>",
+        "<w:tbl><w:tblPr><w:tblStyle w:val=\"Grid\"/><w:tblW w:w=\"5000\" w:type=\"pct\"/><w:tblLayout w:type=\"fixed\"/></w:tblPr><w:tblGrid>",
     );
-    for _ in &percent {
-        xml.push_str("<w:gridCol/>");
+    for width in &widths {
+        xml.push_str(&format!(
+            "<w:gridCol w:w=\"{}\"/>",
+            width * text_width / total
+        ));
     }
     xml.push_str("</w:tblGrid>");
     if let Some(header) = header {
         xml.push_str("<w:tr><w:trPr><w:tblHeader/></w:trPr>");
-        for (n, text) in header.iter().enumerate() {
-            xml.push_str(&cell(n, text, true));
+        for n in 0..percent.len() {
+            let text = header.get(n).map_or("", String::as_str);
+            xml.push_str(&cell(n, text, true, true));
         }
         xml.push_str("</w:tr>");
     }
@@ -97,7 +125,7 @@ fn table(
         xml.push_str("<w:tr>");
         for n in 0..percent.len() {
             let text = row.get(n).map_or("", String::as_str);
-            xml.push_str(&cell(n, text, label_bold && n == 0));
+            xml.push_str(&cell(n, text, false, label_bold && n == 0));
         }
         xml.push_str("</w:tr>");
     }
@@ -106,20 +134,28 @@ fn table(
 }
 
 /// The contents field, its cached result listing the headings so a reader that does not
-/// update fields still shows them; Word refreshes the page numbers on opening.
+/// update fields still shows them; Word refreshes the page numbers on opening. As Word
+/// writes it: the field opens in the first entry's paragraph and closes after the last.
 fn contents(document: &Document) -> String {
     let mut xml = paragraph(Some("TOCHeading"), "Contents", false);
-    xml.push_str(
-        "<w:p><w:r><w:fldChar w:fldCharType=\"begin\"/></w:r><w:r><w:instrText xml:space=\"preserve\"> TOC \\o \"1-2\" \\h \\z \\u </w:instrText></w:r><w:r><w:fldChar w:fldCharType=\"separate\"/></w:r></w:p>",
+    let mut field = String::from(
+        "<w:r><w:fldChar w:fldCharType=\"begin\" w:dirty=\"true\"/></w:r><w:r><w:instrText xml:space=\"preserve\"> TOC \\o \"1-2\" \\h \\z \\u </w:instrText></w:r><w:r><w:fldChar w:fldCharType=\"separate\"/></w:r>",
     );
     for block in &document.blocks {
         if let Block::Heading { level, text } = block
             && *level <= 2
         {
-            xml.push_str(&paragraph(Some(&format!("TOC{level}")), text, false));
+            let level = (*level).max(1);
+            xml.push_str(&format!(
+                "<w:p><w:pPr><w:pStyle w:val=\"TOC{level}\"/></w:pPr>{}{}</w:p>",
+                std::mem::take(&mut field),
+                runs(text, false)
+            ));
         }
     }
-    xml.push_str("<w:p><w:r><w:fldChar w:fldCharType=\"end\"/></w:r></w:p>");
+    xml.push_str(&format!(
+        "<w:p>{field}<w:r><w:fldChar w:fldCharType=\"end\"/></w:r></w:p>"
+    ));
     xml
 }
 
@@ -141,24 +177,31 @@ fn body(document: &Document) -> String {
                     .iter()
                     .map(|(label, value)| vec![label.clone(), value.clone()])
                     .collect();
-                xml.push_str(&table(None, &[3, 7], &rows, true));
+                xml.push_str(&table(None, &[3, 7], &rows, true, text_width(document)));
             }
             Block::Table {
                 header,
                 widths,
                 rows,
-            } => xml.push_str(&table(Some(header), widths, rows, false)),
+            } => xml.push_str(&table(
+                Some(header),
+                widths,
+                rows,
+                false,
+                text_width(document),
+            )),
             Block::Contents => xml.push_str(&contents(document)),
             Block::PageBreak => xml.push_str("<w:p><w:r><w:br w:type=\"page\"/></w:r></w:p>"),
         }
     }
-    let (w, h, orient) = if document.landscape {
-        (15840, 12240, " w:orient=\"landscape\"")
+    let (w, h) = page_size(document);
+    let orient = if document.landscape {
+        " w:orient=\"landscape\""
     } else {
-        (12240, 15840, "")
+        ""
     };
     format!(
-        "{xml}<w:sectPr><w:headerReference w:type=\"default\" r:id=\"rIdHeader\"/><w:footerReference w:type=\"default\" r:id=\"rIdFooter\"/><w:pgSz w:w=\"{w}\" w:h=\"{h}\"{orient}/><w:pgMar w:top=\"1080\" w:right=\"1080\" w:bottom=\"1080\" w:left=\"1080\" w:header=\"540\" w:footer=\"540\" w:gutter=\"0\"/></w:sectPr>"
+        "{xml}<w:sectPr><w:headerReference w:type=\"default\" r:id=\"rIdHeader\"/><w:footerReference w:type=\"default\" r:id=\"rIdFooter\"/><w:pgSz w:w=\"{w}\" w:h=\"{h}\"{orient}/><w:pgMar w:top=\"{MARGIN}\" w:right=\"{MARGIN}\" w:bottom=\"{MARGIN}\" w:left=\"{MARGIN}\" w:header=\"540\" w:footer=\"540\" w:gutter=\"0\"/></w:sectPr>"
     )
 }
 
@@ -170,25 +213,27 @@ fn field(instruction: &str, cached: &str) -> String {
     )
 }
 
-fn header(document: &Document) -> String {
-    let marking = document
+fn marking(document: &Document) -> String {
+    document
         .marking
         .as_deref()
-        .map_or_else(String::new, |m| runs(m, true));
+        .map_or_else(String::new, |m| runs(m, true))
+}
+
+fn header(document: &Document) -> String {
     format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><w:hdr {NS}><w:p><w:pPr><w:jc w:val=\"center\"/></w:pPr>{marking}</w:p></w:hdr>"
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><w:hdr {NS}><w:p><w:pPr><w:pStyle w:val=\"Header\"/><w:jc w:val=\"center\"/></w:pPr>{}</w:p></w:hdr>",
+        marking(document)
     )
 }
 
+/// One line, as in the PDF: the marking on a centre tab, the page number on a right tab.
 fn footer(document: &Document) -> String {
-    let marking = document.marking.as_deref().map_or_else(String::new, |m| {
-        format!(
-            "<w:p><w:pPr><w:jc w:val=\"center\"/></w:pPr>{}</w:p>",
-            runs(m, true)
-        )
-    });
+    let width = text_width(document);
     format!(
-        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><w:ftr {NS}>{marking}<w:p><w:pPr><w:jc w:val=\"right\"/></w:pPr><w:r><w:t xml:space=\"preserve\">Page </w:t></w:r>{}<w:r><w:t xml:space=\"preserve\"> of </w:t></w:r>{}</w:p></w:ftr>",
+        "<?xml version=\"1.0\" encoding=\"UTF-8\" standalone=\"yes\"?><w:ftr {NS}><w:p><w:pPr><w:pStyle w:val=\"Footer\"/><w:tabs><w:tab w:val=\"center\" w:pos=\"{}\"/><w:tab w:val=\"right\" w:pos=\"{width}\"/></w:tabs></w:pPr><w:r><w:tab/></w:r>{}<w:r><w:tab/><w:t xml:space=\"preserve\">Page </w:t></w:r>{}<w:r><w:t xml:space=\"preserve\"> of </w:t></w:r>{}</w:p></w:ftr>",
+        width / 2,
+        marking(document),
         field("PAGE", "1"),
         field("NUMPAGES", "1")
     )
@@ -206,8 +251,10 @@ const STYLES: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <w:style w:type="paragraph" w:styleId="TOCHeading"><w:name w:val="TOC Heading"/><w:basedOn w:val="Normal"/><w:next w:val="Normal"/><w:rPr><w:b/><w:sz w:val="30"/></w:rPr></w:style>
 <w:style w:type="paragraph" w:styleId="TOC1"><w:name w:val="toc 1"/><w:basedOn w:val="Normal"/><w:next w:val="Normal"/><w:pPr><w:spacing w:after="60"/></w:pPr></w:style>
 <w:style w:type="paragraph" w:styleId="TOC2"><w:name w:val="toc 2"/><w:basedOn w:val="Normal"/><w:next w:val="Normal"/><w:pPr><w:spacing w:after="60"/><w:ind w:left="240"/></w:pPr></w:style>
+<w:style w:type="paragraph" w:styleId="Header"><w:name w:val="header"/><w:basedOn w:val="Normal"/><w:pPr><w:spacing w:after="0"/></w:pPr><w:rPr><w:sz w:val="17"/></w:rPr></w:style>
+<w:style w:type="paragraph" w:styleId="Footer"><w:name w:val="footer"/><w:basedOn w:val="Normal"/><w:pPr><w:spacing w:after="0"/></w:pPr><w:rPr><w:sz w:val="17"/></w:rPr></w:style>
 <w:style w:type="paragraph" w:styleId="TableText"><w:name w:val="Table Text"/><w:basedOn w:val="Normal"/><w:pPr><w:spacing w:after="0"/></w:pPr><w:rPr><w:sz w:val="17"/></w:rPr></w:style>
-<w:style w:type="table" w:styleId="Grid"><w:name w:val="Table Grid"/><w:tblPr><w:tblBorders><w:top w:val="single" w:sz="4" w:space="0" w:color="8C8C8C"/><w:left w:val="single" w:sz="4" w:space="0" w:color="8C8C8C"/><w:bottom w:val="single" w:sz="4" w:space="0" w:color="8C8C8C"/><w:right w:val="single" w:sz="4" w:space="0" w:color="8C8C8C"/><w:insideH w:val="single" w:sz="4" w:space="0" w:color="8C8C8C"/><w:insideV w:val="single" w:sz="4" w:space="0" w:color="8C8C8C"/></w:tblBorders><w:tblCellMar><w:left w:w="80" w:type="dxa"/><w:right w:w="80" w:type="dxa"/></w:tblCellMar></w:tblPr></w:style>
+<w:style w:type="table" w:styleId="Grid"><w:name w:val="Table Grid"/><w:tblPr><w:tblBorders><w:top w:val="single" w:sz="4" w:space="0" w:color="8C8C8C"/><w:left w:val="single" w:sz="4" w:space="0" w:color="8C8C8C"/><w:bottom w:val="single" w:sz="4" w:space="0" w:color="8C8C8C"/><w:right w:val="single" w:sz="4" w:space="0" w:color="8C8C8C"/><w:insideH w:val="single" w:sz="4" w:space="0" w:color="8C8C8C"/><w:insideV w:val="single" w:sz="4" w:space="0" w:color="8C8C8C"/></w:tblBorders><w:tblCellMar><w:top w:w="30" w:type="dxa"/><w:left w:w="80" w:type="dxa"/><w:bottom w:w="30" w:type="dxa"/><w:right w:w="80" w:type="dxa"/></w:tblCellMar></w:tblPr></w:style>
 </w:styles>"#;
 
 const CONTENT_TYPES: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
@@ -219,9 +266,10 @@ const PACKAGE_RELS: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="y
 const DOCUMENT_RELS: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
 <Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships"><Relationship Id="rIdStyles" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/styles" Target="styles.xml"/><Relationship Id="rIdSettings" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/settings" Target="settings.xml"/><Relationship Id="rIdHeader" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/header" Target="header1.xml"/><Relationship Id="rIdFooter" Type="http://schemas.openxmlformats.org/officeDocument/2006/relationships/footer" Target="footer1.xml"/></Relationships>"#;
 
-/// `updateFields`: Word offers to refresh the contents' page numbers on opening.
+/// `updateFields`: Word offers to refresh the contents' page numbers on opening. Children
+/// in schema order, which Word enforces.
 const SETTINGS: &str = r#"<?xml version="1.0" encoding="UTF-8" standalone="yes"?>
-<w:settings xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:updateFields w:val="true"/><w:defaultTabStop w:val="720"/><w:compat><w:compatSetting w:name="compatibilityMode" w:uri="http://schemas.microsoft.com/office/word" w:val="15"/></w:compat></w:settings>"#;
+<w:settings xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main"><w:defaultTabStop w:val="720"/><w:updateFields w:val="true"/><w:compat><w:compatSetting w:name="compatibilityMode" w:uri="http://schemas.microsoft.com/office/word" w:val="15"/></w:compat></w:settings>"#;
 
 /// The document as a `.docx` file.
 pub fn render(document: &Document) -> Result<Vec<u8>, DocsError> {
@@ -264,20 +312,30 @@ mod tests {
     use super::*;
     use std::io::Read;
 
-    fn sample() -> Document {
+    fn sample(landscape: bool) -> Document {
         Document {
             title: "System Security Plan".into(),
             subtitle: "Acme & Co — 2026".into(),
-            marking: Some("CUI".into()),
-            landscape: false,
+            marking: Some("CUI//SP-CTI".into()),
+            landscape,
             blocks: vec![
+                Block::Paragraph("Introduction".into()),
                 Block::Contents,
+                Block::PageBreak,
                 Block::Heading {
                     level: 1,
                     text: "1. Identification".into(),
                 },
-                Block::Paragraph("<script> & \"quotes\"\nsecond line\u{7}".into()),
+                Block::Paragraph("<script> & \"quotes\"\nsecond\tline\u{7}\u{FFFF}".into()),
+                Block::Heading {
+                    level: 2,
+                    text: "1.1 Roles — café".into(),
+                },
                 Block::Fields(vec![("Status".into(), "Met".into())]),
+                Block::Heading {
+                    level: 3,
+                    text: "Objectives".into(),
+                },
                 Block::Table {
                     header: vec!["Id".into(), "Text".into()],
                     widths: vec![1, 3],
@@ -299,18 +357,71 @@ mod tests {
         text
     }
 
+    /// Every element closed in order, every `&` an entity: enough of well-formedness to
+    /// catch a broken template or an unescaped value.
+    fn assert_well_formed(xml: &str) {
+        let mut open: Vec<&str> = Vec::new();
+        for tag in xml.split('<').skip(1) {
+            let tag = tag.split('>').next().unwrap();
+            if tag.starts_with('?') || tag.ends_with('/') {
+                continue;
+            }
+            let name = tag.split_whitespace().next().unwrap();
+            match name.strip_prefix('/') {
+                Some(closing) => assert_eq!(open.pop(), Some(closing), "in {xml:.200}"),
+                None => open.push(name),
+            }
+        }
+        assert!(open.is_empty(), "unclosed {open:?}");
+        for entity in xml.split('&').skip(1) {
+            assert!(
+                ["amp;", "lt;", "gt;", "quot;"]
+                    .iter()
+                    .any(|e| entity.starts_with(e))
+            );
+        }
+    }
+
     #[test]
     fn a_docx_holds_escaped_text_marking_and_repeating_headers() {
-        let bytes = render(&sample()).unwrap();
-        assert_eq!(bytes, render(&sample()).unwrap(), "deterministic");
+        let bytes = render(&sample(false)).unwrap();
+        assert_eq!(bytes, render(&sample(false)).unwrap(), "deterministic");
+        let names: Vec<String> = zip::ZipArchive::new(Cursor::new(&bytes))
+            .unwrap()
+            .file_names()
+            .map(|name| name.unwrap().into_owned())
+            .collect();
+        for name in &names {
+            assert_well_formed(&part(&bytes, name));
+        }
+        assert!(names.contains(&"[Content_Types].xml".to_owned()));
         let main = part(&bytes, "word/document.xml");
         assert!(main.contains("&lt;script&gt; &amp; &quot;quotes&quot;"));
-        assert!(!main.contains('\u{7}'));
+        assert!(main.contains("<w:br/>") && main.contains("<w:tab/>"));
+        assert!(!main.contains('\u{7}') && !main.contains('\u{FFFF}'));
         assert!(main.contains("<w:tblHeader/>"));
-        assert!(main.contains("café"));
-        assert!(main.contains("TOC \\o"));
-        assert!(part(&bytes, "word/header1.xml").contains(">CUI<"));
-        assert!(part(&bytes, "word/footer1.xml").contains("NUMPAGES"));
-        assert!(part(&bytes, "docProps/core.xml").contains("System Security Plan"));
+        assert_eq!(main.matches("<w:tblHeader/>").count(), 1);
+        assert!(main.contains(">199<") && main.contains("café"));
+        assert!(main.contains("<w:pStyle w:val=\"Heading3\"/>"));
+        // The contents field, its cached entries the level 1 and 2 headings only.
+        assert!(main.contains("TOC \\o \"1-2\" \\h"));
+        assert!(main.contains(
+            "<w:pStyle w:val=\"TOC2\"/></w:pPr><w:r><w:t xml:space=\"preserve\">1.1 Roles — café<"
+        ));
+        assert!(!main.contains("<w:pStyle w:val=\"TOC3\"/>"));
+        assert!(main.contains("<w:pgSz w:w=\"12240\" w:h=\"15840\"/>"));
+        assert!(part(&bytes, "word/header1.xml").contains(">CUI//SP-CTI<"));
+        let footer = part(&bytes, "word/footer1.xml");
+        assert!(footer.contains(">CUI//SP-CTI<") && footer.contains(" NUMPAGES "));
+        assert!(part(&bytes, "word/settings.xml").contains("<w:updateFields w:val=\"true\"/>"));
+        assert!(part(&bytes, "docProps/core.xml").contains(">System Security Plan<"));
+        assert!(part(&bytes, "word/styles.xml").contains("w:styleId=\"TOC1\""));
+    }
+
+    #[test]
+    fn landscape_swaps_the_page() {
+        let bytes = render(&sample(true)).unwrap();
+        let main = part(&bytes, "word/document.xml");
+        assert!(main.contains("<w:pgSz w:w=\"15840\" w:h=\"12240\" w:orient=\"landscape\"/>"));
     }
 }
