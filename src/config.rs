@@ -422,6 +422,12 @@ settings! {
     /// When retention runs: purges the evidence bin and expired sessions and links, seals
     /// the audit log.
     jobs_retention_schedule: Schedule = Schedule::fixed("15 3 * * *");
+    /// Where to report a security problem in Rampart, for /.well-known/security.txt
+    /// (RFC 9116): a "mailto:" or "https:" URI. Unset, the file is not served.
+    security_contact: Option<ContactUri> = None;
+    /// Days ahead the security.txt Expires field lies (1 to 365; RFC 9116 advises under
+    /// a year).
+    security_txt_valid_days: Bounded<1, 365> = Bounded(180);
 }
 
 /// An IANA time zone from the system's zone database.
@@ -539,6 +545,25 @@ impl SettingType for Text {
     fn from_text(text: &str) -> Option<Self> {
         let text = text.trim();
         (!text.is_empty() && !text.contains(['\n', '\r'])).then(|| Text(text.to_owned()))
+    }
+    fn show(&self) -> String {
+        self.0.clone()
+    }
+}
+
+/// Where to report a security problem: a `mailto:` or `https:` URI (RFC 9116 Contact).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ContactUri(pub String);
+
+impl SettingType for ContactUri {
+    const ALLOWED: &'static str = "a mailto: or https: URI on one line";
+    fn from_text(text: &str) -> Option<Self> {
+        let text = text.trim();
+        let scheme_ok = text
+            .strip_prefix("mailto:")
+            .is_some_and(|a| a.contains('@'))
+            || text.strip_prefix("https://").is_some_and(|h| !h.is_empty());
+        (scheme_ok && !text.contains(char::is_whitespace)).then(|| ContactUri(text.to_owned()))
     }
     fn show(&self) -> String {
         self.0.clone()

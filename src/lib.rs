@@ -21,6 +21,7 @@ pub mod jobs;
 pub mod mail;
 pub mod notify;
 pub mod org;
+pub mod privacy;
 pub mod scoring;
 pub mod security;
 pub mod store;

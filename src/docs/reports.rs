@@ -42,18 +42,22 @@ pub fn score_fields(snapshot: &Snapshot) -> Vec<(String, String)> {
                     )
                 },
             ));
-            fields.push((
-                "CMMC Level 2 status".into(),
-                if outcome.level2.reasons.is_empty() {
-                    outcome.level2.status.to_owned()
-                } else {
-                    format!(
-                        "{}: {}",
-                        outcome.level2.status,
-                        outcome.level2.reasons.join("; ")
-                    )
-                },
-            ));
+            // An early assessment has a reason per ineligible requirement; the summary
+            // stays one page, and the gap report lists them all.
+            const SHOWN: usize = 4;
+            let reasons = &outcome.level2.reasons;
+            let mut status = outcome.level2.status.to_owned();
+            if !reasons.is_empty() {
+                let shown: Vec<&str> = reasons.iter().take(SHOWN).map(String::as_str).collect();
+                status = format!("{status}: {}", shown.join("; "));
+                if reasons.len() > SHOWN {
+                    status.push_str(&format!(
+                        "; and {} more (the gap report lists them)",
+                        reasons.len() - SHOWN
+                    ));
+                }
+            }
+            fields.push(("CMMC Level 2 status".into(), status));
             if let Some(due) = &outcome.level2.closeout_due {
                 fields.push(("POA&M closeout due".into(), due.clone()));
             }

@@ -100,3 +100,35 @@ pub async fn set_mail_preferences(
     .await??;
     Ok(HttpResponse::Ok().json(saved))
 }
+
+/// Everything Rampart holds about you as a person, as a zip of JSON: account, second
+/// factors (described, never copied), mail choices, organizations, sessions, and every
+/// audit entry of your actions. For a signed-in person, not an API token; audited as
+/// `privacy.export`.
+#[utoipa::path(get, path = "/api/v1/me/export", tag = "auth",
+    responses((status = 200, description = "a zip: README.txt, personal-data.json, audit.jsonl"),
+        (status = 401), (status = 403, description = "an API token")))]
+pub async fn personal_export(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let caller = identity::require_caller(&req, &state).await?;
+    if caller.requester.token.is_some() {
+        return Err(WebError::Forbidden(
+            "a person exports their own data while signed in, not through an API token".into(),
+        ));
+    }
+    let client = identity::client(&req, &state);
+    let store = state.store.clone();
+    let account = caller.account.id;
+    let bytes =
+        web::block(move || crate::privacy::export(&store, account, &client, now())).await??;
+    Ok(HttpResponse::Ok()
+        .content_type("application/zip")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            "attachment; filename=\"rampart-personal-data.zip\"",
+        ))
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .body(bytes))
+}

@@ -295,6 +295,11 @@ pub static ROUTES: &[Endpoint] = &[
     },
     Endpoint {
         method: "get",
+        path: "/api/v1/me/export",
+        route: || web::get().to(account_api::personal_export),
+    },
+    Endpoint {
+        method: "get",
         path: "/api/v1/orgs/{org_id}/system",
         route: || web::get().to(docs_api::system_get),
     },
@@ -533,6 +538,7 @@ async fn openapi_json() -> HttpResponse {
         account_api::confirm_change,
         account_api::mail_preferences,
         account_api::set_mail_preferences,
+        account_api::personal_export,
         jobs_api::list,
         jobs_api::run,
         mail_api::outbox,

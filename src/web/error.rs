@@ -241,6 +241,19 @@ impl From<crate::jobs::JobError> for WebError {
     }
 }
 
+impl From<crate::privacy::PrivacyError> for WebError {
+    fn from(err: crate::privacy::PrivacyError) -> Self {
+        use crate::privacy::PrivacyError;
+        match err {
+            PrivacyError::NotFound => WebError::NotFound,
+            PrivacyError::Auth(auth) => auth.into(),
+            PrivacyError::Access(access) => access.into(),
+            PrivacyError::Audit(audit) => audit.into(),
+            other => WebError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl From<crate::docs::DocsError> for WebError {
     fn from(err: crate::docs::DocsError) -> Self {
         use crate::docs::DocsError;

@@ -65,6 +65,16 @@ pub struct AppState {
     pub jobs: Arc<crate::jobs::Jobs>,
     /// False once shutdown begins, so load balancers stop sending traffic.
     pub ready: Arc<AtomicBool>,
+    /// What /.well-known/security.txt says; `None` when no contact is configured.
+    pub security_txt: Option<SecurityTxt>,
+}
+
+/// The configured parts of /.well-known/security.txt.
+pub struct SecurityTxt {
+    pub contact: String,
+    pub valid_days: u64,
+    /// The file's own URL, when the public URL is known.
+    pub canonical: Option<String>,
 }
 
 /// Every page and system route (the API's are in [`api::ROUTES`]).
@@ -251,6 +261,16 @@ static PAGES: &[Endpoint] = &[
     },
     Endpoint {
         method: "get",
+        path: "/.well-known/security.txt",
+        route: || web::get().to(security_txt),
+    },
+    Endpoint {
+        method: "get",
+        path: "/privacy",
+        route: || web::get().to(pages::privacy),
+    },
+    Endpoint {
+        method: "get",
         path: "/readyz",
         route: || web::get().to(readyz),
     },
@@ -260,6 +280,30 @@ static PAGES: &[Endpoint] = &[
         route: || web::get().to(assets::serve),
     },
 ];
+
+/// RFC 9116: where to report a security problem in this appliance, until when that holds.
+async fn security_txt(state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
+    let Some(txt) = &state.security_txt else {
+        return Err(WebError::NotFound);
+    };
+    let expires = time::OffsetDateTime::now_utc()
+        + time::Duration::days(i64::try_from(txt.valid_days).unwrap_or(180));
+    let expires = expires
+        .replace_nanosecond(0)
+        .unwrap_or(expires)
+        .format(&time::format_description::well_known::Rfc3339)
+        .map_err(|err| WebError::Internal(err.to_string()))?;
+    let mut body = format!(
+        "Contact: {}\nExpires: {expires}\nPreferred-Languages: en\n",
+        txt.contact
+    );
+    if let Some(canonical) = &txt.canonical {
+        body.push_str(&format!("Canonical: {canonical}\n"));
+    }
+    Ok(HttpResponse::Ok()
+        .content_type("text/plain; charset=utf-8")
+        .body(body))
+}
 
 async fn healthz() -> HttpResponse {
     HttpResponse::Ok()
@@ -332,6 +376,16 @@ pub fn build_server(
         vault,
         jobs,
         ready,
+        security_txt: config.security_contact.as_ref().map(|contact| SecurityTxt {
+            contact: contact.0.clone(),
+            valid_days: config.security_txt_valid_days.get(),
+            canonical: config.public_url.as_ref().map(|url| {
+                format!(
+                    "{}/.well-known/security.txt",
+                    url.as_str().trim_end_matches('/')
+                )
+            }),
+        }),
     });
     let workers = usize::try_from(config.workers.get()).unwrap_or(1);
     let server = HttpServer::new(move || {

@@ -594,3 +594,18 @@ pub async fn invite_submit(
         }
     }
 }
+
+#[derive(Template)]
+#[template(path = "privacy.html")]
+struct PrivacyPage {
+    layout: Layout,
+    cookie: &'static str,
+}
+
+/// The privacy notice: what is kept about a person, the one cookie, no tracking.
+pub async fn privacy() -> Result<HttpResponse, WebError> {
+    Ok(html(render(&PrivacyPage {
+        layout: Layout::new(),
+        cookie: crate::auth::session::COOKIE,
+    })?))
+}

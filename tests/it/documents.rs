@@ -599,7 +599,7 @@ fn bad_imports_are_refused_by_place_and_change_nothing() {
     assert_eq!(error["field"], "row 2, column note");
 
     // A workbook with a formula, and one with a million rows.
-    let workbook = |rows: u32, formula: bool| {
+    let workbook = |rows: u32, formula: bool, id: &str| {
         let mut book = rust_xlsxwriter::Workbook::new();
         let sheet = book.add_worksheet();
         sheet.set_name("Objectives").unwrap();
@@ -607,7 +607,7 @@ fn bad_imports_are_refused_by_place_and_change_nothing() {
             sheet.write_string(0, col, name).unwrap();
         }
         for row in 1..=rows {
-            sheet.write_string(row, 0, "3.1.2[a]").unwrap();
+            sheet.write_string(row, 0, id).unwrap();
             if formula {
                 sheet.write_formula(row, 3, "=LOWER(\"MET\")").unwrap();
             } else {
@@ -624,7 +624,7 @@ fn bad_imports_are_refused_by_place_and_change_nothing() {
             &id,
             "objectives",
             true,
-            &workbook(1, true),
+            &workbook(1, true, "3.1.2[a]"),
         ),
         422,
     );
@@ -638,7 +638,23 @@ fn bad_imports_are_refused_by_place_and_change_nothing() {
             &id,
             "objectives",
             true,
-            &workbook(1_000_000, false),
+            &workbook(1, false, "3.1.99[z]"),
+        ),
+        422,
+    );
+    assert_eq!(
+        error["field"], "Objectives!A2",
+        "an unknown id in a workbook"
+    );
+    let error = refused(
+        import(
+            &server,
+            &owner,
+            &org,
+            &id,
+            "objectives",
+            true,
+            &workbook(1_000_000, false, "3.1.2[a]"),
         ),
         422,
     );
@@ -1231,6 +1247,10 @@ fn the_ssp_and_reports_are_generated_versioned_and_render() {
     assert!(
         text.contains("SPRS score") && text.contains("CMMC Level 2 status"),
         "{text}"
+    );
+    assert!(
+        text.contains("Page 1 of 1"),
+        "the score summary is one page: {text}"
     );
     let text = pdf_text(dir, "gaps.pdf", &download(&gaps));
     assert!(text.contains("AC.L2-3.1.3"), "{text}");

@@ -1059,3 +1059,76 @@ fn changing_the_password_needs_the_current_one_and_ends_other_sessions() {
     );
     Session::login(&server, ADMIN_EMAIL, new_password);
 }
+
+#[test]
+fn a_person_exports_what_rampart_holds_about_them_and_nobody_else() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    let org = set_up(&server);
+    let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let member = create_user(
+        &env,
+        "member@acme.example",
+        "slate harbor violin 28 moss",
+        &org,
+        "member",
+    );
+    let other = Session::login(
+        &server,
+        "member@acme.example",
+        "slate harbor violin 28 moss",
+    );
+    // The member acts too: the owner's export must not carry it.
+    let _ = send(
+        &server,
+        &other,
+        "PUT",
+        "/api/v1/me/mail-preferences",
+        &json!({"reminders": false, "drift_alerts": true, "weekly_digest": true}),
+    );
+
+    let response = owner.get(&server, "/api/v1/me/export");
+    assert_eq!(response.status(), 200);
+    assert_eq!(response.headers()["content-type"], "application/zip");
+    let bytes = response.bytes().unwrap().to_vec();
+    let mut zip = zip::ZipArchive::new(std::io::Cursor::new(bytes)).unwrap();
+    let read = |zip: &mut zip::ZipArchive<std::io::Cursor<Vec<u8>>>, name: &str| {
+        let mut text = String::new();
+        std::io::Read::read_to_string(&mut zip.by_name(name).unwrap(), &mut text).unwrap();
+        text
+    };
+    let data: Value = serde_json::from_str(&read(&mut zip, "personal-data.json")).unwrap();
+    assert_eq!(data["account"]["email"], ADMIN_EMAIL.to_lowercase());
+    assert_eq!(data["account"]["password_set"], true);
+    assert_eq!(data["memberships"][0]["organization_id"], org);
+    assert!(!data["sessions"].as_array().unwrap().is_empty());
+    let everything = format!("{data}");
+    assert!(
+        !everything.contains("pbkdf2") && !everything.contains("password_hash"),
+        "no secret is copied"
+    );
+    let audit = read(&mut zip, "audit.jsonl");
+    let lines: Vec<Value> = audit
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect();
+    assert_eq!(
+        lines.len(),
+        data["audit_entries"].as_u64().unwrap() as usize
+    );
+    assert!(lines.iter().any(|e| e["action"] == "auth.login"));
+    assert!(
+        lines.iter().all(|e| e["actor"]["id"] != member.as_str()),
+        "only the person's own entries"
+    );
+    assert!(
+        !audit.contains("account.mail_preferences"),
+        "the member's change is not in the owner's export"
+    );
+    assert!(zip.by_name("README.txt").is_ok());
+
+    // Anonymous: 401. The export itself is audited.
+    assert_eq!(server.get("/api/v1/me/export").status(), 401);
+    let out = env.rampart(&["audit", "export"]);
+    assert!(stdout(&out).contains("privacy.export"));
+}

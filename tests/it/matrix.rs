@@ -485,6 +485,13 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
         [401, 401, 401, 401, 401, 401, 401],
     ),
     // Ends the session: runs last.
+    // Everyone signed in exports what Rampart holds about them.
+    (
+        "get",
+        "/api/v1/me/export",
+        "",
+        [401, 200, 200, 200, 200, 200, 200],
+    ),
     // The system description: readers read it, owners write it, like the profile.
     (
         "get",

@@ -344,3 +344,68 @@ fn a_required_second_factor_sends_every_page_to_enrolment() {
             .contains("id=\"enrolment-required\"")
     );
 }
+
+#[test]
+fn the_privacy_notice_is_public_and_the_session_cookie_is_the_only_cookie() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    let org = set_up(&server);
+    let response = server.get("/privacy");
+    assert_eq!(response.status(), 200);
+    assert!(response.headers().get("set-cookie").is_none());
+    let text = response.text().unwrap();
+    assert!(text.contains("__Host-rampart_session") && text.contains("no tracking"));
+
+    // Signing in and walking the pages sets no cookie but the session's.
+    let client = no_redirect(&env);
+    let login = client
+        .post(server.url("/signin"))
+        .header("origin", origin(&server))
+        .form(&[("email", ADMIN_EMAIL), ("password", ADMIN_PASSWORD)])
+        .send()
+        .unwrap();
+    let cookie = cookie_of(&login);
+    let mut names = std::collections::BTreeSet::new();
+    for header in login.headers().get_all("set-cookie") {
+        names.insert(
+            header
+                .to_str()
+                .unwrap()
+                .split('=')
+                .next()
+                .unwrap()
+                .to_owned(),
+        );
+    }
+    for path in [
+        "/".to_owned(),
+        format!("/orgs/{org}/assessments"),
+        format!("/orgs/{org}/evidence"),
+        format!("/orgs/{org}/documents"),
+        "/account".to_owned(),
+        "/privacy".to_owned(),
+    ] {
+        let response = page(&client, &server, &cookie, &path);
+        assert_eq!(response.status(), 200, "{path}");
+        for header in response.headers().get_all("set-cookie") {
+            names.insert(
+                header
+                    .to_str()
+                    .unwrap()
+                    .split('=')
+                    .next()
+                    .unwrap()
+                    .to_owned(),
+            );
+        }
+        let body = response.text().unwrap();
+        assert!(
+            !body.contains("src=\"http"),
+            "{path} loads nothing from elsewhere"
+        );
+    }
+    assert_eq!(
+        names.into_iter().collect::<Vec<_>>(),
+        vec!["__Host-rampart_session".to_owned()]
+    );
+}

@@ -405,3 +405,45 @@ fn access_log_names_route_pattern_never_raw_path_or_query() {
     assert!(routes.contains(&"/healthz"), "{routes:?}");
     assert!(routes.contains(&"(unmatched)"), "{routes:?}");
 }
+
+#[test]
+fn security_txt_is_served_from_the_config_and_only_then() {
+    let env = TestEnv::with_config("security_contact = \"mailto:security@acme.example\"\n");
+    let server = env.serve();
+    let response = server.get("/.well-known/security.txt");
+    assert_eq!(response.status(), 200);
+    assert!(
+        response.headers()["content-type"]
+            .to_str()
+            .unwrap()
+            .starts_with("text/plain")
+    );
+    let body = response.text().unwrap();
+    assert!(
+        body.contains("Contact: mailto:security@acme.example\n"),
+        "{body}"
+    );
+    let expires = body
+        .lines()
+        .find_map(|l| l.strip_prefix("Expires: "))
+        .expect("an Expires field");
+    let expires =
+        time::OffsetDateTime::parse(expires, &time::format_description::well_known::Rfc3339)
+            .unwrap();
+    let days = (expires - time::OffsetDateTime::now_utc()).whole_days();
+    assert!((179..=180).contains(&days), "expires in {days} days");
+    drop(server);
+
+    // Without a contact there is nothing to publish.
+    let plain = TestEnv::new();
+    let server = plain.serve();
+    assert_eq!(server.get("/.well-known/security.txt").status(), 404);
+    drop(server);
+
+    // A contact that is not a mailto: or https: URI stops the config check, named.
+    let bad = TestEnv::with_config("security_contact = \"security at acme\"\n");
+    let out = bad.rampart(&["config", "check"]);
+    assert_eq!(out.status.code(), Some(2));
+    let said = crate::harness::stderr(&out);
+    assert!(said.contains("security_contact"), "{said}");
+}
