@@ -428,7 +428,53 @@ settings! {
     /// Days ahead the security.txt Expires field lies (1 to 365; RFC 9116 advises under
     /// a year).
     security_txt_valid_days: Bounded<1, 365> = Bounded(180);
+    /// Directory scheduled backups are written to, such as a mounted NAS; defaults to
+    /// `<data_dir>/backups` (the same disk: set another).
+    backup_dir: Option<PathBuf> = None;
+    /// age recipients ("age1…") backups are encrypted to; whoever holds a matching identity
+    /// opens them, with Rampart or the standard age tool.
+    backup_recipients: AgeRecipients = AgeRecipients::default();
+    /// Passphrase backups are encrypted with instead of recipients (or
+    /// RAMPART_BACKUP_PASSPHRASE_FILE).
+    backup_passphrase: Option<Secret> = None;
+    /// Scheduled backups kept in backup_dir, newest first (1 to 10000).
+    backup_keep_count: Bounded<1, 10_000> = Bounded(14);
+    /// Days a scheduled backup is kept (1 to 3650); the newest good one is always kept.
+    backup_keep_days: Bounded<1, 3650> = Bounded(30);
+    /// When the scheduled backup runs.
+    jobs_backup_schedule: Schedule = Schedule::fixed("45 2 * * *");
 }
+
+/// age X25519 recipients.
+#[derive(Debug, Clone, Default)]
+pub struct AgeRecipients(pub Vec<age::x25519::Recipient>);
+
+impl SettingType for AgeRecipients {
+    const ALLOWED: &'static str =
+        "a list of age recipients such as \"age1…\" (comma-separated in the environment)";
+    fn from_text(text: &str) -> Option<Self> {
+        text.split(',')
+            .filter(|part| !part.trim().is_empty())
+            .map(|part| part.trim().parse().ok())
+            .collect::<Option<Vec<_>>>()
+            .map(AgeRecipients)
+    }
+    fn from_toml(value: &toml::Value) -> Option<Self> {
+        value
+            .as_array()?
+            .iter()
+            .map(|item| item.as_str().and_then(|text| text.trim().parse().ok()))
+            .collect::<Option<Vec<_>>>()
+            .map(AgeRecipients)
+    }
+    fn show(&self) -> String {
+        let items: Vec<String> = self.0.iter().map(|r| format!("\"{r}\"")).collect();
+        format!("[{}]", items.join(", "))
+    }
+}
+
+/// The store's file name in the data directory.
+pub const STORE_FILE: &str = "rampart.redb";
 
 /// An IANA time zone from the system's zone database.
 #[derive(Debug, Clone, PartialEq)]
@@ -748,7 +794,13 @@ impl Config {
     }
 
     pub fn store_path(&self) -> PathBuf {
-        self.data_dir.join("rampart.redb")
+        self.data_dir.join(STORE_FILE)
+    }
+
+    pub fn backup_dir(&self) -> PathBuf {
+        self.backup_dir
+            .clone()
+            .unwrap_or_else(|| self.data_dir.join("backups"))
     }
 
     pub fn master_key_path(&self) -> PathBuf {
@@ -785,6 +837,16 @@ impl Config {
                 origin: self.origin(present),
                 found: "(unset)".to_owned(),
                 allowed: "a path; tls_cert and tls_key must be set together".to_owned(),
+            });
+        }
+        if !self.backup_recipients.0.is_empty() && self.backup_passphrase.is_some() {
+            return Err(ConfigError::Invalid {
+                key: "backup_passphrase",
+                origin: self.origin("backup_passphrase"),
+                found: "<redacted>".to_owned(),
+                allowed: "unset while backup_recipients is set: age encrypts a file to \
+                          recipients or to one passphrase, not both"
+                    .to_owned(),
             });
         }
         Ok(())

@@ -55,6 +55,11 @@ pub enum Request {
     JobsList,
     /// The proofpack signing key (made on first use).
     ProofpackKey,
+    /// Write a backup now into `to` (a directory or a new file; default the backup
+    /// directory).
+    BackupCreate {
+        to: Option<PathBuf>,
+    },
     /// Run one job now.
     JobsRun {
         name: String,
@@ -124,6 +129,7 @@ pub fn handle(store: &Store, context: &Context, request: Request) -> Reply {
             "schema_version": store.schema_version(),
             "pid": std::process::id(),
             "listen": context.listen.map(|addr| addr.to_string()),
+            "last_good_backup": crate::jobs::Jobs::last_good_backup(store).ok().flatten(),
         })),
         Request::OrgCreate { name } => {
             crate::org::create(store, &operator, &name, crate::dates::now())
@@ -222,6 +228,14 @@ pub fn handle(store: &Store, context: &Context, request: Request) -> Reply {
         Request::ProofpackKey => crate::docs::proofpack::public_key(store)
             .map(|key| serde_json::json!({ "key": key }))
             .map_err(|err| err.to_string()),
+        Request::BackupCreate { to } => {
+            let to = to.unwrap_or_else(|| context.jobs.backup_settings().dir.clone());
+            context
+                .jobs
+                .backup_to(store, &to, crate::audit::Actor::Operator)
+                .map_err(|err| err.to_string())
+                .and_then(|report| serde_json::to_value(report).map_err(|err| err.to_string()))
+        }
         Request::JobsRun { name } => crate::jobs::Job::parse(&name)
             .and_then(|job| {
                 context

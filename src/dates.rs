@@ -14,6 +14,17 @@ pub fn today(now: i64) -> Date {
         .date()
 }
 
+/// Unix time `seconds` in RFC 3339 (UTC), or the number when out of range.
+pub fn format_utc(seconds: i64) -> String {
+    OffsetDateTime::from_unix_timestamp(seconds)
+        .ok()
+        .and_then(|t| {
+            t.format(&time::format_description::well_known::Rfc3339)
+                .ok()
+        })
+        .unwrap_or_else(|| seconds.to_string())
+}
+
 /// `text` (trimmed) as a `YYYY-MM-DD` date; the error is the message to show.
 pub fn parse(text: &str) -> Result<Date, String> {
     let format = time::macros::format_description!("[year]-[month]-[day]");

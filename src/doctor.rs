@@ -198,37 +198,102 @@ fn daemon_status(config: &Config) -> Option<Result<serde_json::Value, String>> {
     })
 }
 
-/// Asks the running daemon, else opens the store itself.
-fn schema_version(config: &Config, daemon: Option<&Result<serde_json::Value, String>>) -> Check {
+/// What the doctor learns from the store: through the running daemon, else by opening
+/// the store itself (once: opening checks every record).
+struct StoreFacts {
+    schema_version: u64,
+    last_good_backup: Option<i64>,
+    /// `None` when the daemon answered.
+    opened: Option<std::path::PathBuf>,
+}
+
+fn store_facts(
+    config: &Config,
+    daemon: Option<&Result<serde_json::Value, String>>,
+) -> Result<StoreFacts, String> {
+    if let Some(status) = daemon {
+        let status = status.as_ref().map_err(Clone::clone)?;
+        return Ok(StoreFacts {
+            schema_version: status
+                .get("schema_version")
+                .and_then(serde_json::Value::as_u64)
+                .unwrap_or(0),
+            last_good_backup: status
+                .get("last_good_backup")
+                .and_then(serde_json::Value::as_i64),
+            opened: None,
+        });
+    }
+    let (_lock, store) = crate::daemon::open_offline(config).map_err(|err| err.to_string())?;
+    Ok(StoreFacts {
+        schema_version: store.schema_version(),
+        last_good_backup: crate::jobs::Jobs::last_good_backup(&store)
+            .map_err(|err| err.to_string())?,
+        opened: Some(store.path().to_owned()),
+    })
+}
+
+fn schema_version(facts: &Result<StoreFacts, String>) -> Check {
     const NAME: &str = "schema version";
     let supported = crate::store::SCHEMA_VERSION;
-    if let Some(status) = daemon {
-        return match status {
-            Ok(status) => {
-                let version = status
-                    .get("schema_version")
-                    .and_then(serde_json::Value::as_u64)
-                    .unwrap_or(0);
-                check(
-                    Level::Ok,
-                    NAME,
-                    format!("{version} (this binary supports {supported}; daemon running)"),
-                )
-            }
-            Err(err) => check(Level::Fail, NAME, err.clone()),
-        };
+    match facts {
+        Ok(facts) => check(
+            Level::Ok,
+            NAME,
+            match &facts.opened {
+                None => format!(
+                    "{} (this binary supports {supported}; daemon running)",
+                    facts.schema_version
+                ),
+                Some(path) => format!(
+                    "{} (this binary supports {supported}); {} opens and verifies",
+                    facts.schema_version,
+                    path.display()
+                ),
+            },
+        ),
+        Err(err) => check(Level::Fail, NAME, err.clone()),
     }
-    match crate::daemon::open_offline(config) {
-        Ok((_lock, store)) => check(
+}
+
+/// Backups configured, and the last good one no older than two days.
+fn backups(config: &Config, facts: &Result<StoreFacts, String>, now: i64) -> Check {
+    const NAME: &str = "backups";
+    let settings = crate::backup::Settings::of(config);
+    if !settings.configured() {
+        return check(
+            Level::Warn,
+            NAME,
+            "not configured: set backup_recipients (or backup_passphrase) so the daily backup can run",
+        );
+    }
+    let Ok(facts) = facts else {
+        return check(Level::Warn, NAME, "unknown: the store did not open");
+    };
+    match facts.last_good_backup {
+        None => check(
+            Level::Warn,
+            NAME,
+            "no backup has succeeded yet; `rampart backup create` makes one now",
+        ),
+        Some(at) if now - at > crate::backup::STALE_SECS => check(
+            Level::Warn,
+            NAME,
+            format!(
+                "the last good backup is {} days old ({}); `rampart jobs list` shows why later ones failed",
+                (now - at) / 86_400,
+                crate::dates::format_utc(at)
+            ),
+        ),
+        Some(at) => check(
             Level::Ok,
             NAME,
             format!(
-                "{} (this binary supports {supported}); {} opens and verifies",
-                store.schema_version(),
-                store.path().display()
+                "last good backup {}; scheduled ones go to {}",
+                crate::dates::format_utc(at),
+                settings.dir.display()
             ),
         ),
-        Err(err) => check(Level::Fail, NAME, err.to_string()),
     }
 }
 
@@ -263,12 +328,14 @@ fn listen_address(config: &Config, daemon: Option<&Result<serde_json::Value, Str
 pub fn run(config: &Config) -> Vec<Check> {
     let now = time::OffsetDateTime::now_utc();
     let daemon = daemon_status(config);
+    let facts = store_facts(config, daemon.as_ref());
     vec![
         data_dir_permissions(&config.data_dir),
         master_key_location(config),
         certificate_expiry(config, now),
         free_disk(&config.data_dir),
-        schema_version(config, daemon.as_ref()),
+        schema_version(&facts),
+        backups(config, &facts, now.unix_timestamp()),
         listen_address(config, daemon.as_ref()),
         mail(config),
     ]

@@ -8,6 +8,7 @@ pub mod access;
 pub mod assess;
 pub mod audit;
 pub mod auth;
+pub mod backup;
 pub mod catalog;
 pub mod config;
 pub mod control;

@@ -76,6 +76,49 @@ enum Command {
         #[command(subcommand)]
         command: ProofpackCommand,
     },
+    /// Backups: write one now (while the daemon serves), or check one.
+    Backup {
+        #[command(subcommand)]
+        command: BackupCommand,
+    },
+    /// Restore a backup into an empty data directory (never over a live one).
+    Restore {
+        /// The backup file (`rampart-backup-….age`).
+        file: PathBuf,
+        /// The directory to restore into: absent or empty, used by no process.
+        #[arg(long, value_name = "DIR")]
+        data_dir: PathBuf,
+        #[command(flatten)]
+        unlock: UnlockArgs,
+    },
+}
+
+/// What opens a backup. Without either, the configured backup_passphrase is tried.
+#[derive(clap::Args)]
+struct UnlockArgs {
+    /// age identity file whose recipient the backup was encrypted to.
+    #[arg(long, value_name = "FILE", conflicts_with = "passphrase_file")]
+    identity: Option<PathBuf>,
+    /// File holding the passphrase the backup was encrypted with.
+    #[arg(long, value_name = "FILE")]
+    passphrase_file: Option<PathBuf>,
+}
+
+#[derive(Subcommand)]
+enum BackupCommand {
+    /// Write a backup now: the store, evidence and documents and the master key, encrypted
+    /// to backup_recipients or backup_passphrase.
+    Create {
+        /// A directory (the file is named by time) or a new file; default backup_dir.
+        #[arg(long, value_name = "PATH")]
+        to: Option<PathBuf>,
+    },
+    /// Decrypt a backup and check every checksum and record, restoring nothing.
+    Verify {
+        file: PathBuf,
+        #[command(flatten)]
+        unlock: UnlockArgs,
+    },
 }
 
 #[derive(Subcommand)]
@@ -363,16 +406,6 @@ fn audit(config: &Config, command: AuditCommand) -> Result<(), Failure> {
     }
 }
 
-fn unix_time(seconds: i64) -> String {
-    time::OffsetDateTime::from_unix_timestamp(seconds)
-        .ok()
-        .and_then(|t| {
-            t.format(&time::format_description::well_known::Rfc3339)
-                .ok()
-        })
-        .unwrap_or_else(|| seconds.to_string())
-}
-
 fn jobs(config: &Config, command: JobsCommand) -> Result<(), Failure> {
     let unreadable = |e: serde_json::Error| Failure::Runtime(format!("unreadable reply: {e}"));
     match command {
@@ -390,13 +423,15 @@ fn jobs(config: &Config, command: JobsCommand) -> Result<(), Failure> {
             for job in jobs {
                 let (last, outcome, duration) = match &job.last_run {
                     Some(run) => (
-                        unix_time(run.started_at),
+                        rampart::dates::format_utc(run.started_at),
                         if run.ok { "ok" } else { "failed" },
                         format!("{} ms", run.duration_ms),
                     ),
                     None => ("never".to_owned(), "-", "-".to_owned()),
                 };
-                let next = job.next_run.map_or_else(|| "-".to_owned(), unix_time);
+                let next = job
+                    .next_run
+                    .map_or_else(|| "-".to_owned(), rampart::dates::format_utc);
                 println!(
                     "{:<10} {:<14} {:<26} {:<9} {:>9}  {:<26}",
                     job.name,
@@ -437,17 +472,7 @@ fn verify_proofpack(
     identity: Option<&std::path::Path>,
 ) -> Result<(), Failure> {
     let identities = identity
-        .map(|path| {
-            let file = std::fs::File::open(path)
-                .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
-            let unreadable = |e: &dyn std::fmt::Display| {
-                Failure::Input(format!("{}: not an age identity file: {e}", path.display()))
-            };
-            age::IdentityFile::from_buffer(std::io::BufReader::new(file))
-                .map_err(|e| unreadable(&e))?
-                .into_identities()
-                .map_err(|e| unreadable(&e))
-        })
+        .map(|path| rampart::crypto::age_identities(path).map_err(Failure::Input))
         .transpose()?;
     let input = std::fs::File::open(file)
         .map_err(|e| Failure::Input(format!("{}: {e}", file.display())))?;
@@ -515,8 +540,113 @@ fn evidence(config: &Config, command: EvidenceCommand) -> Result<(), Failure> {
     }
 }
 
+fn unlock(args: UnlockArgs, config: Option<PathBuf>) -> Result<rampart::backup::Unlock, Failure> {
+    use rampart::backup::Unlock;
+    if let Some(path) = args.identity {
+        return rampart::crypto::age_identities(&path)
+            .map(Unlock::Identities)
+            .map_err(Failure::Input);
+    }
+    if let Some(path) = args.passphrase_file {
+        let text = std::fs::read_to_string(&path)
+            .map_err(|e| Failure::Input(format!("{}: {e}", path.display())))?;
+        return Ok(Unlock::Passphrase(
+            text.trim_end_matches(['\n', '\r']).to_owned(),
+        ));
+    }
+    match load_config(config)?.backup_passphrase {
+        Some(passphrase) => Ok(Unlock::Passphrase(passphrase.expose().to_owned())),
+        None => Err(Failure::Input(
+            "give --identity FILE (an age identity) or --passphrase-file FILE to open the backup"
+                .into(),
+        )),
+    }
+}
+
+fn open_backup(file: &std::path::Path) -> Result<std::io::BufReader<std::fs::File>, Failure> {
+    std::fs::File::open(file)
+        .map(|f| std::io::BufReader::with_capacity(1 << 20, f))
+        .map_err(|e| Failure::Input(format!("{}: {e}", file.display())))
+}
+
+fn describe_backup(checked: &rampart::backup::Checked) -> String {
+    format!(
+        "made {} by Rampart {} (store schema {}): {} organization(s), {} record(s), {} file(s) of {} bytes",
+        rampart::dates::format_utc(checked.created_at),
+        checked.rampart_version,
+        checked.schema_version,
+        checked.organizations,
+        checked.records,
+        checked.files,
+        checked.file_bytes
+    )
+}
+
+fn backup(config: Option<PathBuf>, command: BackupCommand) -> Result<(), Failure> {
+    match command {
+        BackupCommand::Create { to } => {
+            let config = load_config(config)?;
+            // The daemon writes the file: hand it a path that means the same to it.
+            let to = to
+                .map(|to| {
+                    let mut absolute = std::path::absolute(&to)
+                        .map_err(|e| Failure::Input(format!("{}: {e}", to.display())))?
+                        .into_os_string();
+                    // `dir/` says "a directory" even before it exists.
+                    if to.as_os_str().as_encoded_bytes().ends_with(b"/")
+                        && !absolute.as_encoded_bytes().ends_with(b"/")
+                    {
+                        absolute.push("/");
+                    }
+                    Ok::<PathBuf, Failure>(PathBuf::from(absolute))
+                })
+                .transpose()?;
+            let report: rampart::backup::Report =
+                serde_json::from_value(operate(&config, Request::BackupCreate { to })?)
+                    .map_err(|e| Failure::Runtime(format!("unreadable reply: {e}")))?;
+            println!(
+                "wrote {} ({} bytes): {} organization(s), {} record(s), {} file(s)",
+                report.path.display(),
+                report.bytes,
+                report.organizations,
+                report.records,
+                report.files
+            );
+            Ok(())
+        }
+        BackupCommand::Verify { file, unlock: args } => {
+            let unlock = unlock(args, config)?;
+            let checked = rampart::backup::verify(open_backup(&file)?, &unlock)
+                .map_err(|e| Failure::Runtime(format!("{}: {e}", file.display())))?;
+            println!("intact: {}", describe_backup(&checked));
+            Ok(())
+        }
+    }
+}
+
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
+        Command::Backup { command } => backup(cli.config, command),
+        Command::Restore {
+            file,
+            data_dir,
+            unlock: args,
+        } => {
+            let unlock = unlock(args, cli.config)?;
+            let checked = rampart::backup::restore(open_backup(&file)?, &unlock, &data_dir)
+                .map_err(|e| Failure::Runtime(format!("{}: {e}", file.display())))?;
+            println!(
+                "restored into {}: {}",
+                data_dir.display(),
+                describe_backup(&checked)
+            );
+            println!(
+                "start it with data_dir = {:?}; its master key is {}/master.key",
+                data_dir.display().to_string(),
+                data_dir.display()
+            );
+            Ok(())
+        }
         Command::Evidence { command } => evidence(&load_config(cli.config)?, command),
         Command::Jobs { command } => jobs(&load_config(cli.config)?, command),
         Command::Proofpack {

@@ -52,16 +52,20 @@ impl MasterKey {
                 }
             }
         })?;
-        let encoded = text
+        MasterKey::from_text(&text)?.ok_or_else(|| MasterKeyError::Malformed(path.to_owned()))
+    }
+
+    /// The key in a key file's text; `None` when it is not one.
+    pub fn from_text(text: &str) -> Result<Option<MasterKey>, MasterKeyError> {
+        let raw: Option<[u8; KEY_LEN]> = text
             .trim()
             .strip_prefix(HEADER)
-            .ok_or_else(|| MasterKeyError::Malformed(path.to_owned()))?;
-        let raw: [u8; KEY_LEN] = STANDARD
-            .decode(encoded)
-            .ok()
-            .and_then(|bytes| bytes.try_into().ok())
-            .ok_or_else(|| MasterKeyError::Malformed(path.to_owned()))?;
-        Ok(MasterKey(SealingKey::from_bytes(raw)?))
+            .and_then(|encoded| STANDARD.decode(encoded).ok())
+            .and_then(|bytes| bytes.try_into().ok());
+        match raw {
+            Some(raw) => Ok(Some(MasterKey(SealingKey::from_bytes(raw)?))),
+            None => Ok(None),
+        }
     }
 
     /// Writes a new random key to `path`, which must not exist yet.

@@ -141,6 +141,91 @@ pub fn sha256(data: &[u8]) -> [u8; 32] {
     out
 }
 
+/// A reader that hashes (SHA-256) and counts what passes through it.
+pub struct HashingReader<R> {
+    inner: R,
+    hash: aws_lc_rs::digest::Context,
+    size: u64,
+}
+
+impl<R: std::io::Read> std::io::Read for HashingReader<R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(read) = buf.get(..n) {
+            self.hash.update(read);
+        }
+        self.size += n as u64;
+        Ok(n)
+    }
+}
+
+impl<R> HashingReader<R> {
+    pub fn new(inner: R) -> Self {
+        HashingReader {
+            inner,
+            hash: aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256),
+            size: 0,
+        }
+    }
+
+    /// Bytes read so far.
+    pub fn size(&self) -> u64 {
+        self.size
+    }
+
+    /// Bytes read and their SHA-256 in hex.
+    pub fn finish(self) -> (u64, String) {
+        (self.size, hex(self.hash.finish().as_ref()))
+    }
+}
+
+/// A writer that hashes (SHA-256) and counts what passes through it.
+pub struct HashingWriter<W> {
+    inner: W,
+    hash: aws_lc_rs::digest::Context,
+    size: u64,
+}
+
+impl<W: std::io::Write> std::io::Write for HashingWriter<W> {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        let n = self.inner.write(buf)?;
+        if let Some(written) = buf.get(..n) {
+            self.hash.update(written);
+        }
+        self.size += n as u64;
+        Ok(n)
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        self.inner.flush()
+    }
+}
+
+impl<W> HashingWriter<W> {
+    pub fn new(inner: W) -> Self {
+        HashingWriter {
+            inner,
+            hash: aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256),
+            size: 0,
+        }
+    }
+
+    /// Bytes written and their SHA-256 in hex.
+    pub fn finish(self) -> (u64, String) {
+        (self.size, hex(self.hash.finish().as_ref()))
+    }
+}
+
+/// The identities in an age identity file (as `age-keygen` writes); the error names the
+/// file and the problem.
+pub fn age_identities(
+    path: &std::path::Path,
+) -> Result<Vec<Box<dyn age::Identity + Send + Sync>>, String> {
+    let file = std::fs::File::open(path).map_err(|err| format!("{}: {err}", path.display()))?;
+    age::IdentityFile::from_buffer(std::io::BufReader::new(file))
+        .and_then(|f| f.into_identities().map_err(std::io::Error::other))
+        .map_err(|err| format!("{}: not an age identity file: {err}", path.display()))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -357,8 +357,12 @@ pub(crate) fn finish(
     );
     audit::append(&txn, event, now)?;
     txn.commit()?;
-    for id in old {
-        let _ = std::fs::remove_file(archive.path(org, &id));
+    // Pruning waits for no backup: while one runs, the pruned files stay behind and
+    // `prepare` sweeps them at the next start.
+    if let Some(_removing) = store.try_removing_files() {
+        for id in old {
+            let _ = std::fs::remove_file(archive.path(org, &id));
+        }
     }
     Ok(version)
 }
@@ -527,16 +531,40 @@ pub fn prepare(store: &Store, data_dir: &Path) -> Result<usize, DocsError> {
             let _ = std::fs::remove_file(entry.path());
         }
     }
-    fail_unfinished(store)
+    fail_unfinished(store, &Archive::new(data_dir))
 }
 
-fn fail_unfinished(store: &Store) -> Result<usize, DocsError> {
+/// Removes files of versions pruned while a backup ran (see the pruning in [`finish`]).
+fn sweep_pruned(archive: &Archive, org: OrgId, versions: &[Stored]) {
+    let Ok(entries) = std::fs::read_dir(archive.org_dir(org)) else {
+        return;
+    };
+    let kept: std::collections::HashSet<&str> = versions
+        .iter()
+        .map(|stored| stored.version.id.as_str())
+        .collect();
+    for entry in entries.flatten() {
+        let path = entry.path();
+        let pruned = path.extension().is_some_and(|ext| ext == "blob")
+            && path
+                .file_stem()
+                .and_then(|stem| stem.to_str())
+                .is_some_and(|stem| !kept.contains(stem));
+        if pruned {
+            let _ = std::fs::remove_file(path);
+        }
+    }
+}
+
+fn fail_unfinished(store: &Store, archive: &Archive) -> Result<usize, DocsError> {
     let txn = store.write()?;
     let mut failed = 0;
     for org in store.organizations()? {
         let grant = crate::access::ApplianceOperator::scheduler().grant(org);
         let tenant = txn.tenant(&grant)?;
-        for mut stored in all(&tenant)? {
+        let versions = all(&tenant)?;
+        sweep_pruned(archive, org, &versions);
+        for mut stored in versions {
             if stored.version.state == DocumentState::Building {
                 stored.version.state = DocumentState::Failed;
                 stored.version.detail = "the appliance stopped while this was being built".into();

@@ -19,6 +19,7 @@ use super::snapshot::Snapshot;
 use super::{DocsError, invalid, oscal, sheets};
 use crate::access::{Requester, SystemGrant};
 use crate::auth::Client;
+use crate::crypto::HashingReader;
 use crate::evidence::{BlobReader, Vault};
 use crate::store::{OrgId, Store, SystemTable};
 
@@ -285,40 +286,9 @@ pub fn build(
     }
 }
 
-/// A tar entry's bytes, hashed as they are read.
-struct Hashing<R> {
-    inner: R,
-    hash: aws_lc_rs::digest::Context,
-    size: u64,
-}
-
-impl<R: Read> Read for Hashing<R> {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        let n = self.inner.read(buf)?;
-        if let Some(read) = buf.get(..n) {
-            self.hash.update(read);
-        }
-        self.size += n as u64;
-        Ok(n)
-    }
-}
-
-impl<R> Hashing<R> {
-    fn new(inner: R) -> Self {
-        Hashing {
-            inner,
-            hash: aws_lc_rs::digest::Context::new(&aws_lc_rs::digest::SHA256),
-            size: 0,
-        }
-    }
-
-    fn entry(self, path: String) -> ManifestFile {
-        ManifestFile {
-            path,
-            size: self.size,
-            sha256: crate::crypto::hex(self.hash.finish().as_ref()),
-        }
-    }
+fn manifest_entry<R>(source: HashingReader<R>, path: String) -> ManifestFile {
+    let (size, sha256) = source.finish();
+    ManifestFile { path, size, sha256 }
 }
 
 /// An evidence blob as a byte stream, decrypted (and authenticated) chunk by chunk.
@@ -446,9 +416,9 @@ impl Pack<'_> {
         let now = self.now;
         let mut tar = tar::Builder::new(sink);
         for (path, bytes) in documents {
-            let mut source = Hashing::new(bytes.as_slice());
+            let mut source = HashingReader::new(bytes.as_slice());
             tar.append_data(&mut header(bytes.len() as u64, now), &path, &mut source)?;
-            self.step(source.entry(path));
+            self.step(manifest_entry(source, path));
         }
         for file in evidence {
             let download = crate::evidence::open_download(
@@ -474,15 +444,15 @@ impl Pack<'_> {
                 chunk: Vec::new(),
                 at: 0,
             };
-            let mut source = Hashing::new(first.chain(rest));
+            let mut source = HashingReader::new(first.chain(rest));
             tar.append_data(&mut header(size, now), &path, &mut source)?;
-            if source.size != size {
+            if source.size() != size {
                 return Err(render(&format!(
                     "evidence {} changed size while it was packed",
                     file.id
                 )));
             }
-            self.step(source.entry(path));
+            self.step(manifest_entry(source, path));
         }
         let manifest = self.manifest(snapshot)?;
         let key = signing_key(self.store)?;
@@ -667,9 +637,9 @@ pub fn verify(
             }
             continue;
         }
-        let mut source = Hashing::new(&mut entry);
+        let mut source = HashingReader::new(&mut entry);
         std::io::copy(&mut source, &mut std::io::sink()).map_err(unreadable)?;
-        let file = source.entry(path.clone());
+        let file = manifest_entry(source, path.clone());
         if found
             .insert(path.clone(), (file.size, file.sha256))
             .is_some()

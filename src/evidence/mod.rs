@@ -671,6 +671,7 @@ pub fn purge_expired(
             audit::append(&txn, event, now)?;
         }
         txn.commit()?;
+        let _removing = store.removing_files();
         for record in &expired {
             for version in &record.versions {
                 remove_if_present(&vault.blob_path(org, &version.blob_id))?;

@@ -43,10 +43,17 @@ pub enum Job {
     Drift,
     Digest,
     Retention,
+    Backup,
 }
 
 impl Job {
-    pub const ALL: [Job; 4] = [Job::Reminders, Job::Drift, Job::Digest, Job::Retention];
+    pub const ALL: [Job; 5] = [
+        Job::Reminders,
+        Job::Drift,
+        Job::Digest,
+        Job::Retention,
+        Job::Backup,
+    ];
 
     pub fn name(self) -> &'static str {
         match self {
@@ -54,6 +61,7 @@ impl Job {
             Job::Drift => "drift",
             Job::Digest => "digest",
             Job::Retention => "retention",
+            Job::Backup => "backup",
         }
     }
 
@@ -74,6 +82,7 @@ impl Job {
             Job::Retention => {
                 "purges the evidence bin and expired sessions and links, seals the audit log"
             }
+            Job::Backup => "writes an encrypted backup to the backup directory and prunes old ones",
         }
     }
 
@@ -83,6 +92,7 @@ impl Job {
             Job::Drift => &config.jobs_drift_schedule,
             Job::Digest => &config.jobs_digest_schedule,
             Job::Retention => &config.jobs_retention_schedule,
+            Job::Backup => &config.jobs_backup_schedule,
         }
     }
 }
@@ -90,7 +100,7 @@ impl Job {
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum JobError {
-    #[error("there is no job {0:?}; the jobs are reminders, drift, digest and retention")]
+    #[error("there is no job {0:?}; the jobs are reminders, drift, digest, retention and backup")]
     Unknown(String),
     #[error(transparent)]
     Store(#[from] crate::store::StoreError),
@@ -108,8 +118,12 @@ pub enum JobError {
     Access(#[from] crate::access::AccessError),
     #[error(transparent)]
     Org(#[from] crate::org::OrgError),
+    #[error(transparent)]
+    Backup(#[from] crate::backup::BackupError),
     #[error("job record is unreadable: {0}")]
     Decode(#[from] serde_json::Error),
+    #[error("{0}")]
+    Failed(String),
     #[error("the job stopped unexpectedly: {0}")]
     Crashed(String),
 }
@@ -143,6 +157,9 @@ struct Ledger {
     covered: i64,
     runs: u64,
     last: Option<Run>,
+    /// Start of the last run that succeeded.
+    #[serde(default)]
+    last_ok: Option<i64>,
 }
 
 /// What the jobs page and `rampart jobs list` show of one job.
@@ -155,6 +172,8 @@ pub struct JobView {
     pub time_zone: String,
     pub runs: u64,
     pub last_run: Option<Run>,
+    /// Start of the last run that succeeded, unix seconds.
+    pub last_success: Option<i64>,
     /// Unix seconds.
     pub next_run: Option<i64>,
 }
@@ -180,8 +199,9 @@ pub fn owed_slot(schedule: &Schedule, zone: &Zone, covered: i64, now: i64) -> Op
 pub struct Jobs {
     zone: Zone,
     schedules: Vec<(Job, Schedule)>,
-    /// One job at a time, scheduled or manual.
+    /// One job at a time, scheduled or manual; backups made by hand count as jobs.
     running: tokio::sync::Mutex<()>,
+    backups: crate::backup::Settings,
 }
 
 impl Jobs {
@@ -193,7 +213,41 @@ impl Jobs {
                 .map(|job| (job, job.schedule(config).clone()))
                 .collect(),
             running: tokio::sync::Mutex::new(()),
+            backups: crate::backup::Settings::of(config),
         }
+    }
+
+    /// When the last backup that succeeded was made, by schedule or by hand.
+    pub fn last_good_backup(store: &Store) -> Result<Option<i64>, JobError> {
+        Ok(ledgers(store)?.remove(&Job::Backup).and_then(|l| l.last_ok))
+    }
+
+    /// What an appliance administrator must hear about backups, if anything: none
+    /// configured, the last run failed, or the last good one is stale.
+    pub fn backup_warning(&self, store: &Store, now: i64) -> Result<Option<String>, JobError> {
+        if !self.backups.configured() {
+            return Ok(Some(
+                "Backups are not configured: set backup_recipients or backup_passphrase."
+                    .to_owned(),
+            ));
+        }
+        let ledger = ledgers(store)?.remove(&Job::Backup);
+        let last_ok = ledger.as_ref().and_then(|l| l.last_ok);
+        if let Some(run) = ledger.and_then(|l| l.last).filter(|run| !run.ok) {
+            return Ok(Some(format!(
+                "The last backup failed ({}): {}",
+                crate::dates::format_utc(run.started_at),
+                run.summary
+            )));
+        }
+        Ok(match last_ok {
+            None => Some("No backup has been made yet.".to_owned()),
+            Some(at) if now - at > crate::backup::STALE_SECS => Some(format!(
+                "The last good backup is {} days old.",
+                (now - at) / 86_400
+            )),
+            Some(_) => None,
+        })
     }
 
     /// Every job with its last run and next slot.
@@ -209,6 +263,7 @@ impl Jobs {
                 schedule: crate::config::SettingType::show(schedule),
                 time_zone: self.zone.name().to_owned(),
                 runs: ledger.as_ref().map_or(0, |l| l.runs),
+                last_success: ledger.as_ref().and_then(|l| l.last_ok),
                 last_run: ledger.and_then(|l| l.last),
                 next_run: next_slot(schedule, &self.zone, now),
             });
@@ -227,7 +282,40 @@ impl Jobs {
         actor: Actor,
     ) -> Result<Run, JobError> {
         let _one_at_a_time = self.running.blocking_lock();
-        run_unlocked(store, vault, job, Trigger::Manual, actor)
+        self.run_unlocked(store, vault, job, Trigger::Manual, actor)
+    }
+
+    /// A backup by hand into `to` (a directory, or a new file), after any job under way;
+    /// recorded as a run of the backup job.
+    pub fn backup_to(
+        &self,
+        store: &Store,
+        to: &std::path::Path,
+        actor: Actor,
+    ) -> Result<crate::backup::Report, JobError> {
+        let _one_at_a_time = self.running.blocking_lock();
+        let mut report = None;
+        let run = run_with(store, Job::Backup, Trigger::Manual, actor, |now| {
+            let made = crate::backup::create(store, &self.backups, to, now)?;
+            let summary = format!(
+                "wrote {} ({} bytes: {} organization(s), {} record(s), {} file(s))",
+                made.path.display(),
+                made.bytes,
+                made.organizations,
+                made.records,
+                made.files
+            );
+            report = Some(made);
+            Ok(summary)
+        })?;
+        match report {
+            Some(report) => Ok(report),
+            None => Err(JobError::Failed(run.summary)),
+        }
+    }
+
+    pub fn backup_settings(&self) -> &crate::backup::Settings {
+        &self.backups
     }
 
     /// [`Jobs::list`] for the appliance administrator.
@@ -256,16 +344,16 @@ impl Jobs {
 
     /// A scheduled run, from the loop.
     async fn run_scheduled(
-        &self,
+        self: &Arc<Self>,
         store: &Arc<Store>,
         vault: &Arc<Vault>,
         job: Job,
         trigger: Trigger,
     ) -> Result<Run, JobError> {
         let _one_at_a_time = self.running.lock().await;
-        let (store, vault) = (store.clone(), vault.clone());
+        let (jobs, store, vault) = (self.clone(), store.clone(), vault.clone());
         tokio::task::spawn_blocking(move || {
-            run_unlocked(&store, &vault, job, trigger, Actor::System)
+            jobs.run_unlocked(&store, &vault, job, trigger, Actor::System)
         })
         .await
         .map_err(|err| JobError::Crashed(err.to_string()))?
@@ -289,7 +377,7 @@ impl Jobs {
 
     /// Runs what is owed; returns how long to sleep before looking again.
     async fn tick(
-        &self,
+        self: &Arc<Self>,
         store: &Arc<Store>,
         vault: &Arc<Vault>,
         started: i64,
@@ -356,16 +444,37 @@ fn covered(store: &Store, now: i64) -> Result<BTreeMap<Job, i64>, JobError> {
     Ok(out)
 }
 
-fn run_unlocked(
+impl Jobs {
+    fn run_unlocked(
+        &self,
+        store: &Store,
+        vault: &Vault,
+        job: Job,
+        trigger: Trigger,
+        actor: Actor,
+    ) -> Result<Run, JobError> {
+        run_with(store, job, trigger, actor, |now| match job {
+            Job::Reminders => notices::reminders(store, now),
+            Job::Drift => notices::drift(store, now),
+            Job::Digest => notices::digest(store, now),
+            Job::Retention => retention::run(store, vault, now),
+            Job::Backup => Ok(crate::backup::scheduled(store, &self.backups, now)?),
+        })
+    }
+}
+
+/// Runs `work` as a run of `job`: times it, logs it, records it in the ledger and the
+/// audit log; a failed backup also tells the appliance administrators.
+fn run_with(
     store: &Store,
-    vault: &Vault,
     job: Job,
     trigger: Trigger,
     actor: Actor,
+    work: impl FnOnce(i64) -> Result<String, JobError>,
 ) -> Result<Run, JobError> {
     let started_at = now();
     let clock = std::time::Instant::now();
-    let outcome = execute(job, store, vault, started_at);
+    let outcome = work(started_at);
     let run = Run {
         started_at,
         duration_ms: u64::try_from(clock.elapsed().as_millis()).unwrap_or(u64::MAX),
@@ -382,6 +491,12 @@ fn run_unlocked(
         tracing::warn!(job = job.name(), ?trigger, ms = run.duration_ms, error = %run.summary, "job failed");
     }
     record(store, job, &run, actor)?;
+    if job == Job::Backup
+        && !run.ok
+        && let Err(err) = notices::backup_failed(store, started_at)
+    {
+        tracing::warn!(error = %err, "could not queue the backup failure notice");
+    }
     Ok(run)
 }
 
@@ -393,6 +508,7 @@ fn start_ledger(store: &Store, job: Job, now: i64) -> Result<(), JobError> {
             covered: now,
             runs: 0,
             last: None,
+            last_ok: None,
         };
         system.put(LEDGER, job.name().as_bytes(), &serde_json::to_vec(&ledger)?)?;
     }
@@ -411,11 +527,15 @@ fn record(store: &Store, job: Job, run: &Run, actor: Actor) -> Result<(), JobErr
             covered: run.started_at,
             runs: 0,
             last: None,
+            last_ok: None,
         },
     };
     ledger.covered = ledger.covered.max(run.started_at);
     ledger.runs += 1;
     ledger.last = Some(run.clone());
+    if run.ok {
+        ledger.last_ok = Some(run.started_at);
+    }
     system.put(LEDGER, job.name().as_bytes(), &serde_json::to_vec(&ledger)?)?;
     drop(system);
     let outcome = if run.ok {
@@ -430,15 +550,6 @@ fn record(store: &Store, job: Job, run: &Run, actor: Actor) -> Result<(), JobErr
     )?;
     txn.commit()?;
     Ok(())
-}
-
-fn execute(job: Job, store: &Store, vault: &Vault, now: i64) -> Result<String, JobError> {
-    match job {
-        Job::Reminders => notices::reminders(store, now),
-        Job::Drift => notices::drift(store, now),
-        Job::Digest => notices::digest(store, now),
-        Job::Retention => retention::run(store, vault, now),
-    }
 }
 
 #[cfg(test)]
@@ -521,6 +632,6 @@ mod tests {
         for job in Job::ALL {
             assert_eq!(Job::parse(job.name()).unwrap(), job);
         }
-        assert!(matches!(Job::parse("backup"), Err(JobError::Unknown(_))));
+        assert!(matches!(Job::parse("backups"), Err(JobError::Unknown(_))));
     }
 }

@@ -333,6 +333,30 @@ pub(super) fn digest(store: &Store, now: i64) -> Result<String, JobError> {
     Ok(format!("{messages} digest(s) queued"))
 }
 
+/// Tells every appliance administrator that a backup failed (when mail is on).
+pub(super) fn backup_failed(store: &Store, now: i64) -> Result<(), JobError> {
+    if !crate::mail::enabled() {
+        return Ok(());
+    }
+    let txn = store.write()?;
+    let admins: Vec<String> = {
+        let system = txn.system(&crate::access::SystemGrant::internal())?;
+        crate::auth::account::all(&system)?
+            .into_iter()
+            .filter(|account| account.appliance_admin && !account.disabled)
+            .map(|account| account.email)
+            .collect()
+    };
+    let when = crate::dates::format_utc(now);
+    for email in &admins {
+        crate::mail::queue(&txn, now, |base| {
+            messages::backup_failed(email, &when, &format!("{base}/admin/jobs"))
+        })?;
+    }
+    txn.commit()?;
+    Ok(())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

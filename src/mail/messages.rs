@@ -191,6 +191,22 @@ pub fn mfa_changed(to: &str, change: &str, link: &str) -> Result<Outgoing, MailE
     )
 }
 
+message_templates!(BackupFailedText = "mail/backup_failed.txt", BackupFailedHtml = "mail/backup_failed.html", {
+    when: &'a str, link: &'a str,
+});
+
+/// To appliance administrators when a backup fails; `when` is a UTC time, `link` the jobs
+/// page. The reason stays on the page: it may name paths of the appliance.
+pub fn backup_failed(to: &str, when: &str, link: &str) -> Result<Outgoing, MailError> {
+    outgoing(
+        "backup_failed",
+        to,
+        "Rampart backup failed".into(),
+        &BackupFailedText { when, link },
+        &BackupFailedHtml { when, link },
+    )
+}
+
 /// One line of a reminder or alert: what, when, and the absolute link to it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Line {

@@ -5,6 +5,7 @@
 //! are prefixed with the organization id by this module, so a holder of one grant has no way to
 //! name another organization's rows.
 
+pub mod dump;
 mod lock;
 mod migrate;
 mod txn;
@@ -16,6 +17,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTran
 
 use crate::crypto::{CryptoError, MasterKey, SealingKey};
 
+pub use dump::{Dump, DumpCounts, DumpError};
 pub use lock::{DataDirLock, LockError};
 pub use migrate::SCHEMA_VERSION;
 pub use txn::{
@@ -144,6 +146,10 @@ pub struct Store {
     /// Bumped after every committed write, so caches of store contents can tell they are
     /// stale without reading the store.
     generation: std::sync::atomic::AtomicU64,
+    /// Held shared while a backup copies the files the store refers to (evidence blobs,
+    /// documents), exclusively by whoever removes such files, so a backup never holds a
+    /// record whose file it missed.
+    files: std::sync::RwLock<()>,
 }
 
 impl Store {
@@ -181,6 +187,9 @@ impl Store {
         if !checked {
             verify_records(&db, &master)?;
         }
+        if let Some(version) = from.filter(|v| *v < SCHEMA_VERSION) {
+            keep_copy_before_migration(path, version)?;
+        }
         let schema_version = migrate::run(&db, &master, from.unwrap_or(0))?;
         Ok(Store {
             db,
@@ -188,6 +197,7 @@ impl Store {
             path: path.to_owned(),
             schema_version,
             generation: std::sync::atomic::AtomicU64::new(0),
+            files: std::sync::RwLock::new(()),
         })
     }
 
@@ -246,10 +256,52 @@ impl Store {
             .fetch_add(1, std::sync::atomic::Ordering::AcqRel);
     }
 
+    /// Keeps files the store refers to from being removed while the guard lives.
+    pub fn pin_files(&self) -> std::sync::RwLockReadGuard<'_, ()> {
+        self.files
+            .read()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// Leave to remove files the store referred to; waits for running backups.
+    pub fn removing_files(&self) -> std::sync::RwLockWriteGuard<'_, ()> {
+        self.files
+            .write()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    /// [`Store::removing_files`] without waiting: `None` while a backup runs.
+    pub fn try_removing_files(&self) -> Option<std::sync::RwLockWriteGuard<'_, ()>> {
+        match self.files.try_write() {
+            Ok(guard) => Some(guard),
+            Err(std::sync::TryLockError::Poisoned(poisoned)) => Some(poisoned.into_inner()),
+            Err(std::sync::TryLockError::WouldBlock) => None,
+        }
+    }
+
     /// A consistent read snapshot.
     pub fn read(&self) -> Result<ReadTxn<'_>, StoreError> {
         Ok(ReadTxn::new(self, self.db.begin_read()?))
     }
+}
+
+/// Copies the store file aside before a migration changes it, so an upgrade that goes wrong
+/// is undone by putting the copy back (with the binary that wrote it). Nothing writes while
+/// this runs: the store is open, but no transaction has begun. Records stay sealed in the
+/// copy, under the same master key.
+fn keep_copy_before_migration(path: &Path, version: u64) -> Result<(), StoreError> {
+    let copy = path.with_extension(format!("schema-{version}.{}.bak", crate::dates::now()));
+    let fail = |err: std::io::Error| StoreError::Open {
+        path: copy.clone(),
+        detail: format!("cannot keep a copy before migrating: {err}"),
+    };
+    std::fs::copy(path, &copy).map_err(fail)?;
+    std::fs::set_permissions(&copy, std::fs::Permissions::from_mode(0o600)).map_err(fail)?;
+    std::fs::File::open(&copy)
+        .and_then(|file| file.sync_all())
+        .map_err(fail)?;
+    tracing::info!(copy = %copy.display(), from = version, to = SCHEMA_VERSION, "store copied before migrating");
+    Ok(())
 }
 
 /// Schema version (refusing newer ones) and master key check of an existing store; `None`

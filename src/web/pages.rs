@@ -110,6 +110,8 @@ struct IndexPage {
     account: Option<String>,
     csrf_token: String,
     appliance_admin: bool,
+    /// For appliance administrators: what is wrong with backups.
+    backup_warning: Option<String>,
     /// The organizations the person belongs to: id and name.
     organizations: Vec<(String, String)>,
 }
@@ -132,8 +134,16 @@ pub async fn index(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
         }
         None => Vec::new(),
     };
+    let backup_warning = match &signed_in {
+        Some(s) if s.account.appliance_admin => {
+            let (store, jobs) = (state.store.clone(), state.jobs.clone());
+            web::block(move || jobs.backup_warning(&store, identity::now())).await??
+        }
+        _ => None,
+    };
     let page = IndexPage {
         layout: Layout::new(),
+        backup_warning,
         organizations,
         schema_version: state.store.schema_version(),
         csrf_token: signed_in

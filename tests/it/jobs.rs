@@ -407,7 +407,7 @@ fn jobs_are_the_appliance_administrators_to_see_and_run() {
     let out = env.rampart(&["jobs", "run", "backups"]);
     assert!(!out.status.success());
     assert!(
-        stderr(&out).contains("reminders, drift, digest and retention"),
+        stderr(&out).contains("reminders, drift, digest, retention and backup"),
         "{}",
         stderr(&out)
     );
@@ -418,7 +418,7 @@ fn jobs_are_the_appliance_administrators_to_see_and_run() {
         "{printed}"
     );
     let listed = stdout(&env.rampart(&["jobs", "list"]));
-    for name in ["reminders", "drift", "digest", "retention"] {
+    for name in ["reminders", "drift", "digest", "retention", "backup"] {
         assert!(listed.contains(name), "{listed}");
     }
     assert!(
@@ -428,7 +428,7 @@ fn jobs_are_the_appliance_administrators_to_see_and_run() {
 
     // The API and the page: the administrator only; running needs the CSRF token.
     let list = ok(admin.get(&server, "/api/v1/admin/jobs"));
-    assert_eq!(list.as_array().unwrap().len(), 4);
+    assert_eq!(list.as_array().unwrap().len(), 5);
     assert_eq!(owner.get(&server, "/api/v1/admin/jobs").status(), 403);
     assert_eq!(
         admin
