@@ -189,6 +189,11 @@ pub fn append(txn: &WriteTxn<'_>, event: Event, now: i64) -> Result<Entry, Audit
     system.put(ENTRIES, &seq.to_be_bytes(), &serde_json::to_vec(&entry)?)?;
     system.put(HEAD, HEAD_KEY, &serde_json::to_vec(&Head { seq, hash })?)?;
     seal::rotate_if_full(&system, seq, &entry.hash, now)?;
+    crate::metrics::record_event(
+        &entry.event.action,
+        entry.event.target.as_deref(),
+        entry.event.outcome,
+    );
     Ok(entry)
 }
 

@@ -428,6 +428,9 @@ settings! {
     /// Days ahead the security.txt Expires field lies (1 to 365; RFC 9116 advises under
     /// a year).
     security_txt_valid_days: Bounded<1, 365> = Bounded(180);
+    /// Address of the Prometheus metrics listener (plain HTTP, `GET /metrics`), kept off
+    /// the public port; "off" for none. Bind it to loopback or a management network only.
+    metrics_listen: MetricsListen = MetricsListen(Some(SocketAddr::from(([127, 0, 0, 1], 9464))));
     /// Directory scheduled backups are written to, such as a mounted NAS; defaults to
     /// `<data_dir>/backups` (the same disk: set another).
     backup_dir: Option<PathBuf> = None;
@@ -443,6 +446,24 @@ settings! {
     backup_keep_days: Bounded<1, 3650> = Bounded(30);
     /// When the scheduled backup runs.
     jobs_backup_schedule: Schedule = Schedule::fixed("45 2 * * *");
+}
+
+/// Where the metrics listener binds, or nowhere.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct MetricsListen(pub Option<SocketAddr>);
+
+impl SettingType for MetricsListen {
+    const ALLOWED: &'static str = "an IP address and port such as \"127.0.0.1:9464\", or \"off\"";
+    fn from_text(text: &str) -> Option<Self> {
+        match text.trim() {
+            "off" => Some(MetricsListen(None)),
+            other => other.parse().ok().map(|addr| MetricsListen(Some(addr))),
+        }
+    }
+    fn show(&self) -> String {
+        self.0
+            .map_or_else(|| "off".to_owned(), |addr| addr.to_string())
+    }
 }
 
 /// age X25519 recipients.

@@ -216,6 +216,22 @@ async fn run(
     .map_err(DaemonError::Server)?;
     let handle = server.handle();
     let server_task = tokio::spawn(server);
+    let metrics = match config.metrics_listen.0 {
+        Some(wanted) => {
+            let listener = TcpListener::bind(wanted).map_err(|source| DaemonError::Listen {
+                addr: wanted,
+                source,
+            })?;
+            let bound = listener.local_addr().map_err(DaemonError::Server)?;
+            let server = crate::metrics::server(listener, store.clone(), config.data_dir.clone())
+                .map_err(DaemonError::Server)?;
+            let metrics_handle = server.handle();
+            tokio::spawn(server);
+            println!("Metrics on http://{bound}/metrics");
+            Some(metrics_handle)
+        }
+        None => None,
+    };
     let jobs_task = tokio::spawn(jobs.serve(store.clone(), vault.clone()));
 
     if let Some(token) = setup_link {
@@ -247,6 +263,9 @@ async fn run(
             Err(err) => Err(DaemonError::Server(std::io::Error::other(err))),
         },
     };
+    if let Some(metrics) = metrics {
+        metrics.stop(false).await;
+    }
     control_task.abort();
     jobs_task.abort();
     let _ = std::fs::remove_file(&socket_path);

@@ -20,6 +20,7 @@ pub mod doctor;
 pub mod evidence;
 pub mod jobs;
 pub mod mail;
+pub mod metrics;
 pub mod notify;
 pub mod org;
 pub mod privacy;

@@ -162,6 +162,9 @@ struct Ledger {
     last_ok: Option<i64>,
 }
 
+/// A job's name, its last run's start and its last success's, unix seconds.
+pub type LedgerTimes = (&'static str, Option<i64>, Option<i64>);
+
 /// What the jobs page and `rampart jobs list` show of one job.
 #[derive(Debug, Clone, Serialize, Deserialize, utoipa::ToSchema)]
 pub struct JobView {
@@ -215,6 +218,24 @@ impl Jobs {
             running: tokio::sync::Mutex::new(()),
             backups: crate::backup::Settings::of(config),
         }
+    }
+
+    /// Each job's name, last run and last success (unix seconds), for the metrics.
+    pub fn ledger_times(store: &Store) -> Result<Vec<LedgerTimes>, JobError> {
+        let mut ledgers = ledgers(store)?;
+        Ok(Job::ALL
+            .iter()
+            .map(|job| {
+                let ledger = ledgers.remove(job);
+                (
+                    job.name(),
+                    ledger
+                        .as_ref()
+                        .and_then(|l| l.last.as_ref().map(|r| r.started_at)),
+                    ledger.and_then(|l| l.last_ok),
+                )
+            })
+            .collect())
     }
 
     /// When the last backup that succeeded was made, by schedule or by hand.

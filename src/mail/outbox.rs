@@ -189,6 +189,7 @@ async fn deliver_one(
     now: i64,
 ) -> Result<bool, MailError> {
     let outcome = mailer.send(&queued.message).await;
+    crate::metrics::record_delivery(outcome.is_ok());
     queued.attempts += 1;
     let sent = match outcome {
         Ok(answer) => {

@@ -92,6 +92,7 @@ pub async fn edge(
     let request_id = new_request_id();
     let api = req.path().starts_with("/api/");
     let method = req.method().clone();
+    let metrics_class = crate::metrics::route_class(req.path(), method.is_safe());
 
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let limit = state
@@ -210,12 +211,14 @@ pub async fn edge(
     if api && !headers.contains_key(header::CACHE_CONTROL) {
         headers.insert(header::CACHE_CONTROL, HeaderValue::from_static("no-store"));
     }
+    let elapsed = started.elapsed();
+    crate::metrics::record_request(metrics_class, res.status().as_u16(), elapsed);
     tracing::info!(
         request_id = %request_id,
         method = %method,
         route = %route,
         status = res.status().as_u16(),
-        micros = u64::try_from(started.elapsed().as_micros()).unwrap_or(u64::MAX),
+        micros = u64::try_from(elapsed.as_micros()).unwrap_or(u64::MAX),
         "request"
     );
     Ok(res)

@@ -19,7 +19,7 @@ mod handle;
 mod identity;
 mod jobs_api;
 mod jobs_pages;
-mod limits;
+pub(crate) mod limits;
 mod mail_api;
 mod pages;
 mod routing;

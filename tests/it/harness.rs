@@ -49,6 +49,7 @@ impl TestEnv {
         // that only the rate-limit tests meet them.
         for (key, value) in [
             ("listen", "\"127.0.0.1:0\""),
+            ("metrics_listen", "\"127.0.0.1:0\""),
             ("rate_limit_auth_per_minute", "10000"),
             ("rate_limit_api_per_minute", "10000"),
             ("rate_limit_admin_per_minute", "10000"),

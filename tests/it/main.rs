@@ -20,6 +20,7 @@ mod identity;
 mod jobs;
 mod mail;
 mod matrix;
+mod metrics;
 mod mfa;
 mod operator;
 mod oversight;
