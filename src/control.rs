@@ -30,6 +30,11 @@ pub enum Request {
         name: String,
     },
     OrgList,
+    /// Erase an organization (crypto-shredding); `confirm` is its exact name.
+    OrgErase {
+        id: uuid::Uuid,
+        confirm: String,
+    },
     AuditVerify,
     AuditExport,
     /// Seal the open audit segment now.
@@ -136,6 +141,20 @@ pub fn handle(store: &Store, context: &Context, request: Request) -> Reply {
                 .map_err(|err| err.to_string())
                 .and_then(|org| serde_json::to_value(org).map_err(|err| err.to_string()))
         }
+        Request::OrgErase { id, confirm } => crate::erasure::erase_organization(
+            store,
+            crate::erasure::Eraser::Operator(&operator),
+            crate::store::OrgId(id),
+            &confirm,
+            crate::erasure::Appliance {
+                data_dir: context.vault.data_dir(),
+                backup_keep_days: context.jobs.backup_settings().keep_days,
+            },
+            &crate::auth::Client::default(),
+            crate::dates::now(),
+        )
+        .map_err(|err| err.to_string())
+        .and_then(|receipt| serde_json::to_value(receipt).map_err(|err| err.to_string())),
         Request::OrgList => crate::org::list(store, &operator)
             .map_err(|err| err.to_string())
             .and_then(|orgs| serde_json::to_value(orgs).map_err(|err| err.to_string())),

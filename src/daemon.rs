@@ -188,6 +188,14 @@ async fn run(
     vault.prepare().map_err(DaemonError::Server)?;
     let unfinished = crate::docs::archive::prepare(&store, vault.data_dir())
         .map_err(|err| DaemonError::Server(std::io::Error::other(err.to_string())))?;
+    let swept = crate::erasure::sweep(&store, vault.data_dir())
+        .map_err(|err| DaemonError::Server(std::io::Error::other(err.to_string())))?;
+    if swept > 0 {
+        tracing::info!(
+            folders = swept,
+            "removed the files of organizations erased before the last stop"
+        );
+    }
     if unfinished > 0 {
         tracing::warn!(
             count = unfinished,

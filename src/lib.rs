@@ -17,6 +17,7 @@ pub mod daemon;
 pub mod dates;
 pub mod docs;
 pub mod doctor;
+pub mod erasure;
 pub mod evidence;
 pub mod jobs;
 pub mod mail;

@@ -274,6 +274,15 @@ enum OrgCommand {
     },
     /// List organizations as JSON.
     List,
+    /// Erase an organization for good: its data key is destroyed (its records and files
+    /// become unreadable at once), then they are removed. Prints the receipt as JSON.
+    Erase {
+        /// The organization's id.
+        id: uuid::Uuid,
+        /// Its exact name, to confirm.
+        #[arg(long, value_name = "NAME")]
+        confirm: String,
+    },
 }
 
 /// Why a command failed, and so which exit status it gets.
@@ -857,6 +866,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
             let request = match command {
                 OrgCommand::Create { name } => Request::OrgCreate { name },
                 OrgCommand::List => Request::OrgList,
+                OrgCommand::Erase { id, confirm } => Request::OrgErase { id, confirm },
             };
             print_json(&operate(&config, request)?)
         }

@@ -339,6 +339,48 @@ impl<'s> WriteTxn<'s> {
     }
 
     /// Makes every change durable (fsync) before returning.
+    /// Destroys the data key of the organization `grant` names and removes every one of its
+    /// rows, in this transaction: once it commits, nothing of the organization can be read,
+    /// and if it does not, nothing changed. Returns how many rows went.
+    pub fn erase_organization(&self, grant: &Grant) -> Result<u64, StoreError> {
+        let org = grant.org();
+        if org == OrgId::APPLIANCE {
+            return Err(StoreError::UnknownOrganization(org));
+        }
+        let removed_key = self
+            .txn
+            .open_table(ORG_KEYS)?
+            .remove(org.as_bytes().as_slice())?
+            .is_some();
+        if !removed_key {
+            return Err(StoreError::UnknownOrganization(org));
+        }
+        let tenant_tables: Vec<String> = self
+            .txn
+            .list_tables()?
+            .map(|handle| redb::TableHandle::name(&handle).to_owned())
+            .filter(|name| name.starts_with("t."))
+            .collect();
+        let prefix = org.as_bytes().as_slice();
+        let mut removed = 0;
+        for name in tenant_tables {
+            let mut table = self.txn.open_table(definition(&name))?;
+            let mut rows: Vec<Vec<u8>> = Vec::new();
+            for entry in table.range(prefix..)? {
+                let (row, _) = entry?;
+                if !row.value().starts_with(prefix) {
+                    break;
+                }
+                rows.push(row.value().to_vec());
+            }
+            for row in rows {
+                table.remove(row.as_slice())?;
+                removed += 1;
+            }
+        }
+        Ok(removed)
+    }
+
     pub fn commit(self) -> Result<(), StoreError> {
         self.txn.commit()?;
         self.store.bump_generation();

@@ -99,6 +99,11 @@ pub static ROUTES: &[Endpoint] = &[
         route: || web::put().to(auth_api::org_update),
     },
     Endpoint {
+        method: "post",
+        path: "/api/v1/orgs/{org_id}/erase",
+        route: || web::post().to(auth_api::org_erase),
+    },
+    Endpoint {
         method: "get",
         path: "/api/v1/orgs/{org_id}/members",
         route: || web::get().to(auth_api::members),
@@ -518,6 +523,7 @@ async fn openapi_json() -> HttpResponse {
         auth_api::token_revoke,
         auth_api::org_audit,
         auth_api::org_update,
+        auth_api::org_erase,
         auth_api::members,
         auth_api::member_role,
         auth_api::member_remove,

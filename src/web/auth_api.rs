@@ -534,6 +534,51 @@ pub struct RoleBody {
     role: access::Role,
 }
 
+/// What erasing an organization needs: its exact name, typed again.
+#[derive(Deserialize, ToSchema)]
+pub struct EraseBody {
+    pub confirm: String,
+}
+
+/// Erase the organization (owners; sign-in within 5 minutes): its data key is destroyed,
+/// so its records and files can never be read again, and they are removed. Answers the
+/// receipt, which says by when backups made before are gone.
+#[utoipa::path(post, path = "/api/v1/orgs/{org_id}/erase", tag = "organizations", request_body = EraseBody,
+    params(("org_id" = String, Path, description = "organization id")),
+    responses((status = 200, body = crate::erasure::Receipt), (status = 401),
+        (status = 403, description = "not an owner, `reauthentication_required`, or missing CSRF token"),
+        (status = 404), (status = 422, description = "`confirm` is not the organization's name")))]
+pub async fn org_erase(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<EraseBody>,
+) -> Result<HttpResponse, WebError> {
+    let signed_in = identity::require_writer(&req, &state).await?;
+    auth::require_step_up(&signed_in.session, now())?;
+    let org = parse_org(&path)?;
+    let client = identity::client(&req, &state);
+    let requester = identity::requester(&signed_in);
+    let (store, keep_days) = (state.store.clone(), state.jobs.backup_settings().keep_days);
+    let data_dir = state.vault.data_dir().to_owned();
+    let receipt = web::block(move || {
+        crate::erasure::erase_organization(
+            &store,
+            crate::erasure::Eraser::Member(requester),
+            org,
+            &body.confirm,
+            crate::erasure::Appliance {
+                data_dir: &data_dir,
+                backup_keep_days: keep_days,
+            },
+            &client,
+            now(),
+        )
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(receipt))
+}
+
 fn parse_account(text: &str) -> Result<auth::AccountId, WebError> {
     uuid::Uuid::parse_str(text)
         .map(auth::AccountId)

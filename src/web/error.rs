@@ -241,6 +241,22 @@ impl From<crate::jobs::JobError> for WebError {
     }
 }
 
+impl From<crate::erasure::ErasureError> for WebError {
+    fn from(err: crate::erasure::ErasureError) -> Self {
+        use crate::erasure::ErasureError;
+        match err {
+            ErasureError::NotConfirmed => WebError::Invalid {
+                field: "confirm".into(),
+                message: err.to_string(),
+            },
+            ErasureError::Access(access) => access.into(),
+            ErasureError::Audit(audit) => audit.into(),
+            ErasureError::Org(org) => org.into(),
+            other => WebError::Internal(other.to_string()),
+        }
+    }
+}
+
 impl From<crate::privacy::PrivacyError> for WebError {
     fn from(err: crate::privacy::PrivacyError) -> Self {
         use crate::privacy::PrivacyError;

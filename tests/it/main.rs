@@ -14,6 +14,7 @@ mod cli;
 mod compliance;
 mod crash;
 mod documents;
+mod erasure;
 mod evidence;
 mod harness;
 mod identity;

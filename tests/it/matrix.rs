@@ -143,6 +143,13 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
         r#"{"name":"Globex"}"#,
         [401, 403, 403, 403, 200, 404, 404],
     ),
+    // Owners only; the wrong name stops even them (nothing is erased here).
+    (
+        "post",
+        "/api/v1/orgs/{org_id}/erase",
+        r#"{"confirm":"not its name"}"#,
+        [401, 403, 403, 403, 422, 404, 404],
+    ),
     // Owners, and the appliance administrator (its read is audited in the organization's log).
     (
         "get",

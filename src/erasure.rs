@@ -1,0 +1,229 @@
+//! Erasing an organization (GDPR article 17, CCPA's right to delete) by crypto-shredding.
+//!
+//! One write transaction destroys the organization's data key, removes every one of its
+//! rows and memberships, and records the receipt: it commits whole or not at all, so a crash
+//! leaves the organization either intact or gone. Its evidence and document files are then
+//! removed; their keys were in the rows just removed, so a file a crash leaves behind is
+//! unreadable already, and the next start sweeps it.
+//!
+//! Backups made before the erasure hold a wrapped copy of the key until the backup
+//! retention removes them; the receipt names that date.
+
+use std::path::Path;
+
+use serde::{Deserialize, Serialize};
+
+use crate::access::{self, AccessError, ApplianceOperator, Permission, Requester, SystemGrant};
+use crate::audit::{self, Actor, Event, Outcome};
+use crate::auth::Client;
+use crate::store::{OrgId, Store, StoreError, SystemTable};
+
+const RECEIPTS: SystemTable = SystemTable::new("s.erasures");
+/// Folders of per-organization files under the data directory.
+const FILE_DIRS: [&str; 2] = ["evidence", "documents"];
+
+#[derive(Debug, thiserror::Error)]
+#[non_exhaustive]
+pub enum ErasureError {
+    #[error("to erase an organization, confirm with its exact name; nothing was erased")]
+    NotConfirmed,
+    #[error(transparent)]
+    Access(#[from] AccessError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Audit(#[from] audit::AuditError),
+    #[error(transparent)]
+    Org(#[from] crate::org::OrgError),
+    #[error("erasure record unreadable: {0}")]
+    Decode(#[from] serde_json::Error),
+}
+
+/// Who asks: an owner through the web, or the operator at the console.
+#[derive(Debug, Clone, Copy)]
+pub enum Eraser<'a> {
+    Member(Requester),
+    Operator(&'a ApplianceOperator),
+}
+
+/// What an erasure did and promises, kept in the store and given to whoever asked.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct Receipt {
+    #[schema(value_type = String)]
+    pub id: uuid::Uuid,
+    /// The erased organization's id (its name is erased with it).
+    pub organization: String,
+    /// Unix seconds.
+    pub erased_at: i64,
+    pub records_removed: u64,
+    pub files_removed: u64,
+    /// Unix seconds: by then every backup made before the erasure has expired under the
+    /// backup retention (backup_keep_days), and with it the last wrapped copy of the key.
+    pub backups_expire_by: i64,
+    pub statement: String,
+}
+
+/// Where the erased files live and how long backups are kept (for the receipt).
+#[derive(Debug, Clone, Copy)]
+pub struct Appliance<'a> {
+    pub data_dir: &'a Path,
+    pub backup_keep_days: u64,
+}
+
+/// Erases `org`: `confirm` must be its exact name.
+pub fn erase_organization(
+    store: &Store,
+    eraser: Eraser<'_>,
+    org: OrgId,
+    confirm: &str,
+    appliance: Appliance<'_>,
+    client: &Client,
+    now: i64,
+) -> Result<Receipt, ErasureError> {
+    let Appliance {
+        data_dir,
+        backup_keep_days,
+    } = appliance;
+    let known = store.organizations()?;
+    let txn = store.write()?;
+    let (grant, actor) = match eraser {
+        Eraser::Member(requester) => {
+            let system = txn.system(&SystemGrant::internal())?;
+            let (grant, _) = access::authorize(
+                &system,
+                &known,
+                requester,
+                org,
+                Permission::ManageOrganization,
+            )?;
+            (grant, Actor::Account(requester.account.to_string()))
+        }
+        Eraser::Operator(operator) => {
+            if !known.contains(&org) {
+                return Err(AccessError::NotFound.into());
+            }
+            (operator.grant(org), Actor::Operator)
+        }
+    };
+    let name = {
+        let tenant = txn.tenant(&grant)?;
+        crate::org::profile_of(&tenant)?
+            .map(|profile| profile.name)
+            .unwrap_or_default()
+    };
+    if confirm.trim() != name {
+        return Err(ErasureError::NotConfirmed);
+    }
+    let records_removed = txn.erase_organization(&grant)?;
+    {
+        let system = txn.system(&SystemGrant::internal())?;
+        for (account, _) in access::members_of(&system, org)? {
+            access::remove_role(&system, account, org)?;
+        }
+    }
+    let backups_expire_by = now + i64::try_from(backup_keep_days).unwrap_or(3650) * 86_400 + 86_400;
+    let mut receipt = Receipt {
+        id: uuid::Uuid::new_v4(),
+        organization: org.to_string(),
+        erased_at: now,
+        records_removed,
+        files_removed: 0,
+        backups_expire_by,
+        statement: format!(
+            "Organization {org} was erased at {}: its data key was destroyed, so none of its \
+             records or files can be read, and they were removed. Backups made before then \
+             hold a wrapped copy of that key until they expire under the backup retention; \
+             the last of those in the backup directory is gone by {}. Copies made elsewhere \
+             by hand are the administrator's to destroy.",
+            crate::dates::format_utc(now),
+            crate::dates::format_utc(backups_expire_by)
+        ),
+    };
+    audit::append(
+        &txn,
+        client.stamp(Event::new(actor, "org.erase", Outcome::Success).target(org)),
+        now,
+    )?;
+    {
+        let system = txn.system(&SystemGrant::internal())?;
+        system.put(
+            RECEIPTS,
+            receipt.id.as_bytes(),
+            &serde_json::to_vec(&receipt)?,
+        )?;
+    }
+    txn.commit()?;
+
+    receipt.files_removed = remove_files(store, data_dir, org);
+    if receipt.files_removed > 0 {
+        let txn = store.write()?;
+        let system = txn.system(&SystemGrant::internal())?;
+        system.put(
+            RECEIPTS,
+            receipt.id.as_bytes(),
+            &serde_json::to_vec(&receipt)?,
+        )?;
+        drop(system);
+        txn.commit()?;
+    }
+    tracing::info!(org = %org, records = records_removed, files = receipt.files_removed, "organization erased");
+    Ok(receipt)
+}
+
+/// Removes the organization's file folders; returns how many files were in them.
+fn remove_files(store: &Store, data_dir: &Path, org: OrgId) -> u64 {
+    let _removing = store.removing_files();
+    let mut removed = 0;
+    for top in FILE_DIRS {
+        let dir = data_dir.join(top).join(org.to_string());
+        if let Ok(entries) = std::fs::read_dir(&dir) {
+            removed += entries.flatten().count() as u64;
+        }
+        match std::fs::remove_dir_all(&dir) {
+            Ok(()) => {}
+            Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
+            Err(err) => {
+                tracing::warn!(error = %err, "could not remove an erased organization's files; the next start sweeps them")
+            }
+        }
+    }
+    removed
+}
+
+/// At start: removes file folders of organizations that no longer exist (an erasure the
+/// process stopped before it had removed the files). Returns how many folders went.
+pub fn sweep(store: &Store, data_dir: &Path) -> Result<usize, ErasureError> {
+    let known: std::collections::HashSet<String> = store
+        .organizations()?
+        .into_iter()
+        .map(|org| org.to_string())
+        .collect();
+    let mut swept = 0;
+    for top in FILE_DIRS {
+        let Ok(entries) = std::fs::read_dir(data_dir.join(top)) else {
+            continue;
+        };
+        for entry in entries.flatten() {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            let is_org_dir = uuid::Uuid::parse_str(&name).is_ok() && entry.path().is_dir();
+            if is_org_dir && !known.contains(&name) && std::fs::remove_dir_all(entry.path()).is_ok()
+            {
+                swept += 1;
+            }
+        }
+    }
+    Ok(swept)
+}
+
+/// Every erasure receipt, oldest first.
+pub fn receipts(store: &Store) -> Result<Vec<Receipt>, ErasureError> {
+    let read = store.read()?;
+    let system = read.system(&SystemGrant::internal())?;
+    let mut out: Vec<Receipt> = system
+        .list_from(RECEIPTS, &[])?
+        .into_iter()
+        .map(|(_, bytes)| serde_json::from_slice(&bytes))
+        .collect::<Result<_, _>>()?;
+    out.sort_by_key(|r| r.erased_at);
+    Ok(out)
+}

@@ -1,0 +1,239 @@
+//! Erasing an organization: only its owner (or the operator), only with its exact name;
+//! afterwards its key and rows are gone from the store file, its files from the disk, other
+//! organizations untouched, and a backup made before still holds it, as the receipt says.
+
+use std::path::Path;
+
+use redb::{ReadableDatabase, ReadableTable, TableDefinition, TableHandle};
+use serde_json::{Value, json};
+
+use crate::evidence::{pdf, upload};
+use crate::harness::{TestEnv, stderr, stdout};
+use crate::identity::{ADMIN_EMAIL, ADMIN_PASSWORD, Session, create_user, origin, set_up};
+
+const PASSWORD: &str = "velvet orbit canyon 93 drift";
+
+fn erase(
+    server: &crate::harness::TestServer,
+    session: &Session,
+    org: &str,
+    confirm: &str,
+) -> (u16, Value) {
+    let response = server
+        .client
+        .post(server.url(&format!("/api/v1/orgs/{org}/erase")))
+        .header("origin", origin(server))
+        .header("cookie", &session.cookie)
+        .header("x-csrf-token", &session.csrf)
+        .json(&json!({ "confirm": confirm }))
+        .send()
+        .unwrap();
+    let status = response.status().as_u16();
+    (status, response.json().unwrap_or(Value::Null))
+}
+
+/// Rows of the store file whose key starts with `org`'s 16 bytes, in any sealed table, and
+/// whether `org` still has a data key. Read straight from the file, as an attacker with
+/// the disk would.
+fn traces_in_store(store: &Path, org: &str) -> (usize, bool) {
+    let org = uuid::Uuid::parse_str(org).unwrap();
+    let prefix = org.as_bytes().as_slice();
+    let db = redb::ReadOnlyDatabase::open(store).unwrap();
+    let txn = db.begin_read().unwrap();
+    let mut rows = 0;
+    for handle in txn.list_tables().unwrap() {
+        let name = handle.name().to_owned();
+        if !(name.starts_with("t.") || name.starts_with("s.")) {
+            continue;
+        }
+        let table = txn
+            .open_table(TableDefinition::<&[u8], &[u8]>::new(&name))
+            .unwrap();
+        for entry in table.iter().unwrap() {
+            let (key, _) = entry.unwrap();
+            if key.value().starts_with(prefix) {
+                rows += 1;
+            }
+        }
+    }
+    let keys = txn
+        .open_table(TableDefinition::<&[u8], &[u8]>::new("org_keys"))
+        .unwrap();
+    let has_key = keys.get(prefix).unwrap().is_some();
+    (rows, has_key)
+}
+
+#[test]
+fn an_owner_erases_an_organization_and_nothing_of_it_can_be_read_again() {
+    let keys = tempfile::tempdir().unwrap();
+    let identity = keys.path().join("id.txt");
+    let out = std::process::Command::new("age-keygen")
+        .arg("-o")
+        .arg(&identity)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let recipient = std::fs::read_to_string(&identity)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_owned))
+        .unwrap();
+    let env = TestEnv::with_config(&format!(
+        "backup_recipients = [\"{recipient}\"]\nbackup_keep_days = 30\n"
+    ));
+    let server = env.serve();
+    let org = set_up(&server);
+    let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let evidence = upload(&server, &owner, &org, "policy.pdf", &pdf("to be erased"));
+    create_user(&env, "admin@acme.example", PASSWORD, &org, "admin");
+    let org_admin = Session::login(&server, "admin@acme.example", PASSWORD);
+
+    // Another organization, which must come through untouched.
+    let other = crate::matrix::create_org(&env, "Initech");
+    create_user(&env, "owner@initech.example", PASSWORD, &other, "owner");
+    let other_owner = Session::login(&server, "owner@initech.example", PASSWORD);
+    let kept = upload(&server, &other_owner, &other, "kept.pdf", &pdf("kept"));
+
+    // A backup before the erasure.
+    let backups = env.path().join("backups");
+    let out = env.rampart(&[
+        "backup",
+        "create",
+        "--to",
+        &format!("{}/", backups.display()),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let old_blobs = env.data_dir().join("evidence").join(&org);
+    let saved = env.path().join("saved-blobs");
+    std::fs::create_dir_all(&saved).unwrap();
+    for entry in std::fs::read_dir(&old_blobs).unwrap().flatten() {
+        std::fs::copy(entry.path(), saved.join(entry.file_name())).unwrap();
+    }
+
+    // Refused: an admin who is not the owner, another organization's owner, a wrong name.
+    assert_eq!(erase(&server, &org_admin, &org, "Acme Defense").0, 403);
+    assert_eq!(erase(&server, &other_owner, &org, "Acme Defense").0, 404);
+    let (status, body) = erase(&server, &owner, &org, "Acme");
+    assert_eq!(status, 422, "{body}");
+    assert_eq!(body["error"]["field"], "confirm", "{body}");
+    let download = format!(
+        "/api/v1/orgs/{org}/evidence/{}/download",
+        evidence["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        owner.get(&server, &download).status(),
+        200,
+        "nothing erased yet"
+    );
+
+    let (status, receipt) = erase(&server, &owner, &org, "Acme Defense");
+    assert_eq!(status, 200, "{receipt}");
+    assert_eq!(receipt["organization"], org.as_str());
+    assert!(
+        receipt["records_removed"].as_u64().unwrap() >= 2,
+        "{receipt}"
+    );
+    assert_eq!(receipt["files_removed"], 1, "{receipt}");
+    let erased_at = receipt["erased_at"].as_i64().unwrap();
+    assert_eq!(
+        receipt["backups_expire_by"].as_i64().unwrap(),
+        erased_at + 31 * 86_400
+    );
+    assert!(
+        receipt["statement"]
+            .as_str()
+            .unwrap()
+            .contains("data key was destroyed")
+    );
+
+    // Gone for everyone, the appliance administrator included; its files are off the disk.
+    assert_eq!(owner.get(&server, &download).status(), 404);
+    assert_eq!(
+        owner.get(&server, &format!("/api/v1/orgs/{org}")).status(),
+        404
+    );
+    assert!(!old_blobs.exists());
+    let me: Value = owner.get(&server, "/api/v1/me").json().unwrap();
+    assert!(
+        me["organizations"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|o| o["id"] != org.as_str()),
+        "{me}"
+    );
+    // The other organization is as it was.
+    let kept_download = format!(
+        "/api/v1/orgs/{other}/evidence/{}/download",
+        kept["id"].as_str().unwrap()
+    );
+    assert_eq!(
+        other_owner
+            .get(&server, &kept_download)
+            .bytes()
+            .unwrap()
+            .as_ref(),
+        pdf("kept").as_slice()
+    );
+    // Audited, and the chain still verifies.
+    let log = stdout(&env.rampart(&["audit", "export"]));
+    assert!(
+        log.lines()
+            .any(|l| l.contains("\"org.erase\"") && l.contains(&org)),
+        "{log}"
+    );
+    assert_eq!(env.rampart(&["audit", "verify"]).status.code(), Some(0));
+
+    // The store file holds no row and no key of it: the old blobs, put back as a crash
+    // would leave them, have no key anywhere, and the next start sweeps them.
+    assert!(server.stop().success());
+    assert_eq!(traces_in_store(&env.store_path(), &org), (0, false));
+    let (other_rows, other_key) = traces_in_store(&env.store_path(), &other);
+    assert!(other_rows > 0 && other_key);
+    std::fs::create_dir_all(&old_blobs).unwrap();
+    for entry in std::fs::read_dir(&saved).unwrap().flatten() {
+        std::fs::copy(entry.path(), old_blobs.join(entry.file_name())).unwrap();
+    }
+    let server = env.serve();
+    assert!(!old_blobs.exists(), "swept at start");
+    assert_eq!(env.rampart(&["evidence", "verify"]).status.code(), Some(0));
+    drop(server);
+
+    // A backup made before still holds it, until it expires under the retention.
+    let backup = std::fs::read_dir(&backups)
+        .unwrap()
+        .flatten()
+        .next()
+        .unwrap()
+        .path();
+    let elsewhere = TestEnv::new();
+    let out = elsewhere.rampart(&[
+        "restore",
+        backup.to_str().unwrap(),
+        "--data-dir",
+        elsewhere.data_dir().to_str().unwrap(),
+        "--identity",
+        identity.to_str().unwrap(),
+    ]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    assert!(stdout(&elsewhere.rampart(&["admin", "org", "list"])).contains("Acme Defense"));
+}
+
+#[test]
+fn the_operator_erases_an_organization_by_id_and_exact_name() {
+    let env = TestEnv::new();
+    assert_eq!(env.rampart(&["init"]).status.code(), Some(0));
+    let org = crate::matrix::create_org(&env, "Globex");
+    let out = env.rampart(&["admin", "org", "erase", &org, "--confirm", "globex"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(stderr(&out).contains("exact name"), "{}", stderr(&out));
+    assert!(stdout(&env.rampart(&["admin", "org", "list"])).contains("Globex"));
+
+    let out = env.rampart(&["admin", "org", "erase", &org, "--confirm", "Globex"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let receipt: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(receipt["organization"], org.as_str());
+    assert!(!stdout(&env.rampart(&["admin", "org", "list"])).contains("Globex"));
+    let out = env.rampart(&["admin", "org", "erase", &org, "--confirm", "Globex"]);
+    assert_eq!(out.status.code(), Some(2), "erased once");
+}
