@@ -80,6 +80,10 @@ pub enum Request {
         role: Option<crate::access::Role>,
     },
     UserList,
+    /// Erase the account with this address.
+    UserErase {
+        email: String,
+    },
     /// Unlock, disable, enable or reset-mfa the account with this address.
     UserAction {
         email: String,
@@ -236,6 +240,22 @@ pub fn handle(store: &Store, context: &Context, request: Request) -> Reply {
         )
         .map_err(|err| err.to_string())
         .map(|token| serde_json::json!({ "url": format!("{}/reset/{token}", context.base_url) })),
+        Request::UserErase { email } => crate::auth::account_id_by_email(store, &email)
+            .map_err(|err| err.to_string())
+            .and_then(|id| id.ok_or_else(|| format!("no account has the address {email}")))
+            .and_then(|id| {
+                crate::erasure::erase_person(
+                    store,
+                    crate::erasure::Eraser::Operator(&operator),
+                    id,
+                    &email,
+                    context.jobs.backup_settings().keep_days,
+                    &crate::auth::Client::default(),
+                    crate::dates::now(),
+                )
+                .map_err(|err| err.to_string())
+            })
+            .and_then(|receipt| serde_json::to_value(receipt).map_err(|err| err.to_string())),
         Request::UserList => crate::auth::list_accounts(store)
             .map_err(|err| err.to_string())
             .and_then(|accounts| serde_json::to_value(accounts).map_err(|err| err.to_string())),

@@ -25,8 +25,8 @@ const FILE_DIRS: [&str; 2] = ["evidence", "documents"];
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum ErasureError {
-    #[error("to erase an organization, confirm with its exact name; nothing was erased")]
-    NotConfirmed,
+    #[error("{0}; nothing was erased")]
+    NotConfirmed(&'static str),
     #[error(transparent)]
     Access(#[from] AccessError),
     #[error(transparent)]
@@ -35,6 +35,10 @@ pub enum ErasureError {
     Audit(#[from] audit::AuditError),
     #[error(transparent)]
     Org(#[from] crate::org::OrgError),
+    #[error("{0}")]
+    Refused(String),
+    #[error("account records: {0}")]
+    Person(String),
     #[error("erasure record unreadable: {0}")]
     Decode(#[from] serde_json::Error),
 }
@@ -112,7 +116,9 @@ pub fn erase_organization(
             .unwrap_or_default()
     };
     if confirm.trim() != name {
-        return Err(ErasureError::NotConfirmed);
+        return Err(ErasureError::NotConfirmed(
+            "to erase an organization, confirm with its exact name",
+        ));
     }
     let records_removed = txn.erase_organization(&grant)?;
     {
@@ -226,4 +232,116 @@ pub fn receipts(store: &Store) -> Result<Vec<Receipt>, ErasureError> {
         .collect::<Result<_, _>>()?;
     out.sort_by_key(|r| r.erased_at);
     Ok(out)
+}
+
+/// What erasing a person did.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
+pub struct PersonReceipt {
+    /// The name the person's past actions carry from now on, in histories and the audit
+    /// log (whose chain is untouched: it holds account ids, never names).
+    pub pseudonym: String,
+    /// Unix seconds.
+    pub erased_at: i64,
+    pub memberships_removed: usize,
+    pub sessions_ended: usize,
+    pub tokens_revoked: usize,
+    pub messages_removed: usize,
+    /// Unix seconds: by then every backup made before has expired under the retention.
+    pub backups_expire_by: i64,
+    pub statement: String,
+}
+
+/// Erases the account `target`: the account, its address, memberships, sessions, API
+/// tokens and queued mail go in one transaction; its past actions keep a stable pseudonym.
+/// The person themselves, the appliance administrator or the operator may; `confirm` must
+/// be the account's address. The last appliance administrator and an organization's only
+/// owner cannot be erased (hand the role on, or erase the organization, first).
+pub fn erase_person(
+    store: &Store,
+    eraser: Eraser<'_>,
+    target: crate::auth::AccountId,
+    confirm: &str,
+    backup_keep_days: u64,
+    client: &Client,
+    now: i64,
+) -> Result<PersonReceipt, ErasureError> {
+    use crate::auth::account;
+    let txn = store.write()?;
+    let system = txn.system(&SystemGrant::internal())?;
+    let actor = match eraser {
+        Eraser::Member(requester) if requester.account == target || requester.appliance_admin => {
+            Actor::Account(requester.account.to_string())
+        }
+        Eraser::Member(_) => return Err(AccessError::NotFound.into()),
+        Eraser::Operator(_) => Actor::Operator,
+    };
+    let person = account::get(&system, target)
+        .map_err(|err| ErasureError::Person(err.to_string()))?
+        .ok_or(AccessError::NotFound)?;
+    let confirmed =
+        crate::auth::account::normalize_email(confirm).is_ok_and(|email| email == person.email);
+    if !confirmed {
+        return Err(ErasureError::NotConfirmed(
+            "to erase an account, confirm with its address",
+        ));
+    }
+    let person_err = |err: crate::auth::AuthError| ErasureError::Person(err.to_string());
+    if person.appliance_admin {
+        let others = account::all(&system)
+            .map_err(person_err)?
+            .into_iter()
+            .any(|a| a.id != target && a.appliance_admin && !a.disabled);
+        if !others {
+            return Err(ErasureError::Refused(
+                "this is the last appliance administrator; make another one first".into(),
+            ));
+        }
+    }
+    let memberships = access::memberships(&system, target)?;
+    for (org, role) in &memberships {
+        if *role == access::Role::Owner {
+            let other_owner = access::members_of(&system, *org)?
+                .into_iter()
+                .any(|(account, role)| account != target && role == access::Role::Owner);
+            if !other_owner {
+                return Err(ErasureError::Refused(format!(
+                    "this person is the only owner of organization {org}; make another owner or erase the organization first"
+                )));
+            }
+        }
+    }
+    for (org, _) in &memberships {
+        access::remove_role(&system, target, *org)?;
+    }
+    let sessions_ended =
+        crate::auth::session::revoke_all(&system, target, None).map_err(person_err)?;
+    let tokens_revoked = crate::auth::tokens::revoke_all(&system, target).map_err(person_err)?;
+    let messages_removed = crate::mail::outbox::forget_recipient(&system, &person.email)
+        .map_err(|err| ErasureError::Person(err.to_string()))?;
+    let pseudonym = account::remove(&system, &person, now).map_err(person_err)?;
+    drop(system);
+    audit::append(
+        &txn,
+        client.stamp(Event::new(actor, "privacy.erase", Outcome::Success).target(target)),
+        now,
+    )?;
+    txn.commit()?;
+    let backups_expire_by = now + i64::try_from(backup_keep_days).unwrap_or(3650) * 86_400 + 86_400;
+    Ok(PersonReceipt {
+        statement: format!(
+            "The account was erased at {}: its address, name, password, second factors, \
+             memberships, sessions, API tokens and queued mail are gone. Its past actions are \
+             attributed to {pseudonym}. Backups made before then hold the account until they \
+             expire under the backup retention; the last in the backup directory is gone by {}.",
+            crate::dates::format_utc(now),
+            crate::dates::format_utc(backups_expire_by)
+        ),
+        pseudonym,
+        erased_at: now,
+        memberships_removed: memberships.len(),
+        sessions_ended,
+        tokens_revoked,
+        messages_removed,
+        backups_expire_by,
+    })
 }

@@ -263,6 +263,12 @@ enum UserCommand {
         #[arg(long)]
         email: String,
     },
+    /// Erase the account for good (GDPR/CCPA): its past actions keep a pseudonym. Prints the
+    /// receipt as JSON.
+    Erase {
+        #[arg(long)]
+        email: String,
+    },
 }
 
 #[derive(Subcommand)]
@@ -819,6 +825,10 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 UserCommand::Disable { email } => action(email, "disable"),
                 UserCommand::Enable { email } => action(email, "enable"),
                 UserCommand::ResetMfa { email } => action(email, "reset_mfa"),
+                UserCommand::Erase { email } => {
+                    print_json(&operate(&config, Request::UserErase { email })?)?;
+                    return Ok(());
+                }
                 UserCommand::ResetPassword { email } => {
                     let reply = operate(&config, Request::UserPasswordLink { email })?;
                     println!(

@@ -7,6 +7,8 @@ use super::AuthError;
 use crate::store::{System, SystemGet, SystemTable};
 
 const ACCOUNTS: SystemTable = SystemTable::new("s.accounts");
+/// Erased accounts: id -> the pseudonym that names them in histories and the audit log.
+const ERASED: SystemTable = SystemTable::new("s.erased_accounts");
 const BY_EMAIL: SystemTable = SystemTable::new("s.account_email");
 const KEYS: SystemTable = SystemTable::new("s.keys");
 const BLIND_INDEX_KEY: &[u8] = b"blind_index";
@@ -227,11 +229,56 @@ pub fn any_appliance_admin(system: &impl SystemGet) -> Result<bool, AuthError> {
     Ok(false)
 }
 
-/// Every account's address by id, to name the actors of audit entries.
+/// Every account's address by id, to name the actors of audit entries; an erased account
+/// by its pseudonym.
 pub fn emails(
     system: &impl SystemGet,
 ) -> Result<std::collections::HashMap<AccountId, String>, AuthError> {
-    Ok(all(system)?.into_iter().map(|a| (a.id, a.email)).collect())
+    let mut names = erased(system)?;
+    names.extend(all(system)?.into_iter().map(|a| (a.id, a.email)));
+    Ok(names)
+}
+
+/// What is kept of an erased account: the pseudonym it is named by from then on.
+#[derive(Debug, Clone, Serialize, Deserialize)]
+pub struct Erased {
+    pub pseudonym: String,
+    pub erased_at: i64,
+}
+
+/// Erased accounts by id, with their pseudonyms.
+pub fn erased(
+    system: &impl SystemGet,
+) -> Result<std::collections::HashMap<AccountId, String>, AuthError> {
+    let mut out = std::collections::HashMap::new();
+    for (key, bytes) in system.list_from(ERASED, &[])? {
+        let id: [u8; 16] = key
+            .as_slice()
+            .try_into()
+            .map_err(|_| AuthError::Internal("erased account key has the wrong length".into()))?;
+        let record: Erased = serde_json::from_slice(&bytes)?;
+        out.insert(AccountId(uuid::Uuid::from_bytes(id)), record.pseudonym);
+    }
+    Ok(out)
+}
+
+/// Deletes `account` and its address index entry, and records the pseudonym that names it
+/// from now on: `erased-` and 8 random hex digits, the same everywhere it appears.
+pub fn remove(system: &System<'_>, account: &Account, now: i64) -> Result<String, AuthError> {
+    let key = index_key_for_write(system)?;
+    system.delete(BY_EMAIL, &blind_index_with(&key, &account.email))?;
+    system.delete(ACCOUNTS, account.id.as_bytes())?;
+    let tag: [u8; 4] = crate::crypto::random_bytes()?;
+    let pseudonym = format!("erased-{}", crate::crypto::hex(&tag));
+    system.put(
+        ERASED,
+        account.id.as_bytes(),
+        &serde_json::to_vec(&Erased {
+            pseudonym: pseudonym.clone(),
+            erased_at: now,
+        })?,
+    )?;
+    Ok(pseudonym)
 }
 
 pub fn all(system: &impl SystemGet) -> Result<Vec<Account>, AuthError> {

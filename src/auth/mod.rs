@@ -520,6 +520,14 @@ pub fn list_accounts(store: &Store) -> Result<Vec<AccountView>, AuthError> {
         .collect())
 }
 
+/// Erased accounts by id, with the pseudonyms they are named by.
+pub fn erased_names(
+    store: &Store,
+) -> Result<std::collections::HashMap<AccountId, String>, AuthError> {
+    let read = store.read()?;
+    account::erased(&read.system(&SystemGrant::internal())?)
+}
+
 /// Every account's address by id, to name the actors of audit entries.
 pub fn account_emails(
     store: &Store,

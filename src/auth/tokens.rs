@@ -8,7 +8,7 @@ use serde::{Deserialize, Serialize};
 use super::{Account, AccountId, AuthError, Client, Session, account, require_step_up};
 use crate::access::{self, Permission, Requester, SystemGrant};
 use crate::audit::{self, Actor, Event, Outcome};
-use crate::store::{OrgId, Store, SystemTable};
+use crate::store::{OrgId, Store, System, SystemTable};
 
 const TOKENS: SystemTable = SystemTable::new("s.api_tokens");
 pub const PREFIX: &str = "rmp_";
@@ -198,6 +198,19 @@ pub fn authenticate(
             scope: record.scope,
         },
     )))
+}
+
+/// Deletes every token `account` holds, in any organization; returns how many.
+pub fn revoke_all(system: &System<'_>, account: AccountId) -> Result<usize, AuthError> {
+    let mut revoked = 0;
+    for (row, bytes) in system.list(TOKENS)? {
+        let record: ApiToken = serde_json::from_slice(&bytes)?;
+        if record.account == account {
+            system.delete(TOKENS, &row)?;
+            revoked += 1;
+        }
+    }
+    Ok(revoked)
 }
 
 /// The tokens `account` holds for `org`.

@@ -217,6 +217,22 @@ async fn deliver_one(
     Ok(sent)
 }
 
+/// Deletes every message addressed to `email` (an erased person's), whatever its state.
+pub fn forget_recipient(
+    system: &crate::store::System<'_>,
+    email: &str,
+) -> Result<usize, MailError> {
+    let mut forgotten = 0;
+    for (row, bytes) in system.list(OUTBOX)? {
+        let queued: Queued = serde_json::from_slice(&bytes)?;
+        if queued.message.to.eq_ignore_ascii_case(email) {
+            system.delete(OUTBOX, &row)?;
+            forgotten += 1;
+        }
+    }
+    Ok(forgotten)
+}
+
 /// [`list`] for the appliance administrator.
 pub fn list_for(store: &Store, requester: Requester) -> Result<Vec<QueuedView>, MailError> {
     crate::access::authorize_appliance(requester)?;

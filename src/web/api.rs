@@ -99,6 +99,16 @@ pub static ROUTES: &[Endpoint] = &[
         route: || web::put().to(auth_api::org_update),
     },
     Endpoint {
+        method: "delete",
+        path: "/api/v1/me",
+        route: || web::delete().to(auth_api::me_erase),
+    },
+    Endpoint {
+        method: "post",
+        path: "/api/v1/admin/accounts/{account_id}/erase",
+        route: || web::post().to(auth_api::account_erase),
+    },
+    Endpoint {
         method: "post",
         path: "/api/v1/orgs/{org_id}/erase",
         route: || web::post().to(auth_api::org_erase),
@@ -524,6 +534,8 @@ async fn openapi_json() -> HttpResponse {
         auth_api::org_audit,
         auth_api::org_update,
         auth_api::org_erase,
+        auth_api::me_erase,
+        auth_api::account_erase,
         auth_api::members,
         auth_api::member_role,
         auth_api::member_remove,

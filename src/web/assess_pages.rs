@@ -62,7 +62,7 @@ fn frame(
         // The appliance administrator reading an organization it is not a member of.
         None => (org.to_string(), false),
     };
-    let names = match people {
+    let mut names: std::collections::BTreeMap<String, String> = match people {
         People::Unnamed => Ok(Vec::new()),
         People::Named => auth::members::list(store, requester, org),
     }
@@ -73,6 +73,15 @@ fn frame(
             .collect()
     })
     .unwrap_or_default();
+    if people == People::Named {
+        // Erased people keep their pseudonym in histories.
+        names.extend(
+            auth::erased_names(store)
+                .unwrap_or_default()
+                .into_iter()
+                .map(|(id, pseudonym)| (id.to_string(), pseudonym)),
+        );
+    }
     Ok(Frame {
         csrf_token: signed_in.session.csrf_token.clone(),
         script: assets::url("js/assessment.js"),

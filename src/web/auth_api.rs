@@ -579,6 +579,79 @@ pub async fn org_erase(
     Ok(HttpResponse::Ok().json(receipt))
 }
 
+/// Erase your own account (sign-in within 5 minutes; `confirm` is your address). Your
+/// past actions keep a pseudonym; the answer is the receipt, and this session ends.
+#[utoipa::path(delete, path = "/api/v1/me", tag = "auth", request_body = EraseBody,
+    responses((status = 200, body = crate::erasure::PersonReceipt), (status = 401),
+        (status = 403, description = "`reauthentication_required` or missing CSRF token"),
+        (status = 409, description = "the last appliance administrator, or an organization's only owner"),
+        (status = 422, description = "`confirm` is not your address")))]
+pub async fn me_erase(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<EraseBody>,
+) -> Result<HttpResponse, WebError> {
+    let signed_in = identity::require_writer(&req, &state).await?;
+    auth::require_step_up(&signed_in.session, now())?;
+    erase_account(
+        &req,
+        &state,
+        &signed_in,
+        signed_in.account.id,
+        &body.confirm,
+    )
+    .await
+}
+
+/// Erase an account (the appliance administrator; sign-in within 5 minutes; `confirm` is
+/// its address).
+#[utoipa::path(post, path = "/api/v1/admin/accounts/{account_id}/erase", tag = "admin", request_body = EraseBody,
+    params(("account_id" = String, Path, description = "account id")),
+    responses((status = 200, body = crate::erasure::PersonReceipt), (status = 401),
+        (status = 403), (status = 404),
+        (status = 409, description = "the last appliance administrator, or an organization's only owner"),
+        (status = 422, description = "`confirm` is not its address")))]
+pub async fn account_erase(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<EraseBody>,
+) -> Result<HttpResponse, WebError> {
+    let signed_in = identity::require_writer(&req, &state).await?;
+    if !signed_in.account.appliance_admin {
+        return Err(access::AccessError::Forbidden.into());
+    }
+    auth::require_step_up(&signed_in.session, now())?;
+    let target = parse_account(&path)?;
+    erase_account(&req, &state, &signed_in, target, &body.confirm).await
+}
+
+async fn erase_account(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    signed_in: &identity::SignedIn,
+    target: auth::AccountId,
+    confirm: &str,
+) -> Result<HttpResponse, WebError> {
+    let client = identity::client(req, state);
+    let requester = identity::requester(signed_in);
+    let (store, keep_days) = (state.store.clone(), state.jobs.backup_settings().keep_days);
+    let confirm = confirm.to_owned();
+    let receipt = web::block(move || {
+        crate::erasure::erase_person(
+            &store,
+            crate::erasure::Eraser::Member(requester),
+            target,
+            &confirm,
+            keep_days,
+            &client,
+            now(),
+        )
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(receipt))
+}
+
 fn parse_account(text: &str) -> Result<auth::AccountId, WebError> {
     uuid::Uuid::parse_str(text)
         .map(auth::AccountId)

@@ -245,10 +245,11 @@ impl From<crate::erasure::ErasureError> for WebError {
     fn from(err: crate::erasure::ErasureError) -> Self {
         use crate::erasure::ErasureError;
         match err {
-            ErasureError::NotConfirmed => WebError::Invalid {
+            ErasureError::NotConfirmed(_) => WebError::Invalid {
                 field: "confirm".into(),
                 message: err.to_string(),
             },
+            ErasureError::Refused(message) => WebError::Conflict(message),
             ErasureError::Access(access) => access.into(),
             ErasureError::Audit(audit) => audit.into(),
             ErasureError::Org(org) => org.into(),

@@ -9,7 +9,7 @@ use serde_json::{Value, json};
 
 use crate::evidence::{pdf, upload};
 use crate::harness::{TestEnv, stderr, stdout};
-use crate::identity::{ADMIN_EMAIL, ADMIN_PASSWORD, Session, create_user, origin, set_up};
+use crate::identity::{ADMIN_EMAIL, ADMIN_PASSWORD, Session, create_user, origin, send, set_up};
 
 const PASSWORD: &str = "velvet orbit canyon 93 drift";
 
@@ -236,4 +236,88 @@ fn the_operator_erases_an_organization_by_id_and_exact_name() {
     assert!(!stdout(&env.rampart(&["admin", "org", "list"])).contains("Globex"));
     let out = env.rampart(&["admin", "org", "erase", &org, "--confirm", "Globex"]);
     assert_eq!(out.status.code(), Some(2), "erased once");
+}
+
+#[test]
+fn a_person_erases_themselves_and_keeps_only_a_pseudonym_in_the_record() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    let org = set_up(&server);
+    let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    create_user(&env, "pat@acme.example", PASSWORD, &org, "member");
+    let pat = Session::login(&server, "pat@acme.example", PASSWORD);
+    upload(&server, &pat, &org, "pat.pdf", &pdf("pat's evidence"));
+
+    // The address must be typed again; the only owner and last administrator cannot go.
+    let wrong = send(
+        &server,
+        &pat,
+        "DELETE",
+        "/api/v1/me",
+        &json!({"confirm": "someone@acme.example"}),
+    );
+    assert_eq!(wrong.status(), 422);
+    let refused = send(
+        &server,
+        &owner,
+        "DELETE",
+        "/api/v1/me",
+        &json!({"confirm": ADMIN_EMAIL}),
+    );
+    assert_eq!(refused.status(), 409);
+    let text = refused.text().unwrap();
+    assert!(text.contains("last appliance administrator"), "{text}");
+
+    let response = send(
+        &server,
+        &pat,
+        "DELETE",
+        "/api/v1/me",
+        &json!({"confirm": "Pat@Acme.example"}),
+    );
+    assert_eq!(response.status(), 200);
+    let receipt: Value = response.json().unwrap();
+    let pseudonym = receipt["pseudonym"].as_str().unwrap().to_owned();
+    assert!(
+        pseudonym.starts_with("erased-") && pseudonym.len() == 15,
+        "{receipt}"
+    );
+    assert_eq!(receipt["memberships_removed"], 1);
+    assert!(receipt["sessions_ended"].as_u64().unwrap() >= 1);
+
+    // Signed out and unable to sign in; the address is free again.
+    assert_eq!(pat.get(&server, "/api/v1/me").status(), 401);
+    assert_eq!(
+        Session::try_login(&server, "pat@acme.example", PASSWORD).status(),
+        401
+    );
+    let accounts = stdout(&env.rampart(&["admin", "user", "list"]));
+    assert!(!accounts.contains("pat@acme.example"), "{accounts}");
+
+    // Past actions carry the pseudonym; the audit chain still verifies.
+    let page = owner.get(&server, "/admin/audit").text().unwrap();
+    assert!(
+        page.contains(&pseudonym),
+        "the audit page names the pseudonym"
+    );
+    assert!(!page.contains("pat@acme.example"));
+    let log = stdout(&env.rampart(&["audit", "export"]));
+    assert!(
+        log.lines().any(|l| l.contains("\"privacy.erase\"")),
+        "{log}"
+    );
+    assert!(!log.contains("pat@acme.example"), "no address in the log");
+    assert_eq!(env.rampart(&["audit", "verify"]).status.code(), Some(0));
+
+    // The operator erases by address; an unknown one is named.
+    create_user(&env, "sam@acme.example", PASSWORD, &org, "viewer");
+    let out = env.rampart(&["admin", "user", "erase", "--email", "sam@acme.example"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let out = env.rampart(&["admin", "user", "erase", "--email", "sam@acme.example"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("no account has the address"),
+        "{}",
+        stderr(&out)
+    );
 }

@@ -143,6 +143,19 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
         r#"{"name":"Globex"}"#,
         [401, 403, 403, 403, 200, 404, 404],
     ),
+    // Each person erases themselves; the wrong address stops them (nothing is erased here).
+    (
+        "delete",
+        "/api/v1/me",
+        r#"{"confirm":"not-my-address@example.com"}"#,
+        [401, 422, 422, 422, 422, 422, 422],
+    ),
+    (
+        "post",
+        "/api/v1/admin/accounts/{account_id}/erase",
+        r#"{"confirm":"not-the-address@example.com"}"#,
+        [401, 403, 403, 403, 403, 403, 422],
+    ),
     // Owners only; the wrong name stops even them (nothing is erased here).
     (
         "post",
