@@ -163,12 +163,19 @@ impl Store {
         // Checks run on a read-only handle first: opening read-write rewrites the header,
         // and a store that fails a check must be left byte-for-byte as it was.
         let mut checked = false;
+        let mut copied = false;
         if path.exists() {
             match redb::ReadOnlyDatabase::open(path) {
                 Ok(db) => {
-                    check_existing(&db, &master)?;
+                    let version = check_existing(&db, &master)?;
                     verify_records(&db, &master)?;
                     checked = true;
+                    // Copied before the read-write open below rewrites the header, so the
+                    // copy is the file exactly as the earlier release left it.
+                    if let Some(version) = version.filter(|v| *v < SCHEMA_VERSION) {
+                        keep_copy_before_migration(path, version)?;
+                        copied = true;
+                    }
                 }
                 // Shut down uncleanly without quick-repair state: redb's own crash recovery
                 // runs on the read-write open below, then the same checks.
@@ -187,7 +194,7 @@ impl Store {
         if !checked {
             verify_records(&db, &master)?;
         }
-        if let Some(version) = from.filter(|v| *v < SCHEMA_VERSION) {
+        if let Some(version) = from.filter(|v| *v < SCHEMA_VERSION && !copied) {
             keep_copy_before_migration(path, version)?;
         }
         let schema_version = migrate::run(&db, &master, from.unwrap_or(0))?;
@@ -287,8 +294,8 @@ impl Store {
 
 /// Copies the store file aside before a migration changes it, so an upgrade that goes wrong
 /// is undone by putting the copy back (with the binary that wrote it). Nothing writes while
-/// this runs: the store is open, but no transaction has begun. Records stay sealed in the
-/// copy, under the same master key.
+/// this runs: no transaction has begun. Records stay sealed in the copy, under the same
+/// master key.
 fn keep_copy_before_migration(path: &Path, version: u64) -> Result<(), StoreError> {
     let copy = path.with_extension(format!("schema-{version}.{}.bak", crate::dates::now()));
     let fail = |err: std::io::Error| StoreError::Open {

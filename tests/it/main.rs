@@ -30,4 +30,5 @@ mod pages;
 mod store;
 mod tls;
 mod tokens;
+mod upgrade;
 mod web;
