@@ -181,3 +181,197 @@ pub fn export(
     txn.commit()?;
     Ok(bytes)
 }
+
+/// Checks that `requester` may export all of `org` (its owners), before anything is sent.
+pub fn check_org_export(
+    store: &Store,
+    requester: access::Requester,
+    org: crate::store::OrgId,
+) -> Result<access::Grant, PrivacyError> {
+    let known = store.organizations()?;
+    let read = store.read()?;
+    let system = read.system(&SystemGrant::internal())?;
+    let (grant, _) = access::authorize(
+        &system,
+        &known,
+        requester,
+        org,
+        access::Permission::ManageOrganization,
+    )?;
+    Ok(grant)
+}
+
+fn export_header(size: u64, now: i64) -> tar::Header {
+    let mut header = tar::Header::new_gnu();
+    header.set_size(size);
+    header.set_mode(0o600);
+    header.set_mtime(u64::try_from(now).unwrap_or(0));
+    header.set_entry_type(tar::EntryType::Regular);
+    header
+}
+
+/// A stored record as JSON: its key as text when it is text, and its value as the JSON it
+/// is, else base64.
+fn record_json(key: &[u8], value: &[u8]) -> serde_json::Value {
+    use base64::Engine;
+    let b64 = |bytes: &[u8]| base64::engine::general_purpose::STANDARD.encode(bytes);
+    let key = match std::str::from_utf8(key) {
+        Ok(text) if !text.chars().any(char::is_control) => serde_json::Value::from(text),
+        _ => serde_json::json!({ "base64": b64(key) }),
+    };
+    let value = serde_json::from_slice::<serde_json::Value>(value)
+        .unwrap_or_else(|_| serde_json::json!({ "base64": b64(value) }));
+    serde_json::json!({ "key": key, "value": value })
+}
+
+/// Everything `org` holds, as a tar encrypted to `recipient` (age), written to `out`:
+/// `organization.json` (profile and members), `records/<table>.jsonl` (every record, as
+/// stored once decrypted), `evidence/<id>/v<N>-<name>` (every version of every file, the
+/// bin included, decrypted), `audit.jsonl` (the organization's audit entries) and
+/// `manifest.json` (size and SHA-256 of each). Audited as `org.export` before it starts.
+#[allow(clippy::too_many_arguments)]
+pub fn export_organization(
+    store: &Store,
+    vault: &crate::evidence::Vault,
+    requester: access::Requester,
+    org: crate::store::OrgId,
+    recipient: &age::x25519::Recipient,
+    out: impl Write,
+    client: &Client,
+    now: i64,
+) -> Result<(), PrivacyError> {
+    let grant = check_org_export(store, requester, org)?;
+    let fail = |err: &dyn std::fmt::Display| PrivacyError::Write(err.to_string());
+    {
+        let txn = store.write()?;
+        let event = client.stamp(
+            Event::new(
+                Actor::Account(requester.account.to_string()),
+                "org.export",
+                Outcome::Success,
+            )
+            .org(org)
+            .target(org),
+        );
+        audit::append(&txn, event, now)?;
+        txn.commit()?;
+    }
+    let encryptor =
+        age::Encryptor::with_recipients(std::iter::once(recipient as &dyn age::Recipient))
+            .map_err(|e| fail(&e))?;
+    let stream = encryptor.wrap_output(out).map_err(|e| fail(&e))?;
+    let mut tar = tar::Builder::new(stream);
+    let mut manifest = Vec::new();
+    let mut add =
+        |tar: &mut tar::Builder<_>, path: String, size: u64, data: &mut dyn std::io::Read| {
+            let mut source = crate::crypto::HashingReader::new(data);
+            tar.append_data(&mut export_header(size, now), &path, &mut source)
+                .map_err(|e| fail(&e))?;
+            let (size, sha256) = source.finish();
+            manifest.push(serde_json::json!({ "path": path, "size": size, "sha256": sha256 }));
+            Ok::<(), PrivacyError>(())
+        };
+
+    let members = crate::auth::members::list(store, requester, org)?;
+    let profile = crate::org::get(store, &grant).map_err(|e| fail(&e))?;
+    let organization = serde_json::to_vec_pretty(&serde_json::json!({
+        "profile": profile,
+        "members": members,
+        "exported_at": crate::dates::format_utc(now),
+    }))
+    .map_err(|e| fail(&e))?;
+    add(
+        &mut tar,
+        "organization.json".into(),
+        organization.len() as u64,
+        &mut organization.as_slice(),
+    )?;
+
+    let tables = {
+        let read = store.read()?;
+        read.tenant(&grant)?.everything()?
+    };
+    for (table, rows) in tables {
+        let mut lines = Vec::new();
+        for (key, value) in rows {
+            serde_json::to_writer(&mut lines, &record_json(&key, &value)).map_err(|e| fail(&e))?;
+            lines.push(b'\n');
+        }
+        let name = table.trim_start_matches("t.");
+        add(
+            &mut tar,
+            format!("records/{name}.jsonl"),
+            lines.len() as u64,
+            &mut lines.as_slice(),
+        )?;
+    }
+
+    for deleted in [false, true] {
+        let filter = crate::evidence::Filter {
+            deleted,
+            ..Default::default()
+        };
+        let (files, _) = crate::evidence::list(store, vault, requester, org, &filter, client, now)
+            .map_err(|e| fail(&e))?;
+        for file in files {
+            for version in &file.versions {
+                let download = crate::evidence::open_download(
+                    store,
+                    vault,
+                    requester,
+                    org,
+                    &file.id,
+                    Some(version.number),
+                    client,
+                    now,
+                )
+                .map_err(|e| fail(&e))?;
+                let size = download.size;
+                let name: String = download
+                    .filename
+                    .chars()
+                    .map(|c| {
+                        if c.is_ascii_alphanumeric() || ".-_".contains(c) {
+                            c
+                        } else {
+                            '_'
+                        }
+                    })
+                    .collect();
+                add(
+                    &mut tar,
+                    format!("evidence/{}/v{}-{name}", file.id, version.number),
+                    size,
+                    &mut download.into_read(),
+                )?;
+            }
+        }
+    }
+
+    let mut audit_lines = Vec::new();
+    let org_text = org.to_string();
+    for entry in audit::entries(store)? {
+        if entry.event.org.as_deref() == Some(org_text.as_str()) {
+            serde_json::to_writer(&mut audit_lines, &entry).map_err(|e| fail(&e))?;
+            audit_lines.push(b'\n');
+        }
+    }
+    add(
+        &mut tar,
+        "audit.jsonl".into(),
+        audit_lines.len() as u64,
+        &mut audit_lines.as_slice(),
+    )?;
+
+    let manifest = serde_json::to_vec_pretty(&manifest).map_err(|e| fail(&e))?;
+    tar.append_data(
+        &mut export_header(manifest.len() as u64, now),
+        "manifest.json",
+        manifest.as_slice(),
+    )
+    .map_err(|e| fail(&e))?;
+    let stream = tar.into_inner().map_err(|e| fail(&e))?;
+    let mut out = stream.finish().map_err(|e| fail(&e))?;
+    out.flush().map_err(|e| fail(&e))?;
+    Ok(())
+}

@@ -20,7 +20,7 @@ use super::{DocsError, invalid, oscal, sheets};
 use crate::access::{Requester, SystemGrant};
 use crate::auth::Client;
 use crate::crypto::HashingReader;
-use crate::evidence::{BlobReader, Vault};
+use crate::evidence::Vault;
 use crate::store::{OrgId, Store, SystemTable};
 
 const KEYS: SystemTable = SystemTable::new("s.keys");
@@ -291,35 +291,6 @@ fn manifest_entry<R>(source: HashingReader<R>, path: String) -> ManifestFile {
     ManifestFile { path, size, sha256 }
 }
 
-/// An evidence blob as a byte stream, decrypted (and authenticated) chunk by chunk.
-struct BlobRead {
-    reader: BlobReader,
-    chunk: Vec<u8>,
-    at: usize,
-}
-
-impl Read for BlobRead {
-    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
-        if self.at >= self.chunk.len() {
-            match self.reader.next_chunk() {
-                Ok(Some(chunk)) => {
-                    self.chunk = chunk;
-                    self.at = 0;
-                }
-                Ok(None) => return Ok(0),
-                Err(err) => return Err(std::io::Error::other(err.to_string())),
-            }
-        }
-        let available = self.chunk.get(self.at..).unwrap_or_default();
-        let n = available.len().min(buf.len());
-        if let (Some(to), Some(from)) = (buf.get_mut(..n), available.get(..n)) {
-            to.copy_from_slice(from);
-        }
-        self.at += n;
-        Ok(n)
-    }
-}
-
 fn header(size: u64, now: i64) -> tar::Header {
     let mut header = tar::Header::new_ustar();
     header.set_size(size);
@@ -438,13 +409,7 @@ impl Pack<'_> {
                 safe_name(&download.filename)
             );
             let size = download.size;
-            let first = std::io::Cursor::new(download.first);
-            let rest = BlobRead {
-                reader: download.reader,
-                chunk: Vec::new(),
-                at: 0,
-            };
-            let mut source = HashingReader::new(first.chain(rest));
+            let mut source = HashingReader::new(download.into_read());
             tar.append_data(&mut header(size, now), &path, &mut source)?;
             if source.size() != size {
                 return Err(render(&format!(

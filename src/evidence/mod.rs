@@ -700,6 +700,50 @@ pub struct Download {
     pub first: Vec<u8>,
 }
 
+impl Download {
+    /// The whole plaintext as a byte stream, decrypted and authenticated chunk by chunk: a
+    /// damaged chunk is a read error, never wrong bytes.
+    pub fn into_read(self) -> impl std::io::Read {
+        std::io::Read::chain(
+            std::io::Cursor::new(self.first),
+            BlobRead {
+                reader: self.reader,
+                chunk: Vec::new(),
+                at: 0,
+            },
+        )
+    }
+}
+
+/// An evidence blob as a byte stream, decrypted (and authenticated) chunk by chunk.
+struct BlobRead {
+    reader: BlobReader,
+    chunk: Vec<u8>,
+    at: usize,
+}
+
+impl std::io::Read for BlobRead {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        if self.at >= self.chunk.len() {
+            match self.reader.next_chunk() {
+                Ok(Some(chunk)) => {
+                    self.chunk = chunk;
+                    self.at = 0;
+                }
+                Ok(None) => return Ok(0),
+                Err(err) => return Err(std::io::Error::other(err.to_string())),
+            }
+        }
+        let available = self.chunk.get(self.at..).unwrap_or_default();
+        let n = available.len().min(buf.len());
+        if let (Some(to), Some(from)) = (buf.get_mut(..n), available.get(..n)) {
+            to.copy_from_slice(from);
+        }
+        self.at += n;
+        Ok(n)
+    }
+}
+
 fn open_version(
     vault: &Vault,
     org: OrgId,

@@ -284,6 +284,28 @@ macro_rules! scope_views {
 scope_views!(Tenant, TenantRead, TenantTable);
 scope_views!(System, SystemRead, SystemTable);
 
+impl TenantRead<'_> {
+    /// Every tenant table with this organization's rows in it, by table name: everything
+    /// the organization holds, for its export.
+    pub fn everything(&self) -> Result<Vec<(String, Rows)>, StoreError> {
+        let names: Vec<String> = self
+            .0
+            .txn
+            .list_tables()?
+            .map(|handle| redb::TableHandle::name(&handle).to_owned())
+            .filter(|name| name.starts_with("t."))
+            .collect();
+        let mut out = Vec::new();
+        for name in names {
+            let rows = self.0.list_from(&name, &[])?;
+            if !rows.is_empty() {
+                out.push((name, rows));
+            }
+        }
+        Ok(out)
+    }
+}
+
 /// One redb write transaction; changes land together at [`WriteTxn::commit`].
 pub struct WriteTxn<'s> {
     store: &'s Store,

@@ -132,3 +132,106 @@ pub async fn personal_export(
         .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
         .body(bytes))
 }
+
+/// Who an organization's export is encrypted to.
+#[derive(Deserialize, ToSchema)]
+pub struct ExportRecipient {
+    /// An age recipient (`age1…`); only the matching identity opens the export.
+    recipient: String,
+}
+
+/// Bytes handed to the response from the blocking thread that writes the export.
+struct ChannelWriter {
+    sender: tokio::sync::mpsc::Sender<Result<web::Bytes, std::io::Error>>,
+    buffer: Vec<u8>,
+}
+
+const EXPORT_CHUNK: usize = 256 * 1024;
+
+impl std::io::Write for ChannelWriter {
+    fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+        self.buffer.extend_from_slice(buf);
+        if self.buffer.len() >= EXPORT_CHUNK {
+            self.flush()?;
+        }
+        Ok(buf.len())
+    }
+    fn flush(&mut self) -> std::io::Result<()> {
+        if self.buffer.is_empty() {
+            return Ok(());
+        }
+        let chunk = web::Bytes::from(std::mem::take(&mut self.buffer));
+        self.sender
+            .blocking_send(Ok(chunk))
+            .map_err(|_| std::io::Error::other("the client went away"))
+    }
+}
+
+/// Everything the organization holds, as a tar encrypted to the given age recipient:
+/// profile and members, every record as JSON, every evidence file version (the bin too)
+/// and the organization's audit entries. Owners, signed in within 5 minutes; audited as
+/// `org.export`. Streamed as it is made: a transfer cut short is an age file without its
+/// final chunk, which `age` refuses.
+#[utoipa::path(post, path = "/api/v1/orgs/{org_id}/export", tag = "organizations",
+    request_body = ExportRecipient,
+    params(("org_id" = String, Path, description = "organization id")),
+    responses((status = 200, description = "an age file (tar inside)"), (status = 401),
+        (status = 403, description = "not an owner, `reauthentication_required`, or missing CSRF token"),
+        (status = 404), (status = 422, description = "`recipient` is not an age recipient")))]
+pub async fn org_export(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<String>,
+    body: web::Json<ExportRecipient>,
+) -> Result<HttpResponse, WebError> {
+    let signed_in = identity::require_writer(&req, &state).await?;
+    auth::require_step_up(&signed_in.session, now())?;
+    let org = identity::parse_org(&path)?;
+    let requester = identity::requester(&signed_in);
+    let store = state.store.clone();
+    web::block(move || crate::privacy::check_org_export(&store, requester, org)).await??;
+    let recipient: age::x25519::Recipient =
+        body.recipient
+            .trim()
+            .parse()
+            .map_err(|_| WebError::Invalid {
+                field: "recipient".into(),
+                message: "an age recipient starts with age1 (see age-keygen)".into(),
+            })?;
+
+    let client = identity::client(&req, &state);
+    let (store, vault) = (state.store.clone(), state.vault.clone());
+    let (sender, receiver) = tokio::sync::mpsc::channel(4);
+    tokio::task::spawn_blocking(move || {
+        let mut writer = ChannelWriter {
+            sender: sender.clone(),
+            buffer: Vec::new(),
+        };
+        let result = crate::privacy::export_organization(
+            &store,
+            &vault,
+            requester,
+            org,
+            &recipient,
+            &mut writer,
+            &client,
+            now(),
+        );
+        if let Err(err) = result {
+            tracing::error!(detail = %err, "an organization export failed while streaming");
+            let _ = sender.blocking_send(Err(std::io::Error::other("the export failed")));
+        }
+    });
+    let body = futures_util::stream::unfold(receiver, |mut receiver| async move {
+        receiver.recv().await.map(|item| (item, receiver))
+    });
+    let date = crate::dates::today(now());
+    Ok(HttpResponse::Ok()
+        .content_type("application/octet-stream")
+        .insert_header((
+            actix_web::http::header::CONTENT_DISPOSITION,
+            format!("attachment; filename=\"rampart-organization-{org}-{date}.tar.age\""),
+        ))
+        .insert_header((actix_web::http::header::CACHE_CONTROL, "no-store"))
+        .streaming(body))
+}

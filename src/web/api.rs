@@ -110,6 +110,11 @@ pub static ROUTES: &[Endpoint] = &[
     },
     Endpoint {
         method: "post",
+        path: "/api/v1/orgs/{org_id}/export",
+        route: || web::post().to(account_api::org_export),
+    },
+    Endpoint {
+        method: "post",
         path: "/api/v1/orgs/{org_id}/erase",
         route: || web::post().to(auth_api::org_erase),
     },
@@ -534,6 +539,7 @@ async fn openapi_json() -> HttpResponse {
         auth_api::org_audit,
         auth_api::org_update,
         auth_api::org_erase,
+        account_api::org_export,
         auth_api::me_erase,
         auth_api::account_erase,
         auth_api::members,

@@ -321,3 +321,96 @@ fn a_person_erases_themselves_and_keeps_only_a_pseudonym_in_the_record() {
         stderr(&out)
     );
 }
+
+#[test]
+fn an_owner_exports_the_whole_organization_for_the_age_tool_only() {
+    let keys = tempfile::tempdir().unwrap();
+    let identity = keys.path().join("id.txt");
+    let out = std::process::Command::new("age-keygen")
+        .arg("-o")
+        .arg(&identity)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let recipient = std::fs::read_to_string(&identity)
+        .unwrap()
+        .lines()
+        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_owned))
+        .unwrap();
+    let env = TestEnv::new();
+    let server = env.serve();
+    let org = set_up(&server);
+    let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let evidence = upload(&server, &owner, &org, "access policy.pdf", &pdf("exported"));
+    create_user(&env, "member@acme.example", PASSWORD, &org, "member");
+    let member = Session::login(&server, "member@acme.example", PASSWORD);
+    let path = format!("/api/v1/orgs/{org}/export");
+    assert_eq!(
+        send(
+            &server,
+            &member,
+            "POST",
+            &path,
+            &json!({ "recipient": recipient })
+        )
+        .status(),
+        403
+    );
+
+    let response = send(
+        &server,
+        &owner,
+        "POST",
+        &path,
+        &json!({ "recipient": recipient }),
+    );
+    assert_eq!(response.status(), 200);
+    let bytes = response.bytes().unwrap();
+    assert!(bytes.starts_with(b"age-encryption.org/v1\n"));
+    let file = keys.path().join("export.age");
+    std::fs::write(&file, &bytes).unwrap();
+    let unpacked = keys.path().join("unpacked");
+    std::fs::create_dir_all(&unpacked).unwrap();
+    let status = std::process::Command::new("sh")
+        .arg("-c")
+        .arg(format!(
+            "age -d -i '{}' '{}' | tar -x -C '{}'",
+            identity.display(),
+            file.display(),
+            unpacked.display()
+        ))
+        .status()
+        .unwrap();
+    assert!(status.success());
+    let organization: Value =
+        serde_json::from_slice(&std::fs::read(unpacked.join("organization.json")).unwrap())
+            .unwrap();
+    assert_eq!(organization["profile"]["name"], "Acme Defense");
+    assert_eq!(organization["members"].as_array().unwrap().len(), 2);
+    let records = std::fs::read_to_string(unpacked.join("records/evidence.jsonl")).unwrap();
+    assert!(records.contains("access policy.pdf"), "{records}");
+    let id = evidence["id"].as_str().unwrap();
+    let copy = std::fs::read(unpacked.join(format!("evidence/{id}/v1-access_policy.pdf"))).unwrap();
+    assert_eq!(copy, pdf("exported"));
+    let audit = std::fs::read_to_string(unpacked.join("audit.jsonl")).unwrap();
+    assert!(audit.contains("\"org.export\""), "{audit}");
+    let manifest: Value =
+        serde_json::from_slice(&std::fs::read(unpacked.join("manifest.json")).unwrap()).unwrap();
+    assert!(manifest.as_array().unwrap().len() >= 4, "{manifest}");
+    // Only the identity opens it.
+    let other = keys.path().join("other.txt");
+    std::process::Command::new("age-keygen")
+        .arg("-o")
+        .arg(&other)
+        .output()
+        .unwrap();
+    let status = std::process::Command::new("age")
+        .args(["-d", "-i"])
+        .arg(&other)
+        .arg(&file)
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .status()
+        .unwrap();
+    assert!(!status.success());
+}

@@ -156,6 +156,13 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
         r#"{"confirm":"not-the-address@example.com"}"#,
         [401, 403, 403, 403, 403, 403, 422],
     ),
+    // Owners only; a bad recipient stops even them.
+    (
+        "post",
+        "/api/v1/orgs/{org_id}/export",
+        r#"{"recipient":"not-a-recipient"}"#,
+        [401, 403, 403, 403, 422, 404, 404],
+    ),
     // Owners only; the wrong name stops even them (nothing is erased here).
     (
         "post",
