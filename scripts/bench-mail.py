@@ -105,6 +105,7 @@ config = os.path.join(WORK, "mail.toml")
 with open(config, "w") as f:
     f.write(f"""data_dir = "{os.path.join(WORK, 'mail-data')}"
 listen = "127.0.0.1:{listen}"
+metrics_listen = "off"
 log_level = "warn"
 mail_transport = "smtp"
 mail_from = "Rampart <rampart@bench.example>"

@@ -81,6 +81,11 @@ enum Command {
         #[command(subcommand)]
         command: BackupCommand,
     },
+    /// Write the man pages (one per verb) and shell completions into DIR, for packages.
+    #[command(hide = true)]
+    GenerateDocs {
+        dir: PathBuf,
+    },
     /// Restore a backup into an empty data directory (never over a live one).
     Restore {
         /// The backup file (`rampart-backup-….age`).
@@ -639,8 +644,30 @@ fn backup(config: Option<PathBuf>, command: BackupCommand) -> Result<(), Failure
     }
 }
 
+/// `DIR/man/*.1` for `rampart` and every verb under it, and `DIR/completions/` for bash,
+/// zsh and fish.
+fn generate_docs(dir: &std::path::Path) -> Result<(), Failure> {
+    use clap::CommandFactory;
+    let fail = |e: std::io::Error| Failure::Runtime(format!("{}: {e}", dir.display()));
+    let man = dir.join("man");
+    let completions = dir.join("completions");
+    std::fs::create_dir_all(&man).map_err(fail)?;
+    std::fs::create_dir_all(&completions).map_err(fail)?;
+    clap_mangen::generate_to(Cli::command(), &man).map_err(fail)?;
+    for shell in [
+        clap_complete::Shell::Bash,
+        clap_complete::Shell::Zsh,
+        clap_complete::Shell::Fish,
+    ] {
+        clap_complete::generate_to(shell, &mut Cli::command(), "rampart", &completions)
+            .map_err(fail)?;
+    }
+    Ok(())
+}
+
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
+        Command::GenerateDocs { dir } => generate_docs(&dir),
         Command::Backup { command } => backup(cli.config, command),
         Command::Restore {
             file,

@@ -125,3 +125,127 @@ fn unit_has_the_hardening_the_design_requires() {
         assert!(unit.contains(line), "unit lacks {line:?}");
     }
 }
+
+/// A throwaway root: this machine's `/` under an overlay, so installing a package changes
+/// only the overlay's upper layer, which goes when the test ends.
+struct FreshRoot {
+    root: PathBuf,
+    _dir: tempfile::TempDir,
+}
+
+impl FreshRoot {
+    /// `None` where this process may not mount (not root).
+    fn new() -> Option<FreshRoot> {
+        let dir = tempfile::tempdir().unwrap();
+        let (upper, work, root) = (
+            dir.path().join("upper"),
+            dir.path().join("work"),
+            dir.path().join("root"),
+        );
+        for d in [&upper, &work, &root] {
+            std::fs::create_dir_all(d).unwrap();
+        }
+        let options = format!(
+            "lowerdir=/,upperdir={},workdir={}",
+            upper.display(),
+            work.display()
+        );
+        let mounted = Command::new("mount")
+            .args(["-t", "overlay", "overlay", "-o", &options])
+            .arg(&root)
+            .status()
+            .ok()?;
+        mounted.success().then(|| FreshRoot { root, _dir: dir })
+    }
+
+    fn path(&self, inside: &str) -> PathBuf {
+        self.root.join(inside.trim_start_matches('/'))
+    }
+
+    fn run(&self, args: &[&str]) -> std::process::Output {
+        Command::new("chroot")
+            .arg(&self.root)
+            .args(args)
+            .env("DEBIAN_FRONTEND", "noninteractive")
+            .output()
+            .unwrap()
+    }
+
+    /// The id of `name` in the root's `/etc/passwd` or `/etc/group`.
+    fn id_of(&self, file: &str, name: &str) -> u32 {
+        let text = std::fs::read_to_string(self.path(file)).unwrap();
+        text.lines()
+            .find_map(|l| {
+                let mut fields = l.split(':');
+                (fields.next() == Some(name)).then(|| fields.nth(1).unwrap().parse().unwrap())
+            })
+            .unwrap_or_else(|| panic!("{name} not in {file}"))
+    }
+}
+
+impl Drop for FreshRoot {
+    fn drop(&mut self) {
+        let _ = Command::new("umount").arg("-l").arg(&self.root).status();
+    }
+}
+
+#[test]
+fn the_deb_installs_into_a_fresh_root_with_its_user_modes_key_and_enabled_unit() {
+    use std::os::unix::fs::MetadataExt;
+    let deb = from_env("TEST_RAMPART_DEB");
+    let Some(root) = FreshRoot::new() else {
+        eprintln!("skipped: mounting an overlay root needs root");
+        return;
+    };
+    assert!(
+        !root.path("/etc/passwd").exists()
+            || !std::fs::read_to_string(root.path("/etc/passwd"))
+                .unwrap()
+                .contains("\nrampart:"),
+        "this machine already has a rampart user; the test needs a root without one"
+    );
+    std::fs::copy(&deb, root.path("/tmp/rampart.deb")).unwrap();
+    let out = root.run(&["dpkg", "-i", "/tmp/rampart.deb"]);
+    assert!(
+        out.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&out.stdout),
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    let uid = root.id_of("/etc/passwd", "rampart");
+    let gid = root.id_of("/etc/group", "rampart");
+    assert!(uid < 1000, "a system user: {uid}");
+    for (path, mode, owner, group) in [
+        ("/usr/bin/rampart", 0o755, 0, 0),
+        ("/etc/rampart", 0o750, 0, gid),
+        ("/etc/rampart/rampart.toml", 0o640, 0, gid),
+        ("/etc/rampart/master.key", 0o600, 0, 0),
+        ("/var/lib/rampart", 0o700, uid, gid),
+        ("/var/lib/rampart/rampart.redb", 0o600, uid, gid),
+        ("/usr/lib/systemd/system/rampart.service", 0o644, 0, 0),
+        ("/usr/share/man/man1/rampart-backup-create.1.gz", 0o644, 0, 0),
+        ("/usr/share/bash-completion/completions/rampart", 0o644, 0, 0),
+    ] {
+        let meta = std::fs::metadata(root.path(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
+        assert_eq!(meta.mode() & 0o7777, mode, "{path} mode {:o}", meta.mode());
+        assert_eq!((meta.uid(), meta.gid()), (owner, group), "{path} owner");
+    }
+    // Enabled: the unit's symlink is in place, and the unit verifies in this root.
+    let wants = root.path("/etc/systemd/system/multi-user.target.wants/rampart.service");
+    assert!(wants.is_symlink(), "{} is not a symlink", wants.display());
+    let out = root.run(&["rampart", "config", "check", "--config", "/etc/rampart/rampart.toml"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+
+    // Removing and purging keep the key and the data: they outlive a mistyped command.
+    let out = root.run(&["dpkg", "--purge", "rampart"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(!root.path("/usr/bin/rampart").exists());
+    assert!(root.path("/etc/rampart/master.key").exists());
+    assert!(root.path("/var/lib/rampart/rampart.redb").exists());
+    assert!(
+        String::from_utf8_lossy(&out.stderr).contains("kept /etc/rampart/master.key"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
