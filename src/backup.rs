@@ -339,7 +339,9 @@ fn write_contents<W: Write>(
         info.len() as u64,
         &mut info.as_slice(),
     )?;
-    let key = std::fs::read(&settings.master_key_path).map_err(io(&settings.master_key_path))?;
+    let key = MasterKey::file_text(&settings.master_key_path)
+        .map_err(|err| BackupError::Target(err.to_string()))?
+        .into_bytes();
     add(
         &mut tar,
         &mut entries,

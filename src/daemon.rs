@@ -77,7 +77,7 @@ pub fn prepare(config: &Config) -> Result<(DataDirLock, MasterKey, Prepared), Da
     let lock = DataDirLock::acquire(&config.data_dir).map_err(StoreError::from)?;
     let key_path = config.master_key_path();
     let store_path = config.store_path();
-    let master = if key_path.exists() {
+    let master = if MasterKey::present(&key_path) {
         MasterKey::load(&key_path)?
     } else if store_path.exists() {
         return Err(DaemonError::KeyMissingForStore {

@@ -150,30 +150,27 @@ pub fn erase_organization(
         client.stamp(Event::new(actor, "org.erase", Outcome::Success).target(org)),
         now,
     )?;
-    {
-        let system = txn.system(&SystemGrant::internal())?;
-        system.put(
-            RECEIPTS,
-            receipt.id.as_bytes(),
-            &serde_json::to_vec(&receipt)?,
-        )?;
-    }
+    save_receipt(&txn, &receipt)?;
     txn.commit()?;
 
     receipt.files_removed = remove_files(store, data_dir, org);
     if receipt.files_removed > 0 {
         let txn = store.write()?;
-        let system = txn.system(&SystemGrant::internal())?;
-        system.put(
-            RECEIPTS,
-            receipt.id.as_bytes(),
-            &serde_json::to_vec(&receipt)?,
-        )?;
-        drop(system);
+        save_receipt(&txn, &receipt)?;
         txn.commit()?;
     }
     tracing::info!(org = %org, records = records_removed, files = receipt.files_removed, "organization erased");
     Ok(receipt)
+}
+
+fn save_receipt(txn: &crate::store::WriteTxn<'_>, receipt: &Receipt) -> Result<(), ErasureError> {
+    let system = txn.system(&SystemGrant::internal())?;
+    system.put(
+        RECEIPTS,
+        receipt.id.as_bytes(),
+        &serde_json::to_vec(receipt)?,
+    )?;
+    Ok(())
 }
 
 /// Removes the organization's file folders; returns how many files were in them.

@@ -83,9 +83,7 @@ enum Command {
     },
     /// Write the man pages (one per verb) and shell completions into DIR, for packages.
     #[command(hide = true)]
-    GenerateDocs {
-        dir: PathBuf,
-    },
+    GenerateDocs { dir: PathBuf },
     /// Restore a backup into an empty data directory (never over a live one).
     Restore {
         /// The backup file (`rampart-backup-….age`).

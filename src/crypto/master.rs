@@ -32,8 +32,38 @@ pub enum MasterKeyError {
         path: PathBuf,
         source: std::io::Error,
     },
+    #[error(
+        "the master key {path} is sealed with systemd-creds and does not open here ({detail}); run this as root on the machine that sealed it"
+    )]
+    Sealed { path: PathBuf, detail: String },
     #[error(transparent)]
     Crypto(#[from] CryptoError),
+}
+
+fn sealed_path(path: &Path) -> PathBuf {
+    let mut sealed = path.as_os_str().to_owned();
+    sealed.push(".cred");
+    PathBuf::from(sealed)
+}
+
+/// The text of a key file sealed with systemd-creds.
+fn unseal(sealed: &Path) -> Result<String, MasterKeyError> {
+    let out = std::process::Command::new("systemd-creds")
+        .args(["decrypt", "--name=master.key"])
+        .arg(sealed)
+        .arg("-")
+        .output()
+        .map_err(|source| MasterKeyError::Read {
+            path: sealed.to_owned(),
+            source,
+        })?;
+    if !out.status.success() {
+        return Err(MasterKeyError::Sealed {
+            path: sealed.to_owned(),
+            detail: String::from_utf8_lossy(&out.stderr).trim().to_owned(),
+        });
+    }
+    String::from_utf8(out.stdout).map_err(|_| MasterKeyError::Malformed(sealed.to_owned()))
 }
 
 /// The key that wraps every organization's data key.
@@ -41,17 +71,35 @@ pub enum MasterKeyError {
 pub struct MasterKey(SealingKey);
 
 impl MasterKey {
-    pub fn load(path: &Path) -> Result<MasterKey, MasterKeyError> {
-        let text = std::fs::read_to_string(path).map_err(|source| {
-            if source.kind() == std::io::ErrorKind::NotFound {
-                MasterKeyError::Missing(path.to_owned())
-            } else {
-                MasterKeyError::Read {
-                    path: path.to_owned(),
-                    source,
+    /// The key file's text (what a backup carries), from `path` or unsealed from
+    /// `<path>.cred`.
+    pub fn file_text(path: &Path) -> Result<String, MasterKeyError> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Ok(text),
+            Err(source) if source.kind() == std::io::ErrorKind::NotFound => {
+                let sealed = sealed_path(path);
+                if !sealed.exists() {
+                    return Err(MasterKeyError::Missing(path.to_owned()));
                 }
+                unseal(&sealed)
             }
-        })?;
+            Err(source) => Err(MasterKeyError::Read {
+                path: path.to_owned(),
+                source,
+            }),
+        }
+    }
+
+    /// Whether a key is at `path`, as a file or sealed beside it (`<path>.cred`).
+    pub fn present(path: &Path) -> bool {
+        path.exists() || sealed_path(path).exists()
+    }
+
+    /// Reads the key file at `path`; where only `<path>.cred` exists (the key sealed with
+    /// systemd-creds by the package), decrypts that with `systemd-creds decrypt`, which
+    /// works for root on the machine it was sealed on.
+    pub fn load(path: &Path) -> Result<MasterKey, MasterKeyError> {
+        let text = MasterKey::file_text(path)?;
         MasterKey::from_text(&text)?.ok_or_else(|| MasterKeyError::Malformed(path.to_owned()))
     }
 

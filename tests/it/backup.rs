@@ -16,7 +16,7 @@ use crate::identity::{ADMIN_EMAIL, ADMIN_PASSWORD, Session, set_up};
 use crate::mail::{Certs, Security, Sink, mail_config};
 
 /// A fresh age identity file in `dir`; returns its path and its recipient.
-fn age_identity(dir: &Path) -> (PathBuf, String) {
+pub(crate) fn age_identity(dir: &Path) -> (PathBuf, String) {
     let path = dir.join("backup-identity.txt");
     let out = Command::new("age-keygen")
         .arg("-o")
@@ -272,25 +272,21 @@ fn damaged_cut_and_wrong_key_backups_are_refused_naming_the_problem() {
     }
 
     // Never over an occupied or live data dir.
-    let out = env.rampart(&[
-        "restore",
-        good.to_str().unwrap(),
-        "--data-dir",
-        env.data_dir().to_str().unwrap(),
-        "--identity",
-        identity.to_str().unwrap(),
-    ]);
+    let restore_here = || {
+        env.rampart(&[
+            "restore",
+            good.to_str().unwrap(),
+            "--data-dir",
+            env.data_dir().to_str().unwrap(),
+            "--identity",
+            identity.to_str().unwrap(),
+        ])
+    };
+    let out = restore_here();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("not empty"), "{}", stderr(&out));
     let server = env.serve();
-    let out = env.rampart(&[
-        "restore",
-        good.to_str().unwrap(),
-        "--data-dir",
-        env.data_dir().to_str().unwrap(),
-        "--identity",
-        identity.to_str().unwrap(),
-    ]);
+    let out = restore_here();
     assert_eq!(out.status.code(), Some(1));
     assert!(stderr(&out).contains("in use"), "{}", stderr(&out));
     assert_eq!(server.get("/healthz").status(), 200);

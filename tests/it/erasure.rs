@@ -66,18 +66,7 @@ fn traces_in_store(store: &Path, org: &str) -> (usize, bool) {
 #[test]
 fn an_owner_erases_an_organization_and_nothing_of_it_can_be_read_again() {
     let keys = tempfile::tempdir().unwrap();
-    let identity = keys.path().join("id.txt");
-    let out = std::process::Command::new("age-keygen")
-        .arg("-o")
-        .arg(&identity)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let recipient = std::fs::read_to_string(&identity)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_owned))
-        .unwrap();
+    let (identity, recipient) = crate::backup::age_identity(keys.path());
     let env = TestEnv::with_config(&format!(
         "backup_recipients = [\"{recipient}\"]\nbackup_keep_days = 30\n"
     ));
@@ -325,18 +314,7 @@ fn a_person_erases_themselves_and_keeps_only_a_pseudonym_in_the_record() {
 #[test]
 fn an_owner_exports_the_whole_organization_for_the_age_tool_only() {
     let keys = tempfile::tempdir().unwrap();
-    let identity = keys.path().join("id.txt");
-    let out = std::process::Command::new("age-keygen")
-        .arg("-o")
-        .arg(&identity)
-        .output()
-        .unwrap();
-    assert!(out.status.success());
-    let recipient = std::fs::read_to_string(&identity)
-        .unwrap()
-        .lines()
-        .find_map(|l| l.strip_prefix("# public key: ").map(str::to_owned))
-        .unwrap();
+    let (identity, recipient) = crate::backup::age_identity(keys.path());
     let env = TestEnv::new();
     let server = env.serve();
     let org = set_up(&server);
@@ -398,12 +376,8 @@ fn an_owner_exports_the_whole_organization_for_the_age_tool_only() {
         serde_json::from_slice(&std::fs::read(unpacked.join("manifest.json")).unwrap()).unwrap();
     assert!(manifest.as_array().unwrap().len() >= 4, "{manifest}");
     // Only the identity opens it.
-    let other = keys.path().join("other.txt");
-    std::process::Command::new("age-keygen")
-        .arg("-o")
-        .arg(&other)
-        .output()
-        .unwrap();
+    let other_keys = tempfile::tempdir().unwrap();
+    let (other, _) = crate::backup::age_identity(other_keys.path());
     let status = std::process::Command::new("age")
         .args(["-d", "-i"])
         .arg(&other)

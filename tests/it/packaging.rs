@@ -155,7 +155,29 @@ impl FreshRoot {
             .arg(&root)
             .status()
             .ok()?;
-        mounted.success().then(|| FreshRoot { root, _dir: dir })
+        if !mounted.success() {
+            return None;
+        }
+        let fresh = FreshRoot { root, _dir: dir };
+        // What maintainer scripts expect of a running system: /proc, /dev and /sys.
+        for (kind, source, target) in [
+            ("proc", "proc", "proc"),
+            ("sysfs", "sysfs", "sys"),
+            ("--bind", "/dev", "dev"),
+        ] {
+            let args: Vec<&str> = if kind == "--bind" {
+                vec!["--bind", source]
+            } else {
+                vec!["-t", kind, source]
+            };
+            let status = Command::new("mount")
+                .args(&args)
+                .arg(fresh.root.join(target))
+                .status()
+                .unwrap();
+            assert!(status.success(), "mount {target} in the fresh root");
+        }
+        Some(fresh)
     }
 
     fn path(&self, inside: &str) -> PathBuf {
@@ -185,6 +207,12 @@ impl FreshRoot {
 
 impl Drop for FreshRoot {
     fn drop(&mut self) {
+        for inner in ["dev", "sys", "proc"] {
+            let _ = Command::new("umount")
+                .arg("-l")
+                .arg(self.root.join(inner))
+                .status();
+        }
         let _ = Command::new("umount").arg("-l").arg(&self.root).status();
     }
 }
@@ -220,28 +248,93 @@ fn the_deb_installs_into_a_fresh_root_with_its_user_modes_key_and_enabled_unit()
         ("/usr/bin/rampart", 0o755, 0, 0),
         ("/etc/rampart", 0o750, 0, gid),
         ("/etc/rampart/rampart.toml", 0o640, 0, gid),
-        ("/etc/rampart/master.key", 0o600, 0, 0),
         ("/var/lib/rampart", 0o700, uid, gid),
         ("/var/lib/rampart/rampart.redb", 0o600, uid, gid),
         ("/usr/lib/systemd/system/rampart.service", 0o644, 0, 0),
-        ("/usr/share/man/man1/rampart-backup-create.1.gz", 0o644, 0, 0),
-        ("/usr/share/bash-completion/completions/rampart", 0o644, 0, 0),
+        (
+            "/usr/share/man/man1/rampart-backup-create.1.gz",
+            0o644,
+            0,
+            0,
+        ),
+        (
+            "/usr/share/bash-completion/completions/rampart",
+            0o644,
+            0,
+            0,
+        ),
     ] {
         let meta = std::fs::metadata(root.path(path)).unwrap_or_else(|e| panic!("{path}: {e}"));
         assert_eq!(meta.mode() & 0o7777, mode, "{path} mode {:o}", meta.mode());
         assert_eq!((meta.uid(), meta.gid()), (owner, group), "{path} owner");
     }
+    // The master key: sealed with systemd-creds where it works here (then only root on
+    // this machine opens it, as the offline CLI shows), else a root-only file.
+    let sealed = root.path("/etc/rampart/master.key.cred");
+    let key = if sealed.exists() {
+        assert!(
+            !root.path("/etc/rampart/master.key").exists(),
+            "no plaintext key left"
+        );
+        let dropin = std::fs::read_to_string(
+            root.path("/etc/systemd/system/rampart.service.d/10-sealed-master-key.conf"),
+        )
+        .unwrap();
+        assert!(
+            dropin.contains("LoadCredentialEncrypted=master.key:/etc/rampart/master.key.cred"),
+            "{dropin}"
+        );
+        let out = root.run(&[
+            "rampart",
+            "admin",
+            "org",
+            "list",
+            "--config",
+            "/etc/rampart/rampart.toml",
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        sealed
+    } else {
+        root.path("/etc/rampart/master.key")
+    };
+    eprintln!("master key as installed: {}", key.display());
+    let meta = std::fs::metadata(&key).unwrap();
+    assert_eq!(
+        (meta.mode() & 0o7777, meta.uid(), meta.gid()),
+        (0o600, 0, 0),
+        "{}",
+        key.display()
+    );
+
     // Enabled: the unit's symlink is in place, and the unit verifies in this root.
     let wants = root.path("/etc/systemd/system/multi-user.target.wants/rampart.service");
     assert!(wants.is_symlink(), "{} is not a symlink", wants.display());
-    let out = root.run(&["rampart", "config", "check", "--config", "/etc/rampart/rampart.toml"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = root.run(&[
+        "rampart",
+        "config",
+        "check",
+        "--config",
+        "/etc/rampart/rampart.toml",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
 
     // Removing and purging keep the key and the data: they outlive a mistyped command.
     let out = root.run(&["dpkg", "--purge", "rampart"]);
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     assert!(!root.path("/usr/bin/rampart").exists());
-    assert!(root.path("/etc/rampart/master.key").exists());
+    assert!(key.exists(), "the key outlives a purge");
     assert!(root.path("/var/lib/rampart/rampart.redb").exists());
     assert!(
         String::from_utf8_lossy(&out.stderr).contains("kept /etc/rampart/master.key"),
