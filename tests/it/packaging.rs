@@ -326,7 +326,14 @@ fn the_deb_installs_into_a_fresh_root_with_its_user_modes_key_and_enabled_unit()
         String::from_utf8_lossy(&out.stderr)
     );
 
-    // Removing and purging keep the key and the data: they outlive a mistyped command.
+    // Purging asks first (debconf, default no): a non-interactive purge keeps the key and
+    // the data, which outlive a mistyped command.
+    let out = root.run(&["debconf-show", "rampart"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("rampart/purge_data: false"),
+        "{}",
+        String::from_utf8_lossy(&out.stdout)
+    );
     let out = root.run(&["dpkg", "--purge", "rampart"]);
     assert!(
         out.status.success(),
@@ -341,4 +348,42 @@ fn the_deb_installs_into_a_fresh_root_with_its_user_modes_key_and_enabled_unit()
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
+
+    // Reinstalled, it carries on with the kept key and data; answered yes, purge deletes.
+    let out = root.run(&["dpkg", "-i", "/tmp/rampart.deb"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = root.run(&[
+        "rampart",
+        "admin",
+        "org",
+        "list",
+        "--config",
+        "/etc/rampart/rampart.toml",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = root.run(&[
+        "sh",
+        "-c",
+        "echo 'rampart rampart/purge_data boolean true' | debconf-set-selections",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let out = root.run(&["dpkg", "--purge", "rampart"]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    assert!(!key.exists() && !root.path("/var/lib/rampart").exists());
 }
