@@ -387,3 +387,71 @@ fn the_deb_installs_into_a_fresh_root_with_its_user_modes_key_and_enabled_unit()
     );
     assert!(!key.exists() && !root.path("/var/lib/rampart").exists());
 }
+
+#[test]
+fn rpm_holds_the_same_files_with_their_modes_scripts_and_config() {
+    let rpm = from_env("TEST_RAMPART_RPM");
+    let out = Command::new("rpm")
+        .args(["-qlvp"])
+        .arg(&rpm)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let listing = String::from_utf8_lossy(&out.stdout);
+    for (path, mode, group) in [
+        ("/usr/bin/rampart", "-rwxr-xr-x", "root"),
+        ("/etc/rampart/rampart.toml", "-rw-r-----", "rampart"),
+        (
+            "/usr/lib/systemd/system/rampart.service",
+            "-rw-r--r--",
+            "root",
+        ),
+        ("/usr/lib/sysusers.d/rampart.conf", "-rw-r--r--", "root"),
+        ("/usr/lib/tmpfiles.d/rampart.conf", "-rw-r--r--", "root"),
+        (
+            "/usr/share/man/man1/rampart-backup-create.1.gz",
+            "-rw-r--r--",
+            "root",
+        ),
+        (
+            "/usr/share/bash-completion/completions/rampart",
+            "-rw-r--r--",
+            "root",
+        ),
+    ] {
+        let line = listing
+            .lines()
+            .find(|l| l.ends_with(&format!(" {path}")))
+            .unwrap_or_else(|| panic!("{path} missing:\n{listing}"));
+        let fields: Vec<&str> = line.split_whitespace().collect();
+        assert_eq!((fields[0], fields[3]), (mode, group), "{line}");
+    }
+    let out = Command::new("rpm")
+        .args(["-qcp"])
+        .arg(&rpm)
+        .output()
+        .unwrap();
+    assert_eq!(
+        String::from_utf8_lossy(&out.stdout).trim(),
+        "/etc/rampart/rampart.toml",
+        "the config is %config"
+    );
+    let out = Command::new("rpm")
+        .args(["-qp", "--scripts"])
+        .arg(&rpm)
+        .output()
+        .unwrap();
+    let scripts = String::from_utf8_lossy(&out.stdout);
+    for needle in [
+        "preinstall scriptlet",
+        "postinstall scriptlet",
+        "rampart init",
+        "systemd-creds encrypt",
+    ] {
+        assert!(scripts.contains(needle), "{needle} missing:\n{scripts}");
+    }
+}
