@@ -226,7 +226,8 @@ impl Drop for Partial {
     }
 }
 
-fn tar_header(size: u64, mtime: i64) -> tar::Header {
+/// A regular file's header (owner-only mode), as backups and exports write them.
+pub(crate) fn tar_header(size: u64, mtime: i64) -> tar::Header {
     let mut header = tar::Header::new_gnu();
     header.set_size(size);
     header.set_mode(0o600);

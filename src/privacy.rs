@@ -201,15 +201,6 @@ pub fn check_org_export(
     Ok(grant)
 }
 
-fn export_header(size: u64, now: i64) -> tar::Header {
-    let mut header = tar::Header::new_gnu();
-    header.set_size(size);
-    header.set_mode(0o600);
-    header.set_mtime(u64::try_from(now).unwrap_or(0));
-    header.set_entry_type(tar::EntryType::Regular);
-    header
-}
-
 /// A stored record as JSON: its key as text when it is text, and its value as the JSON it
 /// is, else base64.
 fn record_json(key: &[u8], value: &[u8]) -> serde_json::Value {
@@ -265,8 +256,12 @@ pub fn export_organization(
     let mut add =
         |tar: &mut tar::Builder<_>, path: String, size: u64, data: &mut dyn std::io::Read| {
             let mut source = crate::crypto::HashingReader::new(data);
-            tar.append_data(&mut export_header(size, now), &path, &mut source)
-                .map_err(|e| fail(&e))?;
+            tar.append_data(
+                &mut crate::backup::tar_header(size, now),
+                &path,
+                &mut source,
+            )
+            .map_err(|e| fail(&e))?;
             let (size, sha256) = source.finish();
             manifest.push(serde_json::json!({ "path": path, "size": size, "sha256": sha256 }));
             Ok::<(), PrivacyError>(())
@@ -365,7 +360,7 @@ pub fn export_organization(
 
     let manifest = serde_json::to_vec_pretty(&manifest).map_err(|e| fail(&e))?;
     tar.append_data(
-        &mut export_header(manifest.len() as u64, now),
+        &mut crate::backup::tar_header(manifest.len() as u64, now),
         "manifest.json",
         manifest.as_slice(),
     )

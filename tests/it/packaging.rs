@@ -193,6 +193,18 @@ impl FreshRoot {
             .unwrap()
     }
 
+    /// Runs `args` in the root and insists it succeeded.
+    fn ok(&self, args: &[&str]) -> std::process::Output {
+        let out = self.run(args);
+        assert!(
+            out.status.success(),
+            "{args:?}: {}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        out
+    }
+
     /// The id of `name` in the root's `/etc/passwd` or `/etc/group`.
     fn id_of(&self, file: &str, name: &str) -> u32 {
         let text = std::fs::read_to_string(self.path(file)).unwrap();
@@ -233,13 +245,7 @@ fn the_deb_installs_into_a_fresh_root_with_its_user_modes_key_and_enabled_unit()
         "this machine already has a rampart user; the test needs a root without one"
     );
     std::fs::copy(&deb, root.path("/tmp/rampart.deb")).unwrap();
-    let out = root.run(&["dpkg", "-i", "/tmp/rampart.deb"]);
-    assert!(
-        out.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&out.stdout),
-        String::from_utf8_lossy(&out.stderr)
-    );
+    root.ok(&["dpkg", "-i", "/tmp/rampart.deb"]);
 
     let uid = root.id_of("/etc/passwd", "rampart");
     let gid = root.id_of("/etc/group", "rampart");
@@ -284,7 +290,7 @@ fn the_deb_installs_into_a_fresh_root_with_its_user_modes_key_and_enabled_unit()
             dropin.contains("LoadCredentialEncrypted=master.key:/etc/rampart/master.key.cred"),
             "{dropin}"
         );
-        let out = root.run(&[
+        root.ok(&[
             "rampart",
             "admin",
             "org",
@@ -292,11 +298,6 @@ fn the_deb_installs_into_a_fresh_root_with_its_user_modes_key_and_enabled_unit()
             "--config",
             "/etc/rampart/rampart.toml",
         ]);
-        assert!(
-            out.status.success(),
-            "{}",
-            String::from_utf8_lossy(&out.stderr)
-        );
         sealed
     } else {
         root.path("/etc/rampart/master.key")
@@ -313,18 +314,13 @@ fn the_deb_installs_into_a_fresh_root_with_its_user_modes_key_and_enabled_unit()
     // Enabled: the unit's symlink is in place, and the unit verifies in this root.
     let wants = root.path("/etc/systemd/system/multi-user.target.wants/rampart.service");
     assert!(wants.is_symlink(), "{} is not a symlink", wants.display());
-    let out = root.run(&[
+    root.ok(&[
         "rampart",
         "config",
         "check",
         "--config",
         "/etc/rampart/rampart.toml",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
 
     // Purging asks first (debconf, default no): a non-interactive purge keeps the key and
     // the data, which outlive a mistyped command.
@@ -334,12 +330,7 @@ fn the_deb_installs_into_a_fresh_root_with_its_user_modes_key_and_enabled_unit()
         "{}",
         String::from_utf8_lossy(&out.stdout)
     );
-    let out = root.run(&["dpkg", "--purge", "rampart"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let out = root.ok(&["dpkg", "--purge", "rampart"]);
     assert!(!root.path("/usr/bin/rampart").exists());
     assert!(key.exists(), "the key outlives a purge");
     assert!(root.path("/var/lib/rampart/rampart.redb").exists());
@@ -350,13 +341,8 @@ fn the_deb_installs_into_a_fresh_root_with_its_user_modes_key_and_enabled_unit()
     );
 
     // Reinstalled, it carries on with the kept key and data; answered yes, purge deletes.
-    let out = root.run(&["dpkg", "-i", "/tmp/rampart.deb"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = root.run(&[
+    root.ok(&["dpkg", "-i", "/tmp/rampart.deb"]);
+    root.ok(&[
         "rampart",
         "admin",
         "org",
@@ -364,27 +350,12 @@ fn the_deb_installs_into_a_fresh_root_with_its_user_modes_key_and_enabled_unit()
         "--config",
         "/etc/rampart/rampart.toml",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = root.run(&[
+    root.ok(&[
         "sh",
         "-c",
         "echo 'rampart rampart/purge_data boolean true' | debconf-set-selections",
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let out = root.run(&["dpkg", "--purge", "rampart"]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    root.ok(&["dpkg", "--purge", "rampart"]);
     assert!(!key.exists() && !root.path("/var/lib/rampart").exists());
 }
 
