@@ -198,6 +198,14 @@ pub fn remove_role(
     Ok(system.delete(MEMBERS, &member_key(account, org))?)
 }
 
+/// How many owners `org` has.
+pub fn owner_count(system: &impl SystemGet, org: OrgId) -> Result<usize, AccessError> {
+    Ok(members_of(system, org)?
+        .iter()
+        .filter(|(_, role)| *role == Role::Owner)
+        .count())
+}
+
 /// Every member of `org` with its role. Scans all memberships: an appliance holds a few
 /// thousand at most; an org-first index is the next step if that changes.
 pub fn members_of(

@@ -140,8 +140,9 @@ struct Info {
     schema_version: u64,
 }
 
+/// One file of a manifest.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-struct Entry {
+pub(crate) struct Entry {
     path: String,
     size: u64,
     sha256: String,
@@ -236,6 +237,86 @@ pub(crate) fn tar_header(size: u64, mtime: i64) -> tar::Header {
     header
 }
 
+/// A tar being written with a manifest entry (path, size, SHA-256) for each file, as
+/// backups and organization exports are.
+pub(crate) struct ManifestTar<W: Write> {
+    tar: tar::Builder<W>,
+    entries: Vec<Entry>,
+    mtime: i64,
+}
+
+impl<W: Write> ManifestTar<W> {
+    pub(crate) fn new(sink: W, mtime: i64) -> Self {
+        ManifestTar {
+            tar: tar::Builder::new(sink),
+            entries: Vec::new(),
+            mtime,
+        }
+    }
+
+    /// Appends `size` bytes read from `data` as `path`, hashing them on the way.
+    pub(crate) fn add(
+        &mut self,
+        path: &str,
+        size: u64,
+        data: &mut dyn Read,
+    ) -> std::io::Result<()> {
+        let mut source = HashingReader::new(data);
+        self.tar
+            .append_data(&mut tar_header(size, self.mtime), path, &mut source)?;
+        let (size, sha256) = source.finish();
+        self.entries.push(Entry {
+            path: path.to_owned(),
+            size,
+            sha256,
+        });
+        Ok(())
+    }
+
+    /// Appends `size` bytes that `write` produces as `path`: for content made while it is
+    /// archived, whose size is known first (a tar header precedes its data).
+    pub(crate) fn add_written<T, E: From<std::io::Error>>(
+        &mut self,
+        path: &str,
+        size: u64,
+        write: impl FnOnce(&mut dyn Write) -> Result<T, E>,
+    ) -> Result<T, E> {
+        let mut header = tar_header(size, self.mtime);
+        header.set_path(path)?;
+        header.set_cksum();
+        let out = self.tar.get_mut();
+        out.write_all(header.as_bytes())?;
+        let mut hashing = HashingWriter::new(&mut *out);
+        let made = write(&mut hashing)?;
+        let (written, sha256) = hashing.finish();
+        if written != size {
+            return Err(
+                std::io::Error::other(format!("{path} changed size while it was written")).into(),
+            );
+        }
+        let padding = usize::try_from((512 - written % 512) % 512).unwrap_or(0);
+        out.write_all([0u8; 512].get(..padding).unwrap_or_default())?;
+        self.entries.push(Entry {
+            path: path.to_owned(),
+            size,
+            sha256,
+        });
+        Ok(made)
+    }
+
+    pub(crate) fn entries(&self) -> &[Entry] {
+        &self.entries
+    }
+
+    /// Appends `bytes` as `path` (the manifest, last and itself unlisted) and hands the
+    /// sink back.
+    pub(crate) fn finish(mut self, path: &str, bytes: &[u8]) -> std::io::Result<W> {
+        self.tar
+            .append_data(&mut tar_header(bytes.len() as u64, self.mtime), path, bytes)?;
+        self.tar.into_inner()
+    }
+}
+
 /// Makes a backup of `store` and the files beside it into `to` (a directory, or a file that
 /// does not exist yet).
 pub fn create(
@@ -306,26 +387,7 @@ fn write_contents<W: Write>(
     sink: W,
     now: i64,
 ) -> Result<(W, Report), BackupError> {
-    let mut tar = tar::Builder::new(sink);
-    let mut entries = Vec::new();
-    let add = |tar: &mut tar::Builder<W>,
-               entries: &mut Vec<Entry>,
-               path: &str,
-               size: u64,
-               data: &mut dyn Read|
-     -> Result<(), BackupError> {
-        let mut source = HashingReader::new(data);
-        tar.append_data(&mut tar_header(size, now), path, &mut source)
-            .map_err(io(Path::new(path)))?;
-        let (size, sha256) = source.finish();
-        entries.push(Entry {
-            path: path.to_owned(),
-            size,
-            sha256,
-        });
-        Ok(())
-    };
-
+    let mut tar = ManifestTar::new(sink, now);
     let info = serde_json::to_vec_pretty(&Info {
         format: FORMAT,
         created_at: now,
@@ -333,66 +395,28 @@ fn write_contents<W: Write>(
         schema_version: store.schema_version(),
     })
     .map_err(|err| BackupError::Encrypt(err.to_string()))?;
-    add(
-        &mut tar,
-        &mut entries,
-        INFO,
-        info.len() as u64,
-        &mut info.as_slice(),
-    )?;
+    tar.add(INFO, info.len() as u64, &mut info.as_slice())
+        .map_err(io(Path::new(INFO)))?;
     let key = MasterKey::file_text(&settings.master_key_path)
         .map_err(|err| BackupError::Target(err.to_string()))?
         .into_bytes();
-    add(
-        &mut tar,
-        &mut entries,
-        KEY,
-        key.len() as u64,
-        &mut key.as_slice(),
-    )?;
+    tar.add(KEY, key.len() as u64, &mut key.as_slice())
+        .map_err(io(Path::new(KEY)))?;
 
     // Files are pinned before the snapshot: each file a snapshot record names was written
     // before that record committed, and none can be removed until the copy is done.
     let _pinned = store.pin_files();
     let dump = store.dump()?;
-    let size = dump.size()?;
-    let counts = {
-        // Streamed straight into the archive: the size is known, so the header goes first.
-        let mut header = tar_header(size, now);
-        header.set_path(STORE).map_err(io(Path::new(STORE)))?;
-        header.set_cksum();
-        let out = tar.get_mut();
-        out.write_all(header.as_bytes())
-            .map_err(io(Path::new(STORE)))?;
-        let mut hashing = HashingWriter::new(&mut *out);
-        let counts = dump.write(&mut hashing).map_err(|err| match err {
+    // Streamed straight into the archive: the size is known, so the header goes first.
+    let counts = tar
+        .add_written(STORE, dump.size()?, |out| dump.write(&mut &mut *out))
+        .map_err(|err| match err {
             DumpError::Io(source) => BackupError::Io {
                 path: PathBuf::from(STORE),
                 source,
             },
             other => other.into(),
         })?;
-        let (written, sha256) = hashing.finish();
-        if written != size {
-            return Err(BackupError::Damaged(
-                "the store copy changed size while it was written".into(),
-            ));
-        }
-        let padding = (512 - written % 512) % 512;
-        let zeros = [0u8; 512];
-        out.write_all(
-            zeros
-                .get(..usize::try_from(padding).unwrap_or(0))
-                .unwrap_or_default(),
-        )
-        .map_err(io(Path::new(STORE)))?;
-        entries.push(Entry {
-            path: STORE.to_owned(),
-            size,
-            sha256,
-        });
-        counts
-    };
     drop(dump);
 
     let (mut files, mut file_bytes) = (0u64, 0u64);
@@ -404,7 +428,7 @@ fn write_contents<W: Write>(
             Err(err) => return Err(io(&full)(err)),
         };
         let size = file.metadata().map_err(io(&full))?.len();
-        add(&mut tar, &mut entries, &relative, size, &mut file)?;
+        tar.add(&relative, size, &mut file).map_err(io(&full))?;
         files += 1;
         file_bytes += size;
     }
@@ -414,16 +438,12 @@ fn write_contents<W: Write>(
         created_at: now,
         schema_version: store.schema_version(),
         store: counts,
-        entries,
+        entries: tar.entries().to_vec(),
     })
     .map_err(|err| BackupError::Encrypt(err.to_string()))?;
-    tar.append_data(
-        &mut tar_header(manifest.len() as u64, now),
-        MANIFEST,
-        manifest.as_slice(),
-    )
-    .map_err(io(Path::new(MANIFEST)))?;
-    let sink = tar.into_inner().map_err(io(Path::new("backup")))?;
+    let sink = tar
+        .finish(MANIFEST, &manifest)
+        .map_err(io(Path::new(MANIFEST)))?;
     Ok((
         sink,
         Report {
@@ -487,15 +507,6 @@ fn restorable(path: &str) -> bool {
 pub enum Unlock {
     Identities(Vec<Box<dyn age::Identity + Send + Sync>>),
     Passphrase(String),
-}
-
-impl Unlock {
-    /// The identities in an age identity file (as `age-keygen` writes).
-    pub fn identity_file(path: &Path) -> Result<Unlock, BackupError> {
-        crate::crypto::age_identities(path)
-            .map(Unlock::Identities)
-            .map_err(BackupError::Decrypt)
-    }
 }
 
 fn decrypt<'a>(
@@ -868,10 +879,10 @@ fn list(dir: &Path) -> Result<Vec<(String, i64)>, BackupError> {
     Ok(out)
 }
 
-/// The date by which every backup made up to `now` is gone under the retention: what an
-/// erasure receipt promises.
-pub fn last_copy_gone_by(settings: &Settings, now: i64) -> i64 {
-    now + i64::try_from(settings.keep_days).unwrap_or(3650) * DAY + DAY
+/// The time by which every backup made up to `now` is gone under a retention of
+/// `keep_days` (and a day for the job to run): what an erasure receipt promises.
+pub fn last_copy_gone_by(keep_days: u64, now: i64) -> i64 {
+    now + i64::try_from(keep_days).unwrap_or(3650) * DAY + DAY
 }
 
 #[cfg(test)]

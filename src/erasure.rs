@@ -37,8 +37,10 @@ pub enum ErasureError {
     Org(#[from] crate::org::OrgError),
     #[error("{0}")]
     Refused(String),
-    #[error("account records: {0}")]
-    Person(String),
+    #[error(transparent)]
+    Auth(#[from] crate::auth::AuthError),
+    #[error(transparent)]
+    Mail(#[from] crate::mail::MailError),
     #[error("erasure record unreadable: {0}")]
     Decode(#[from] serde_json::Error),
 }
@@ -127,7 +129,7 @@ pub fn erase_organization(
             access::remove_role(&system, account, org)?;
         }
     }
-    let backups_expire_by = now + i64::try_from(backup_keep_days).unwrap_or(3650) * 86_400 + 86_400;
+    let backups_expire_by = crate::backup::last_copy_gone_by(backup_keep_days, now);
     let mut receipt = Receipt {
         id: uuid::Uuid::new_v4(),
         organization: org.to_string(),
@@ -272,9 +274,7 @@ pub fn erase_person(
         Eraser::Member(_) => return Err(AccessError::NotFound.into()),
         Eraser::Operator(_) => Actor::Operator,
     };
-    let person = account::get(&system, target)
-        .map_err(|err| ErasureError::Person(err.to_string()))?
-        .ok_or(AccessError::NotFound)?;
+    let person = account::get(&system, target)?.ok_or(AccessError::NotFound)?;
     let confirmed =
         crate::auth::account::normalize_email(confirm).is_ok_and(|email| email == person.email);
     if !confirmed {
@@ -282,10 +282,8 @@ pub fn erase_person(
             "to erase an account, confirm with its address",
         ));
     }
-    let person_err = |err: crate::auth::AuthError| ErasureError::Person(err.to_string());
     if person.appliance_admin {
-        let others = account::all(&system)
-            .map_err(person_err)?
+        let others = account::all(&system)?
             .into_iter()
             .any(|a| a.id != target && a.appliance_admin && !a.disabled);
         if !others {
@@ -296,26 +294,19 @@ pub fn erase_person(
     }
     let memberships = access::memberships(&system, target)?;
     for (org, role) in &memberships {
-        if *role == access::Role::Owner {
-            let other_owner = access::members_of(&system, *org)?
-                .into_iter()
-                .any(|(account, role)| account != target && role == access::Role::Owner);
-            if !other_owner {
-                return Err(ErasureError::Refused(format!(
-                    "this person is the only owner of organization {org}; make another owner or erase the organization first"
-                )));
-            }
+        if *role == access::Role::Owner && access::owner_count(&system, *org)? <= 1 {
+            return Err(ErasureError::Refused(format!(
+                "this person is the only owner of organization {org}; make another owner or erase the organization first"
+            )));
         }
     }
     for (org, _) in &memberships {
         access::remove_role(&system, target, *org)?;
     }
-    let sessions_ended =
-        crate::auth::session::revoke_all(&system, target, None).map_err(person_err)?;
-    let tokens_revoked = crate::auth::tokens::revoke_all(&system, target).map_err(person_err)?;
-    let messages_removed = crate::mail::outbox::forget_recipient(&system, &person.email)
-        .map_err(|err| ErasureError::Person(err.to_string()))?;
-    let pseudonym = account::remove(&system, &person, now).map_err(person_err)?;
+    let sessions_ended = crate::auth::session::revoke_all(&system, target, None)?;
+    let tokens_revoked = crate::auth::tokens::revoke_all(&system, target)?;
+    let messages_removed = crate::mail::outbox::forget_recipient(&system, &person.email)?;
+    let pseudonym = account::remove(&system, &person, now)?;
     drop(system);
     audit::append(
         &txn,
@@ -323,7 +314,7 @@ pub fn erase_person(
         now,
     )?;
     txn.commit()?;
-    let backups_expire_by = now + i64::try_from(backup_keep_days).unwrap_or(3650) * 86_400 + 86_400;
+    let backups_expire_by = crate::backup::last_copy_gone_by(backup_keep_days, now);
     Ok(PersonReceipt {
         statement: format!(
             "The account was erased at {}: its address, name, password, second factors, \

@@ -59,18 +59,19 @@ static COUNTERS: Counters = Counters {
     job_runs: [const { [AtomicU64::new(0), AtomicU64::new(0)] }; crate::jobs::Job::ALL.len()],
 };
 
-/// The route class of a request path, for the `route` label.
-pub fn route_class(path: &str, read: bool) -> usize {
+/// Which `route` label a request counts under: the rate-limit class the edge already
+/// decided, with open routes split into pages, assets and health checks. An index into
+/// [`ROUTE_CLASSES`].
+pub fn route_class(class: crate::web::limits::RouteClass, path: &str) -> usize {
     use crate::web::limits::RouteClass;
-    let name = match RouteClass::of(path, read) {
-        RouteClass::Auth => "auth",
-        RouteClass::Admin => "admin",
-        RouteClass::Api => "api",
-        RouteClass::Open if path.starts_with("/assets/") => "asset",
-        RouteClass::Open if path == "/healthz" || path == "/readyz" => "health",
-        RouteClass::Open => "page",
-    };
-    ROUTE_CLASSES.iter().position(|c| *c == name).unwrap_or(0)
+    match class {
+        RouteClass::Open if path.starts_with("/assets/") => 4,
+        RouteClass::Open if path == "/healthz" || path == "/readyz" => 5,
+        RouteClass::Open => 0,
+        RouteClass::Api => 1,
+        RouteClass::Auth => 2,
+        RouteClass::Admin => 3,
+    }
 }
 
 /// Counts one answered request.
@@ -265,48 +266,39 @@ fn store_figures(out: &mut String, store: &Store, data_dir: &std::path::Path) {
                 "gauge",
                 "Messages in the outbox, by state.",
             );
-            for state in ["pending", "sent", "failed"] {
-                let n = queued
-                    .iter()
-                    .filter(|m| {
-                        serde_json::to_value(m.state)
-                            .ok()
-                            .is_some_and(|v| v == state)
-                    })
-                    .count();
-                let _ = writeln!(out, "rampart_mail_outbox_messages{{state=\"{state}\"}} {n}");
+            use crate::mail::outbox::State;
+            for (state, label) in [
+                (State::Pending, "pending"),
+                (State::Sent, "sent"),
+                (State::Failed, "failed"),
+            ] {
+                let n = queued.iter().filter(|m| m.state == state).count();
+                let _ = writeln!(out, "rampart_mail_outbox_messages{{state=\"{label}\"}} {n}");
             }
         }
         Err(err) => tracing::warn!(error = %err, "metrics: outbox unreadable"),
     }
     match crate::jobs::Jobs::ledger_times(store) {
         Ok(times) => {
-            header(
-                out,
-                "rampart_job_last_run_timestamp_seconds",
-                "gauge",
-                "When each job last ran (unix time).",
-            );
-            for (job, last, _) in &times {
-                if let Some(at) = last {
-                    let _ = writeln!(
-                        out,
-                        "rampart_job_last_run_timestamp_seconds{{job=\"{job}\"}} {at}"
-                    );
-                }
-            }
-            header(
-                out,
-                "rampart_job_last_success_timestamp_seconds",
-                "gauge",
-                "When each job last succeeded (unix time).",
-            );
-            for (job, _, ok) in &times {
-                if let Some(at) = ok {
-                    let _ = writeln!(
-                        out,
-                        "rampart_job_last_success_timestamp_seconds{{job=\"{job}\"}} {at}"
-                    );
+            type Pick = fn(&crate::jobs::LedgerTimes) -> Option<i64>;
+            let per_job: [(&str, &str, Pick); 2] = [
+                (
+                    "rampart_job_last_run_timestamp_seconds",
+                    "When each job last ran (unix time).",
+                    |t| t.1,
+                ),
+                (
+                    "rampart_job_last_success_timestamp_seconds",
+                    "When each job last succeeded (unix time).",
+                    |t| t.2,
+                ),
+            ];
+            for (name, help, pick) in per_job {
+                header(out, name, "gauge", help);
+                for times in &times {
+                    if let Some(at) = pick(times) {
+                        let _ = writeln!(out, "{name}{{job=\"{}\"}} {at}", times.0);
+                    }
                 }
             }
             header(

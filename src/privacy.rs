@@ -251,21 +251,12 @@ pub fn export_organization(
         age::Encryptor::with_recipients(std::iter::once(recipient as &dyn age::Recipient))
             .map_err(|e| fail(&e))?;
     let stream = encryptor.wrap_output(out).map_err(|e| fail(&e))?;
-    let mut tar = tar::Builder::new(stream);
-    let mut manifest = Vec::new();
-    let mut add =
-        |tar: &mut tar::Builder<_>, path: String, size: u64, data: &mut dyn std::io::Read| {
-            let mut source = crate::crypto::HashingReader::new(data);
-            tar.append_data(
-                &mut crate::backup::tar_header(size, now),
-                &path,
-                &mut source,
-            )
-            .map_err(|e| fail(&e))?;
-            let (size, sha256) = source.finish();
-            manifest.push(serde_json::json!({ "path": path, "size": size, "sha256": sha256 }));
-            Ok::<(), PrivacyError>(())
-        };
+    let mut tar = crate::backup::ManifestTar::new(stream, now);
+    let add =
+        |tar: &mut crate::backup::ManifestTar<_>,
+         path: String,
+         size: u64,
+         data: &mut dyn std::io::Read| { tar.add(&path, size, data).map_err(|e| fail(&e)) };
 
     let members = crate::auth::members::list(store, requester, org)?;
     let profile = crate::org::get(store, &grant).map_err(|e| fail(&e))?;
@@ -358,14 +349,10 @@ pub fn export_organization(
         &mut audit_lines.as_slice(),
     )?;
 
-    let manifest = serde_json::to_vec_pretty(&manifest).map_err(|e| fail(&e))?;
-    tar.append_data(
-        &mut crate::backup::tar_header(manifest.len() as u64, now),
-        "manifest.json",
-        manifest.as_slice(),
-    )
-    .map_err(|e| fail(&e))?;
-    let stream = tar.into_inner().map_err(|e| fail(&e))?;
+    let manifest = serde_json::to_vec_pretty(tar.entries()).map_err(|e| fail(&e))?;
+    let stream = tar
+        .finish("manifest.json", &manifest)
+        .map_err(|e| fail(&e))?;
     let mut out = stream.finish().map_err(|e| fail(&e))?;
     out.flush().map_err(|e| fail(&e))?;
     Ok(())

@@ -58,18 +58,13 @@ fn check_change(
     if (current == Role::Owner || next == Some(Role::Owner)) && !is_owner {
         return Err(AccessError::Forbidden.into());
     }
-    if current == Role::Owner && next != Some(Role::Owner) {
-        let owners = access::members_of(system, org)?
-            .iter()
-            .filter(|(_, r)| *r == Role::Owner)
-            .count();
-        if owners <= 1 {
-            return Err(AuthError::InvalidInput {
-                field: "role",
-                message: "an organization needs at least one owner; make someone else owner first"
-                    .into(),
-            });
-        }
+    if current == Role::Owner && next != Some(Role::Owner) && access::owner_count(system, org)? <= 1
+    {
+        return Err(AuthError::InvalidInput {
+            field: "role",
+            message: "an organization needs at least one owner; make someone else owner first"
+                .into(),
+        });
     }
     Ok(())
 }

@@ -92,7 +92,8 @@ pub async fn edge(
     let request_id = new_request_id();
     let api = req.path().starts_with("/api/");
     let method = req.method().clone();
-    let metrics_class = crate::metrics::route_class(req.path(), method.is_safe());
+    let class = RouteClass::of(req.path(), method.is_safe());
+    let metrics_class = crate::metrics::route_class(class, req.path());
 
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let limit = state
@@ -115,10 +116,7 @@ pub async fn edge(
         let ip = identity::client_ip(req.request(), &state.trusted_proxies)?
             .parse()
             .ok()?;
-        state
-            .limits
-            .check(RouteClass::of(req.path(), req.method().is_safe()), ip)
-            .err()
+        state.limits.check(class, ip).err()
     });
     let refusal = if let Some(wait) = over_rate {
         Some((
