@@ -64,14 +64,16 @@ static COUNTERS: Counters = Counters {
 /// [`ROUTE_CLASSES`].
 pub fn route_class(class: crate::web::limits::RouteClass, path: &str) -> usize {
     use crate::web::limits::RouteClass;
-    match class {
-        RouteClass::Open if path.starts_with("/assets/") => 4,
-        RouteClass::Open if path == "/healthz" || path == "/readyz" => 5,
-        RouteClass::Open => 0,
-        RouteClass::Api => 1,
-        RouteClass::Auth => 2,
-        RouteClass::Admin => 3,
-    }
+    let name = match class {
+        RouteClass::Open if path.starts_with("/assets/") => "asset",
+        RouteClass::Open if path == "/healthz" || path == "/readyz" => "health",
+        RouteClass::Open => "page",
+        RouteClass::Api => "api",
+        RouteClass::Auth => "auth",
+        RouteClass::Admin => "admin",
+    };
+    // By name, so reordering ROUTE_CLASSES cannot mislabel a route.
+    ROUTE_CLASSES.iter().position(|c| *c == name).unwrap_or(0)
 }
 
 /// Counts one answered request.
