@@ -19,8 +19,8 @@ use crate::evidence::{
 /// Chunks buffered between the network and the encrypting writer (each up to 64 KiB):
 /// bounds an upload's memory whatever its size.
 const UPLOAD_QUEUE: usize = 16;
-/// Decrypted chunks buffered ahead of a slow downloader.
-const DOWNLOAD_QUEUE: usize = 4;
+/// Decrypted runs (of `blob::RUN_CHUNKS` chunks, 1 MiB) buffered ahead of a slow downloader.
+const DOWNLOAD_QUEUE: usize = 2;
 
 /// Whether this request may carry a body as large as an evidence file: the edge raises its
 /// limit for these, and the handler counts.
@@ -180,11 +180,11 @@ pub(super) fn serve(download: Download, inline: bool) -> HttpResponse {
         first,
     } = download;
     let (sender, receiver) =
-        tokio::sync::mpsc::channel::<Result<web::Bytes, std::io::Error>>(DOWNLOAD_QUEUE);
+        tokio::sync::mpsc::channel::<Result<Vec<web::Bytes>, std::io::Error>>(DOWNLOAD_QUEUE);
     tokio::task::spawn_blocking(move || {
         loop {
-            let next = match reader.next_chunk() {
-                Ok(Some(chunk)) => Ok(web::Bytes::from(chunk)),
+            let next = match reader.next_run() {
+                Ok(Some(run)) => Ok(run),
                 Ok(None) => break,
                 Err(err) => {
                     tracing::error!(detail = %err, "an evidence blob failed its check during a download");
@@ -197,9 +197,21 @@ pub(super) fn serve(download: Download, inline: bool) -> HttpResponse {
             }
         }
     });
-    let rest = futures_util::stream::unfold(receiver, |mut receiver| async move {
-        receiver.recv().await.map(|item| (item, receiver))
-    });
+    // The body hands actix one chunk at a time from each run the reader sent.
+    let rest = futures_util::stream::unfold(
+        (receiver, Vec::new().into_iter()),
+        |(mut receiver, mut run)| async move {
+            loop {
+                if let Some(chunk) = run.next() {
+                    return Some((Ok(chunk), (receiver, run)));
+                }
+                match receiver.recv().await? {
+                    Ok(next) => run = next.into_iter(),
+                    Err(err) => return Some((Err(err), (receiver, run))),
+                }
+            }
+        },
+    );
     let body = futures_util::stream::once(async move { Ok(web::Bytes::from(first)) }).chain(rest);
     let disposition = if inline && evidence::sniff::previewable(&media_type) {
         "inline"
