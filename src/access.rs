@@ -1,10 +1,12 @@
 //! The one place that decides "may this actor do this", and the only module that can hand out
 //! a [`Grant`]: the capability the store demands before it opens an organization's records.
 
+use std::sync::{Arc, LazyLock};
+
 use serde::{Deserialize, Serialize};
 
 use crate::auth::AccountId;
-use crate::store::{OrgId, StoreError, System, SystemGet, SystemTable};
+use crate::store::{GenerationCache, OrgId, Store, StoreError, System, SystemGet, SystemTable};
 
 /// Account id || org id -> role.
 const MEMBERS: SystemTable = SystemTable::new("s.members");
@@ -262,6 +264,50 @@ pub fn memberships(
         ));
     }
     Ok(out)
+}
+
+/// An account's memberships as of a store generation: every page view asks, and any commit
+/// (a role changed, a member removed) makes every entry stale.
+static MEMBERSHIPS: LazyLock<GenerationCache<AccountId, Memberships>> =
+    LazyLock::new(|| GenerationCache::new(4096));
+
+/// Each organization an account belongs to, with its role there.
+pub type Memberships = Arc<[(OrgId, Role)]>;
+
+/// [`memberships`] from its own snapshot, kept for later calls until the next commit.
+pub fn memberships_of(store: &Store, account: AccountId) -> Result<Memberships, AccessError> {
+    MEMBERSHIPS.get_or_read(store, account, || {
+        let read = store.read()?;
+        let system = read.system(&SystemGrant::internal())?;
+        Ok(memberships(&system, account)?.into())
+    })
+}
+
+/// The memberships kept for `account` since the last commit, without reading the store.
+pub fn kept_memberships(store: &Store, account: AccountId) -> Option<Memberships> {
+    MEMBERSHIPS.get(store, &account)
+}
+
+/// `requester`'s role in `org` when the memberships kept since the last commit show that it
+/// may do `permission` there, without reading the store. `None` means "ask [`authorize`]":
+/// nothing is kept for this account, it is not a member (the appliance administrator's
+/// reads are audited), or the answer is a refusal, whose exact form `authorize` gives.
+pub fn kept_member_role(
+    store: &Store,
+    requester: Requester,
+    org: OrgId,
+    permission: Permission,
+) -> Option<Role> {
+    if requester
+        .token
+        .is_some_and(|limits| limits.org != org || !limits.scope.allows(permission))
+    {
+        return None;
+    }
+    let role = kept_memberships(store, requester.account)?
+        .iter()
+        .find_map(|(member_of, role)| (*member_of == org).then_some(*role))?;
+    role.allows(permission).then_some(role)
 }
 
 /// Who is asking, as far as access decisions go.

@@ -1,5 +1,7 @@
 //! Organizations: the tenants. Each has its own data key; its profile is a tenant record.
 
+use std::sync::{Arc, LazyLock};
+
 use serde::{Deserialize, Serialize};
 
 use crate::access::{
@@ -7,7 +9,7 @@ use crate::access::{
 };
 use crate::audit::{self, Actor, AuditError, Event, Outcome};
 use crate::auth::Client;
-use crate::store::{OrgId, Store, StoreError, TenantTable, WriteTxn};
+use crate::store::{GenerationCache, OrgId, Store, StoreError, TenantTable, WriteTxn};
 
 const PROFILE: TenantTable = TenantTable::new("t.org_profile");
 const PROFILE_KEY: &[u8] = b"profile";
@@ -325,7 +327,7 @@ pub fn profile(
 }
 
 /// The profiles of the organizations `requester` belongs to (only the token's one for an API
-/// token), with its roles, read from one snapshot.
+/// token), with its roles.
 pub fn member_profiles(
     store: &Store,
     requester: Requester,
@@ -343,29 +345,83 @@ pub fn member_profile(
     Ok(profiles_where(store, requester, |member_of| member_of == org)?.pop())
 }
 
-/// Decrypts only the profiles `wanted` picks: each costs a key unwrap and a decryption.
+/// [`member_profiles`] from what was kept since the last commit, without reading the
+/// store: `None` when anything would have to be read.
+pub fn kept_member_profiles(
+    store: &Store,
+    requester: Requester,
+) -> Option<Vec<(Organization, access::Role)>> {
+    access::kept_memberships(store, requester.account)?
+        .iter()
+        .filter(|(org, _)| requester.token.is_none_or(|limits| limits.org == *org))
+        .map(|(org, role)| Some((Organization::clone(&*PROFILES.get(store, org)?), *role)))
+        .collect()
+}
+
+/// [`member_profile`] from what was kept since the last commit, without reading the store:
+/// `None` when anything would have to be read, or `requester` is not a member.
+pub fn kept_member_profile(
+    store: &Store,
+    requester: Requester,
+    org: OrgId,
+) -> Option<(Organization, access::Role)> {
+    let role = access::kept_member_role(store, requester, org, Permission::Read)?;
+    Some((Organization::clone(&*PROFILES.get(store, &org)?), role))
+}
+
+/// Organization profiles as of a store generation: their names head every page. Reached
+/// only for organizations the caller has just found the requester to be a member of.
+static PROFILES: LazyLock<GenerationCache<OrgId, Arc<Organization>>> =
+    LazyLock::new(|| GenerationCache::new(4096));
+
+/// The memberships `wanted` picks, with their profiles; each profile not kept since the
+/// last commit costs a key unwrap and a decryption.
 fn profiles_where(
     store: &Store,
     requester: Requester,
     wanted: impl Fn(OrgId) -> bool,
 ) -> Result<Vec<(Organization, access::Role)>, OrgError> {
+    let mut out = Vec::new();
+    for (org, role) in access::memberships_of(store, requester.account)?.iter() {
+        if !wanted(*org) || requester.token.is_some_and(|limits| limits.org != *org) {
+            continue;
+        }
+        if let Some(profile) = member_org_profile(store, requester, *org)? {
+            out.push((Organization::clone(&profile), *role));
+        }
+    }
+    Ok(out)
+}
+
+/// `org`'s profile for one of its members; `None` if it has none, or the membership ended
+/// since the caller listed it.
+fn member_org_profile(
+    store: &Store,
+    requester: Requester,
+    org: OrgId,
+) -> Result<Option<Arc<Organization>>, OrgError> {
+    if let Some(profile) = PROFILES.get(store, &org) {
+        return Ok(Some(profile));
+    }
+    // Read before the snapshot: what is kept under it is at least as new as it says.
+    let generation = store.generation();
     let read = store.read()?;
     let system = read.system(&SystemGrant::internal())?;
     let member = Requester {
         appliance_admin: false,
         ..requester
     };
-    let mut out = Vec::new();
-    for (org, role) in access::memberships(&system, requester.account)? {
-        if !wanted(org) || requester.token.is_some_and(|limits| limits.org != org) {
-            continue;
-        }
-        let (grant, _) = access::authorize(&system, &[], member, org, Permission::Read)?;
-        if let Some(bytes) = read.tenant(&grant)?.get(PROFILE, PROFILE_KEY)? {
-            out.push((serde_json::from_slice(&bytes)?, role));
-        }
-    }
-    Ok(out)
+    let grant = match access::authorize(&system, &[], member, org, Permission::Read) {
+        Ok((grant, _)) => grant,
+        Err(AccessError::NotFound) => return Ok(None),
+        Err(err) => return Err(err.into()),
+    };
+    let Some(bytes) = read.tenant(&grant)?.get(PROFILE, PROFILE_KEY)? else {
+        return Ok(None);
+    };
+    let profile = Arc::new(serde_json::from_slice::<Organization>(&bytes)?);
+    PROFILES.put(org, generation, Arc::clone(&profile));
+    Ok(Some(profile))
 }
 
 /// Whether any organization `account` belongs to requires a second factor.

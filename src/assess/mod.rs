@@ -33,7 +33,7 @@ pub use records::{
 };
 pub use summary::Records;
 pub use summary::{
-    Dashboard, Deadline, FamilyProgress, ScorePoint, StatusCounts, dashboard, score,
+    Dashboard, Deadline, FamilyProgress, ScorePoint, StatusCounts, dashboard, kept_dashboard, score,
 };
 
 const ASSESSMENTS: TenantTable = TenantTable::new("t.assessments");

@@ -1,9 +1,8 @@
 //! From an assessment's records to the numbers people act on: the scoring input, the score,
 //! status per family, the score over time, the status deadlines, and the dashboard.
 
-use std::collections::{BTreeMap, BTreeSet, HashMap};
-use std::path::PathBuf;
-use std::sync::{Arc, LazyLock, Mutex, MutexGuard, PoisonError};
+use std::collections::{BTreeMap, BTreeSet};
+use std::sync::{Arc, LazyLock};
 
 use serde::{Deserialize, Serialize};
 use time::{Date, Duration};
@@ -18,7 +17,7 @@ use crate::access::Requester;
 use crate::auth::Client;
 use crate::catalog::CatalogRef;
 use crate::scoring::{self, Encryption, Mfa, Outcome, Status};
-use crate::store::{OrgId, Store, Tenant, TenantGet, TenantTable};
+use crate::store::{GenerationCache, OrgId, Store, Tenant, TenantGet, TenantTable};
 
 /// Assessment id || `YYYY-MM-DD` -> [`ScorePoint`]: the last score of each day.
 const TREND: TenantTable = TenantTable::new("t.score_trend");
@@ -414,15 +413,13 @@ pub fn dashboard(
     let id = parse_id(id)?;
     let grant = read_grant(store, requester, org, client, now)?;
     let today = today(now);
-    // Read before the snapshot: what is cached under it is at least as new as it says.
-    let generation = store.generation();
-    let key = (store.path().to_path_buf(), org, id);
-    if let Some(cached) = cached_dashboards()
-        .get(&key)
-        .filter(|(at, day, _)| *at == generation && *day == today)
+    if let Some((day, kept)) = DASHBOARDS.get(store, &(org, id))
+        && day == today
     {
-        return Ok(Arc::clone(&cached.2));
+        return Ok(kept);
     }
+    // Read before the snapshot: what is kept under it is at least as new as it says.
+    let generation = store.generation();
     let read = store.read()?;
     let tenant = read.tenant(&grant)?;
     let records = Records::read(&tenant, id)?;
@@ -444,26 +441,30 @@ pub fn dashboard(
         top_gaps,
     };
     let dashboard = Arc::new(dashboard);
-    let mut cache = cached_dashboards();
-    if cache.len() >= DASHBOARD_CACHE_ENTRIES {
-        cache.clear();
-    }
-    cache.insert(key, (generation, today, Arc::clone(&dashboard)));
+    DASHBOARDS.put((org, id), generation, (today, Arc::clone(&dashboard)));
     Ok(dashboard)
 }
 
-/// Store path, organization and assessment -> the dashboard as of a store generation and a
-/// day. A dashboard reads and decrypts every determination of its assessment and is read
-/// far more often than anything changes; any commit (a new generation) or a new day makes
-/// an entry stale. Only reached after `read_grant` has allowed the organization.
-type DashboardCache = HashMap<(PathBuf, OrgId, uuid::Uuid), (u64, Date, Arc<Dashboard>)>;
-
-const DASHBOARD_CACHE_ENTRIES: usize = 1_000;
-
-static DASHBOARDS: LazyLock<Mutex<DashboardCache>> = LazyLock::new(Mutex::default);
-
-fn cached_dashboards() -> MutexGuard<'static, DashboardCache> {
-    // A panic while holding the lock leaves at worst a stale entry, which the generation
-    // check refuses; the map itself stays usable.
-    DASHBOARDS.lock().unwrap_or_else(PoisonError::into_inner)
+/// [`dashboard`] as kept since the last commit, for a member allowed to read it, without
+/// reading the store: `None` when anything would have to be read (or audited).
+pub fn kept_dashboard(
+    store: &Store,
+    requester: Requester,
+    org: OrgId,
+    id: &str,
+    now: i64,
+) -> Option<Arc<Dashboard>> {
+    crate::access::kept_member_role(store, requester, org, crate::access::Permission::Read)?;
+    let id = parse_id(id).ok()?;
+    let (day, kept) = DASHBOARDS.get(store, &(org, id))?;
+    (day == today(now)).then_some(kept)
 }
+
+/// Organization and assessment -> the dashboard as of a store generation, with the day it
+/// was made for. A dashboard reads and decrypts every determination of its assessment and
+/// is read far more often than anything changes; any commit or a new day makes an entry
+/// stale. Only reached once the organization's access check has passed.
+static DASHBOARDS: LazyLock<GenerationCache<(OrgId, uuid::Uuid), DayDashboard>> =
+    LazyLock::new(|| GenerationCache::new(1_000));
+
+type DayDashboard = (Date, Arc<Dashboard>);

@@ -5,6 +5,7 @@
 //! are prefixed with the organization id by this module, so a holder of one grant has no way to
 //! name another organization's rows.
 
+mod cache;
 pub mod dump;
 mod lock;
 mod migrate;
@@ -17,6 +18,7 @@ use redb::{Database, ReadableDatabase, ReadableTable, TableDefinition, WriteTran
 
 use crate::crypto::{CryptoError, MasterKey, SealingKey};
 
+pub use cache::GenerationCache;
 pub use dump::{Dump, DumpCounts, DumpError};
 pub use lock::{DataDirLock, LockError};
 pub use migrate::SCHEMA_VERSION;
@@ -203,7 +205,7 @@ impl Store {
             master,
             path: path.to_owned(),
             schema_version,
-            generation: std::sync::atomic::AtomicU64::new(0),
+            generation: std::sync::atomic::AtomicU64::new(first_generation()),
             files: std::sync::RwLock::new(()),
         })
     }
@@ -290,6 +292,14 @@ impl Store {
     pub fn read(&self) -> Result<ReadTxn<'_>, StoreError> {
         Ok(ReadTxn::new(self, self.db.begin_read()?))
     }
+}
+
+/// Where a newly opened store's generations start: each store opened in this process gets
+/// its own range of 2^40, so a cache entry read from one store (or from an earlier opening
+/// of the same file) never matches another's generation.
+fn first_generation() -> u64 {
+    static OPENED: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
+    OPENED.fetch_add(1, std::sync::atomic::Ordering::Relaxed) << 40
 }
 
 /// Copies the store file aside before a migration changes it, so an upgrade that goes wrong

@@ -49,6 +49,39 @@ pub(super) enum People {
     Unnamed,
 }
 
+/// The frame of a page that names nobody, for a member, from what was kept since the last
+/// commit: `None` when anything would have to be read.
+fn kept_frame(store: &Store, signed_in: &SignedIn, org: OrgId) -> Option<Frame> {
+    let (profile, role) =
+        crate::org::kept_member_profile(store, identity::requester(signed_in), org)?;
+    Some(Frame::new(
+        signed_in,
+        org,
+        profile.name,
+        role.allows(Permission::Write),
+        std::collections::BTreeMap::new(),
+    ))
+}
+
+impl Frame {
+    fn new(
+        signed_in: &SignedIn,
+        org: OrgId,
+        org_name: String,
+        can_edit: bool,
+        names: std::collections::BTreeMap<String, String>,
+    ) -> Frame {
+        Frame {
+            csrf_token: signed_in.session.csrf_token.clone(),
+            script: assets::url("js/assessment.js"),
+            org_id: org.to_string(),
+            org_name,
+            can_edit,
+            names,
+        }
+    }
+}
+
 fn frame(
     store: &Store,
     signed_in: &SignedIn,
@@ -82,14 +115,7 @@ fn frame(
                 .map(|(id, pseudonym)| (id.to_string(), pseudonym)),
         );
     }
-    Ok(Frame {
-        csrf_token: signed_in.session.csrf_token.clone(),
-        script: assets::url("js/assessment.js"),
-        org_id: org.to_string(),
-        org_name,
-        can_edit,
-        names,
-    })
+    Ok(Frame::new(signed_in, org, org_name, can_edit, names))
 }
 
 /// Reads for a page: the frame and whatever `read` returns, on the blocking pool.
@@ -104,10 +130,35 @@ where
     T: Send + 'static,
     F: FnOnce(&Store, Requester, OrgId, &Client, i64) -> Result<T, WebError> + Send + 'static,
 {
+    kept_or_page_data(req, state, org, people, |_, _, _, _| None, read).await
+}
+
+/// [`page_data`], answered without a blocking hop when `kept` and the frame come from what
+/// was kept since the last commit (a page viewed again with nothing changed).
+pub(super) async fn kept_or_page_data<T, K, F>(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    org: &str,
+    people: People,
+    kept: K,
+    read: F,
+) -> Result<Result<(Frame, T), HttpResponse>, WebError>
+where
+    T: Send + 'static,
+    K: FnOnce(&Store, Requester, OrgId, i64) -> Option<T>,
+    F: FnOnce(&Store, Requester, OrgId, &Client, i64) -> Result<T, WebError> + Send + 'static,
+{
     let (signed_in, org) = match require_org_page(req, state, org).await? {
         Ok(found) => found,
         Err(redirect) => return Ok(Err(redirect)),
     };
+    let requester = identity::requester(&signed_in);
+    if people == People::Unnamed
+        && let Some(frame) = kept_frame(&state.store, &signed_in, org)
+        && let Some(value) = kept(&state.store, requester, org, now())
+    {
+        return Ok(Ok((frame, value)));
+    }
     let store = state.store.clone();
     let client = identity::client(req, state);
     let found = web::block(move || -> Result<_, WebError> {
@@ -293,11 +344,15 @@ pub async fn dashboard(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
     let (org, id) = path.into_inner();
-    let (frame, d) = match page_data(
+    let kept_id = id.clone();
+    let (frame, d) = match kept_or_page_data(
         &req,
         &state,
         &org,
         People::Unnamed,
+        move |store, requester, org, now| {
+            assess::kept_dashboard(store, requester, org, &kept_id, now)
+        },
         move |store, requester, org, client, now| {
             Ok(assess::dashboard(store, requester, org, &id, client, now)?)
         },

@@ -8,6 +8,7 @@ use super::AppState;
 use super::error::WebError;
 use crate::auth::{self, Account, Client, Session, session::COOKIE};
 use crate::config::TrustedProxies;
+use crate::store::{GenerationCache, Store};
 
 pub const CSRF_HEADER: &str = "x-csrf-token";
 
@@ -87,11 +88,7 @@ pub async fn current(
     let now = now();
     // Pages that refresh themselves say so; only what the person does keeps a session alive.
     let activity = !req.headers().contains_key(BACKGROUND_HEADER);
-    if let Some((session, account)) =
-        state
-            .sessions
-            .get(&token, state.store.generation(), activity, now)
-    {
+    if let Some((session, account)) = state.sessions.get(&state.store, &token, activity, now) {
         return Ok(Some(SignedIn {
             token,
             session,
@@ -125,13 +122,7 @@ pub async fn current(
 /// a disabled account) makes every entry stale at once, so the cache never outlives the
 /// truth. Expiry and the `last_seen` refresh are still checked on every hit.
 pub struct SessionCache {
-    entries: std::sync::RwLock<std::collections::HashMap<String, CachedSession>>,
-}
-
-struct CachedSession {
-    generation: u64,
-    session: Session,
-    account: Account,
+    entries: GenerationCache<String, (Session, Account)>,
 }
 
 /// Bounds memory under a flood of distinct cookies; a full cache is simply emptied.
@@ -140,40 +131,26 @@ const SESSION_CACHE_MAX: usize = 4096;
 impl SessionCache {
     pub fn new() -> SessionCache {
         SessionCache {
-            entries: std::sync::RwLock::new(std::collections::HashMap::new()),
+            entries: GenerationCache::new(SESSION_CACHE_MAX),
         }
     }
 
     fn get(
         &self,
+        store: &Store,
         token: &str,
-        generation: u64,
         activity: bool,
         now: i64,
     ) -> Option<(Session, Account)> {
-        let entries = self.entries.read().ok()?;
-        let hit = entries.get(token)?;
-        let fresh = hit.generation == generation
-            && !auth::session::expired(&hit.session, now)
-            && !(activity && auth::session::needs_touch(&hit.session, now));
-        fresh.then(|| (hit.session.clone(), hit.account.clone()))
+        let (session, account) = self.entries.get(store, token)?;
+        let stale = auth::session::expired(&session, now)
+            || (activity && auth::session::needs_touch(&session, now));
+        (!stale).then_some((session, account))
     }
 
     fn put(&self, token: &str, generation: u64, session: Session, account: Account) {
-        let Ok(mut entries) = self.entries.write() else {
-            return;
-        };
-        if entries.len() >= SESSION_CACHE_MAX {
-            entries.clear();
-        }
-        entries.insert(
-            token.to_owned(),
-            CachedSession {
-                generation,
-                session,
-                account,
-            },
-        );
+        self.entries
+            .put(token.to_owned(), generation, (session, account));
     }
 }
 

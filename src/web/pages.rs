@@ -122,22 +122,35 @@ pub async fn index(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
     if let Some(next) = signed_in.as_ref().and_then(|s| unfinished(s, req.path())) {
         return Ok(see_other(next));
     }
+    // What was kept since the last commit is used without a blocking hop.
     let organizations = match &signed_in {
         Some(s) => {
-            let store = state.store.clone();
             let requester = identity::requester(s);
-            web::block(move || crate::org::member_profiles(&store, requester))
-                .await??
-                .into_iter()
-                .map(|(org, _)| (org.id.to_string(), org.name))
-                .collect()
+            match crate::org::kept_member_profiles(&state.store, requester) {
+                Some(kept) => kept,
+                None => {
+                    let store = state.store.clone();
+                    web::block(move || crate::org::member_profiles(&store, requester)).await??
+                }
+            }
+            .into_iter()
+            .map(|(org, _)| (org.id.to_string(), org.name))
+            .collect()
         }
         None => Vec::new(),
     };
     let backup_warning = match &signed_in {
         Some(s) if s.account.appliance_admin => {
-            let (store, jobs) = (state.store.clone(), state.jobs.clone());
-            web::block(move || jobs.backup_warning(&store, identity::now())).await??
+            match state
+                .jobs
+                .kept_backup_warning(&state.store, identity::now())
+            {
+                Some(kept) => kept,
+                None => {
+                    let (store, jobs) = (state.store.clone(), state.jobs.clone());
+                    web::block(move || jobs.backup_warning(&store, identity::now())).await??
+                }
+            }
         }
         _ => None,
     };

@@ -814,3 +814,81 @@ fn organization_defined_parameters_are_kept_per_organization() {
         "framework"
     );
 }
+
+/// Pages viewed again with nothing changed are answered from what was kept (memberships,
+/// organization names, the dashboard); every change must show on the very next view, and
+/// above all a removed member must lose the organization at once.
+#[test]
+fn kept_pages_follow_every_change_at_once() {
+    const PASSWORD: &str = "amber quiver tundra 58 sail";
+    let (env, server, owner, org) = signed_in();
+    let id = create_assessment(&server, &owner, &org, "cmmc-l2");
+    let member_id =
+        crate::identity::create_user(&env, "member@example.com", PASSWORD, &org, "member");
+    let member = Session::login(&server, "member@example.com", PASSWORD);
+    let name = ok_json(owner.get(&server, &format!("/api/v1/orgs/{org}")))["name"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let dashboard = format!("/orgs/{org}/assessments/{id}");
+    let view = |session: &Session, path: &str| {
+        let response = session.get(&server, path);
+        (response.status().as_u16(), response.text().unwrap())
+    };
+    for round in 0..3 {
+        let (status, body) = view(&member, &dashboard);
+        assert_eq!(status, 200, "round {round}");
+        assert!(body.contains(&name), "round {round}");
+        // No SSP yet (3.12.4[a] not met): no score.
+        assert!(
+            body.contains("<span class=\"tile-value\">none</span>"),
+            "round {round}"
+        );
+        assert!(view(&member, "/").1.contains(&name), "round {round}");
+    }
+
+    // Decisions: the next dashboard view shows the new score.
+    let updates: Vec<Value> = rev2_objectives()
+        .into_iter()
+        .map(|objective| json!({"objective": objective, "status": "met"}))
+        .collect();
+    ok_json(send(
+        &server,
+        &owner,
+        "PATCH",
+        &format!("/api/v1/orgs/{org}/assessments/{id}/objectives"),
+        &json!({"updates": updates}),
+    ));
+    let (_, body) = view(&member, &dashboard);
+    assert!(
+        body.contains("<span class=\"tile-value\">110</span>"),
+        "{body}"
+    );
+
+    // A new name: the next views show it.
+    ok_json(send(
+        &server,
+        &owner,
+        "PUT",
+        &format!("/api/v1/orgs/{org}"),
+        &json!({"name": "Renamed Widgets"}),
+    ));
+    assert!(view(&member, &dashboard).1.contains("Renamed Widgets"));
+    assert!(view(&member, "/").1.contains("Renamed Widgets"));
+    assert!(view(&member, &dashboard).1.contains("Renamed Widgets"));
+
+    // Removed (which also ends their sessions): the very next view shows nothing of it.
+    let response = send(
+        &server,
+        &owner,
+        "DELETE",
+        &format!("/api/v1/orgs/{org}/members/{member_id}"),
+        &json!({}),
+    );
+    assert_eq!(response.status(), 204);
+    for path in [dashboard.as_str(), "/"] {
+        let (_, body) = view(&member, path);
+        assert!(!body.contains("Renamed Widgets"), "{path}: {body}");
+        assert!(!body.contains("tile-value"), "{path}");
+    }
+}
