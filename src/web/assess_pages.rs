@@ -3,7 +3,7 @@
 //! JSON API from `assessment.js`; these handlers only read.
 
 use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::sync::{Arc, LazyLock};
 
 use actix_web::{HttpRequest, HttpResponse, web};
 use askama::Template;
@@ -14,13 +14,13 @@ use super::assets;
 use super::error::WebError;
 use super::identity::{self, SignedIn, now};
 use super::pages::{Layout, html, render, require_org_page};
-use crate::access::{Permission, Requester};
+use crate::access::{Permission, Requester, Role};
 use crate::assess::{
     self, Assessment, Dashboard, Gaps, PoamView, RequirementView, drift::DriftItem,
 };
 use crate::auth::{self, Client};
 use crate::scoring::Status;
-use crate::store::{OrgId, Store};
+use crate::store::{GenerationCache, OrgId, Store};
 
 /// What every assessment page knows about the organization and the reader.
 pub(super) struct Frame {
@@ -29,6 +29,8 @@ pub(super) struct Frame {
     pub(super) org_id: String,
     pub(super) org_name: String,
     pub(super) can_edit: bool,
+    /// The reader is a member (not the appliance administrator looking in).
+    member: bool,
     /// Account id -> display name, for the people named on the page.
     names: BTreeMap<String, String>,
 }
@@ -57,26 +59,32 @@ fn kept_frame(store: &Store, signed_in: &SignedIn, org: OrgId) -> Option<Frame> 
     Some(Frame::new(
         signed_in,
         org,
-        profile.name,
-        role.allows(Permission::Write),
+        Some((profile.name, role)),
         std::collections::BTreeMap::new(),
     ))
 }
 
 impl Frame {
+    /// `membership`: the organization's name and the reader's role, for a member.
     fn new(
         signed_in: &SignedIn,
         org: OrgId,
-        org_name: String,
-        can_edit: bool,
+        membership: Option<(String, Role)>,
         names: std::collections::BTreeMap<String, String>,
     ) -> Frame {
+        let member = membership.is_some();
+        let (org_name, can_edit) = match membership {
+            Some((name, role)) => (name, role.allows(Permission::Write)),
+            // The appliance administrator reading an organization it is not a member of.
+            None => (org.to_string(), false),
+        };
         Frame {
             csrf_token: signed_in.session.csrf_token.clone(),
             script: assets::url("js/assessment.js"),
             org_id: org.to_string(),
             org_name,
             can_edit,
+            member,
             names,
         }
     }
@@ -89,12 +97,8 @@ fn frame(
     people: People,
 ) -> Result<Frame, WebError> {
     let requester = identity::requester(signed_in);
-    let membership = crate::org::member_profile(store, requester, org)?;
-    let (org_name, can_edit) = match membership {
-        Some((profile, role)) => (profile.name, role.allows(Permission::Write)),
-        // The appliance administrator reading an organization it is not a member of.
-        None => (org.to_string(), false),
-    };
+    let membership = crate::org::member_profile(store, requester, org)?
+        .map(|(profile, role)| (profile.name, role));
     let mut names: std::collections::BTreeMap<String, String> = match people {
         People::Unnamed => Ok(Vec::new()),
         People::Named => auth::members::list(store, requester, org),
@@ -115,7 +119,7 @@ fn frame(
                 .map(|(id, pseudonym)| (id.to_string(), pseudonym)),
         );
     }
-    Ok(Frame::new(signed_in, org, org_name, can_edit, names))
+    Ok(Frame::new(signed_in, org, membership, names))
 }
 
 /// Reads for a page: the frame and whatever `read` returns, on the blocking pool.
@@ -130,44 +134,36 @@ where
     T: Send + 'static,
     F: FnOnce(&Store, Requester, OrgId, &Client, i64) -> Result<T, WebError> + Send + 'static,
 {
-    kept_or_page_data(req, state, org, people, |_, _, _, _| None, read).await
-}
-
-/// [`page_data`], answered without a blocking hop when `kept` and the frame come from what
-/// was kept since the last commit (a page viewed again with nothing changed).
-pub(super) async fn kept_or_page_data<T, K, F>(
-    req: &HttpRequest,
-    state: &web::Data<AppState>,
-    org: &str,
-    people: People,
-    kept: K,
-    read: F,
-) -> Result<Result<(Frame, T), HttpResponse>, WebError>
-where
-    T: Send + 'static,
-    K: FnOnce(&Store, Requester, OrgId, i64) -> Option<T>,
-    F: FnOnce(&Store, Requester, OrgId, &Client, i64) -> Result<T, WebError> + Send + 'static,
-{
     let (signed_in, org) = match require_org_page(req, state, org).await? {
         Ok(found) => found,
         Err(redirect) => return Ok(Err(redirect)),
     };
-    let requester = identity::requester(&signed_in);
-    if people == People::Unnamed
-        && let Some(frame) = kept_frame(&state.store, &signed_in, org)
-        && let Some(value) = kept(&state.store, requester, org, now())
-    {
-        return Ok(Ok((frame, value)));
-    }
+    Ok(Ok(
+        read_page(req, state, signed_in, org, people, read).await?
+    ))
+}
+
+/// [`page_data`] for a reader already signed in and allowed to ask for `org`.
+async fn read_page<T, F>(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    signed_in: SignedIn,
+    org: OrgId,
+    people: People,
+    read: F,
+) -> Result<(Frame, T), WebError>
+where
+    T: Send + 'static,
+    F: FnOnce(&Store, Requester, OrgId, &Client, i64) -> Result<T, WebError> + Send + 'static,
+{
     let store = state.store.clone();
     let client = identity::client(req, state);
-    let found = web::block(move || -> Result<_, WebError> {
+    web::block(move || -> Result<_, WebError> {
         let requester = identity::requester(&signed_in);
         let value = read(&store, requester, org, &client, now())?;
         Ok((frame(&store, &signed_in, org, people)?, value))
     })
-    .await??;
-    Ok(Ok(found))
+    .await?
 }
 
 // ---------------------------------------------------------------------------------------
@@ -344,27 +340,42 @@ pub async fn dashboard(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
     let (org, id) = path.into_inner();
-    let kept_id = id.clone();
-    let (frame, d) = match kept_or_page_data(
-        &req,
-        &state,
-        &org,
-        People::Unnamed,
-        move |store, requester, org, now| {
-            assess::kept_dashboard(store, requester, org, &kept_id, now)
-        },
-        move |store, requester, org, client, now| {
-            Ok(assess::dashboard(store, requester, org, &id, client, now)?)
-        },
-    )
-    .await?
-    {
+    let (signed_in, org) = match require_org_page(&req, &state, &org).await? {
         Ok(found) => found,
         Err(redirect) => return Ok(redirect),
     };
+    let now = now();
+    let today = crate::dates::today(now);
+    let store = &state.store;
+    // Read before anything below: a page kept under it is at least as new as it says.
+    let generation = store.generation();
+    if let Some(page) = kept_dashboard_page(store, &signed_in, org, &id, today) {
+        return Ok(html(page));
+    }
+    let requester = identity::requester(&signed_in);
+    let kept = kept_frame(store, &signed_in, org)
+        .zip(assess::kept_dashboard(store, requester, org, &id, now));
+    let (frame, d) = match kept {
+        Some(kept) => kept,
+        None => {
+            let id = id.clone();
+            read_page(
+                &req,
+                &state,
+                signed_in,
+                org,
+                People::Unnamed,
+                move |store, requester, org, client, now| {
+                    Ok(assess::dashboard(store, requester, org, &id, client, now)?)
+                },
+            )
+            .await?
+        }
+    };
     let bars = family_bars(&d);
     let framework = d.framework.clone();
-    Ok(html(render(&DashboardPage {
+    let (member, can_edit) = (frame.member, frame.can_edit);
+    let page = web::Bytes::from(render(&DashboardPage {
         layout: Layout::new(),
         frame,
         bars_height: bars.len() * BAR_ROW,
@@ -374,7 +385,46 @@ pub async fn dashboard(
         bars,
         framework,
         d,
-    })?))
+    })?);
+    if member && let Ok(assessment) = uuid::Uuid::parse_str(&id) {
+        DASHBOARD_PAGES.put(
+            (org, assessment, can_edit),
+            generation,
+            (today, page.clone()),
+        );
+    }
+    Ok(html(page))
+}
+
+/// Organization, assessment and whether the reader may edit -> the rendered dashboard page,
+/// as of a store generation and a day. The page names nothing of its reader beyond that
+/// (no CSRF token, no name), so every member with the same rights gets the same bytes
+/// until the next commit or day; rendering it is most of a view's cost. Filled only for
+/// members: the appliance administrator looking in sees another page and is audited.
+static DASHBOARD_PAGES: LazyLock<GenerationCache<(OrgId, uuid::Uuid, bool), DayPage>> =
+    LazyLock::new(|| GenerationCache::new(256));
+
+type DayPage = (time::Date, web::Bytes);
+
+/// The dashboard page kept for a member with the reader's rights, if nothing was
+/// committed since and it is the same day.
+fn kept_dashboard_page(
+    store: &Store,
+    signed_in: &SignedIn,
+    org: OrgId,
+    id: &str,
+    today: time::Date,
+) -> Option<web::Bytes> {
+    let role = crate::access::kept_member_role(
+        store,
+        identity::requester(signed_in),
+        org,
+        Permission::Read,
+    )?;
+    let assessment = uuid::Uuid::parse_str(id).ok()?;
+    let (day, page) =
+        DASHBOARD_PAGES.get(store, &(org, assessment, role.allows(Permission::Write)))?;
+    (day == today).then_some(page)
 }
 
 // ---------------------------------------------------------------------------------------

@@ -42,7 +42,7 @@ pub fn render(page: &impl Template) -> Result<String, WebError> {
         .map_err(|err| WebError::Internal(format!("template: {err}")))
 }
 
-pub(super) fn html(body: String) -> HttpResponse {
+pub(super) fn html(body: impl actix_web::body::MessageBody + 'static) -> HttpResponse {
     HttpResponse::Ok()
         .content_type("text/html; charset=utf-8")
         .insert_header(("Cache-Control", "no-store"))

@@ -891,4 +891,24 @@ fn kept_pages_follow_every_change_at_once() {
         assert!(!body.contains("Renamed Widgets"), "{path}: {body}");
         assert!(!body.contains("tile-value"), "{path}");
     }
+
+    // The appliance administrator looking into an organization it is not a member of is
+    // never answered from what was kept: each view is read, and audited, again.
+    let (other, stranger) = stranger(&env, &server);
+    let theirs = create_assessment(&server, &stranger, &other, "cmmc-l2");
+    let foreign = format!("/orgs/{other}/assessments/{theirs}");
+    let audited_reads = || {
+        stdout(&env.rampart(&["audit", "export"]))
+            .lines()
+            .map(|line| serde_json::from_str::<Value>(line).unwrap())
+            .filter(|e| e["action"] == "admin.org_read" && e["org"] == other.as_str())
+            .count()
+    };
+    let before = audited_reads();
+    for _ in 0..3 {
+        let (status, body) = view(&owner, &foreign);
+        assert_eq!(status, 200);
+        assert!(body.contains("tile-value"));
+    }
+    assert_eq!(audited_reads(), before + 3);
 }
