@@ -156,9 +156,38 @@ pub fn serve(config: Config, mailer: crate::mail::Mailer) -> Result<(), DaemonEr
         addr,
         started,
     ));
-    drop(store);
+    // The runtime still holds tasks that were told to stop (jobs, control, outbox) and
+    // blocking threads, each with a clone of the store; dropping it ends them. Then the
+    // store is let go last, before the lock, so redb closes the file cleanly and the next
+    // start (or a backup tool reading the file) finds it consistent without a repair.
+    drop(system);
+    close_store(store);
     drop(lock);
     result
+}
+
+/// Drops the last handle on the store, waiting a little for threads (the HTTP workers)
+/// still letting go of theirs.
+fn close_store(mut store: Arc<Store>) {
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        match Arc::try_unwrap(store) {
+            Ok(last) => {
+                drop(last);
+                return;
+            }
+            Err(shared) if std::time::Instant::now() < deadline => {
+                store = shared;
+                std::thread::sleep(std::time::Duration::from_millis(10));
+            }
+            Err(_) => {
+                tracing::warn!(
+                    "the store was still in use at shutdown; the next start checks and repairs it"
+                );
+                return;
+            }
+        }
+    }
 }
 
 async fn run(
