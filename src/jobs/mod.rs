@@ -250,27 +250,44 @@ impl Jobs {
     /// What an appliance administrator must hear about backups, if anything: none
     /// configured, the last run failed, or the last good one is stale.
     pub fn backup_warning(&self, store: &Store, now: i64) -> Result<Option<String>, JobError> {
-        if !self.backups.configured() {
-            return Ok(Some(Self::UNCONFIGURED.to_owned()));
-        }
         let ledger = self.backup_ledger.get_or_read(store, (), || {
             Ok::<_, JobError>(ledgers(store)?.remove(&Job::Backup))
         })?;
-        Ok(backup_warning_of(ledger.as_ref(), now))
+        Ok(self.backup_warning_of(ledger.as_ref(), now))
     }
 
     /// [`Jobs::backup_warning`] from the backup ledger kept since the last commit, without
     /// reading the store: `None` when it would have to be read.
     pub fn kept_backup_warning(&self, store: &Store, now: i64) -> Option<Option<String>> {
-        if !self.backups.configured() {
-            return Some(Some(Self::UNCONFIGURED.to_owned()));
-        }
         let ledger = self.backup_ledger.get(store, &())?;
-        Some(backup_warning_of(ledger.as_ref(), now))
+        Some(self.backup_warning_of(ledger.as_ref(), now))
     }
 
-    const UNCONFIGURED: &str =
-        "Backups are not configured: set backup_recipients or backup_passphrase.";
+    /// What is wrong with backups, from the backup job's ledger.
+    fn backup_warning_of(&self, ledger: Option<&Ledger>, now: i64) -> Option<String> {
+        if !self.backups.configured() {
+            return Some(
+                "Backups are not configured: set backup_recipients or backup_passphrase."
+                    .to_owned(),
+            );
+        }
+        let last_ok = ledger.and_then(|l| l.last_ok);
+        if let Some(run) = ledger.and_then(|l| l.last.as_ref()).filter(|run| !run.ok) {
+            return Some(format!(
+                "The last backup failed ({}): {}",
+                crate::dates::format_utc(run.started_at),
+                run.summary
+            ));
+        }
+        match last_ok {
+            None => Some("No backup has been made yet.".to_owned()),
+            Some(at) if now - at > crate::backup::STALE_SECS => Some(format!(
+                "The last good backup is {} days old.",
+                (now - at) / 86_400
+            )),
+            Some(_) => None,
+        }
+    }
 
     /// Every job with its last run and next slot.
     pub fn list(&self, store: &Store) -> Result<Vec<JobView>, JobError> {
@@ -436,26 +453,6 @@ impl Jobs {
 }
 
 /// Every job's ledger row, from one snapshot.
-/// What is wrong with backups, from the backup job's ledger.
-fn backup_warning_of(ledger: Option<&Ledger>, now: i64) -> Option<String> {
-    let last_ok = ledger.and_then(|l| l.last_ok);
-    if let Some(run) = ledger.and_then(|l| l.last.as_ref()).filter(|run| !run.ok) {
-        return Some(format!(
-            "The last backup failed ({}): {}",
-            crate::dates::format_utc(run.started_at),
-            run.summary
-        ));
-    }
-    match last_ok {
-        None => Some("No backup has been made yet.".to_owned()),
-        Some(at) if now - at > crate::backup::STALE_SECS => Some(format!(
-            "The last good backup is {} days old.",
-            (now - at) / 86_400
-        )),
-        Some(_) => None,
-    }
-}
-
 fn ledgers(store: &Store) -> Result<BTreeMap<Job, Ledger>, JobError> {
     let read = store.read()?;
     let system = read.system(&SystemGrant::internal())?;

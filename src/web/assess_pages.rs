@@ -60,7 +60,7 @@ fn kept_frame(store: &Store, signed_in: &SignedIn, org: OrgId) -> Option<Frame> 
         signed_in,
         org,
         Some((profile.name, role)),
-        std::collections::BTreeMap::new(),
+        BTreeMap::new(),
     ))
 }
 
@@ -70,7 +70,7 @@ impl Frame {
         signed_in: &SignedIn,
         org: OrgId,
         membership: Option<(String, Role)>,
-        names: std::collections::BTreeMap<String, String>,
+        names: BTreeMap<String, String>,
     ) -> Frame {
         let member = membership.is_some();
         let (org_name, can_edit) = match membership {
@@ -347,9 +347,12 @@ pub async fn dashboard(
     let now = now();
     let today = crate::dates::today(now);
     let store = &state.store;
+    let assessment = uuid::Uuid::parse_str(&id).ok();
     // Read before anything below: a page kept under it is at least as new as it says.
     let generation = store.generation();
-    if let Some(page) = kept_dashboard_page(store, &signed_in, org, &id, today) {
+    if let Some(page) =
+        assessment.and_then(|id| kept_dashboard_page(store, &signed_in, org, id, today))
+    {
         return Ok(html(page));
     }
     let requester = identity::requester(&signed_in);
@@ -386,7 +389,7 @@ pub async fn dashboard(
         framework,
         d,
     })?);
-    if member && let Ok(assessment) = uuid::Uuid::parse_str(&id) {
+    if member && let Some(assessment) = assessment {
         DASHBOARD_PAGES.put(
             (org, assessment, can_edit),
             generation,
@@ -412,7 +415,7 @@ fn kept_dashboard_page(
     store: &Store,
     signed_in: &SignedIn,
     org: OrgId,
-    id: &str,
+    assessment: uuid::Uuid,
     today: time::Date,
 ) -> Option<web::Bytes> {
     let role = crate::access::kept_member_role(
@@ -421,7 +424,6 @@ fn kept_dashboard_page(
         org,
         Permission::Read,
     )?;
-    let assessment = uuid::Uuid::parse_str(id).ok()?;
     let (day, page) =
         DASHBOARD_PAGES.get(store, &(org, assessment, role.allows(Permission::Write)))?;
     (day == today).then_some(page)

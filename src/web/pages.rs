@@ -49,6 +49,23 @@ pub(super) fn html(body: impl actix_web::body::MessageBody + 'static) -> HttpRes
         .body(body)
 }
 
+/// `kept` when there is one (read since the last commit: no blocking hop), else what `read`
+/// returns on the blocking pool.
+async fn kept_or_block<T, E>(
+    kept: Option<T>,
+    read: impl FnOnce() -> Result<T, E> + Send + 'static,
+) -> Result<T, WebError>
+where
+    T: Send + 'static,
+    E: Send + 'static,
+    WebError: From<E>,
+{
+    match kept {
+        Some(kept) => Ok(kept),
+        None => Ok(web::block(read).await??),
+    }
+}
+
 pub(super) fn html_status(status: StatusCode, body: String) -> HttpResponse {
     HttpResponse::build(status)
         .content_type("text/html; charset=utf-8")
@@ -122,17 +139,14 @@ pub async fn index(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
     if let Some(next) = signed_in.as_ref().and_then(|s| unfinished(s, req.path())) {
         return Ok(see_other(next));
     }
-    // What was kept since the last commit is used without a blocking hop.
     let organizations = match &signed_in {
         Some(s) => {
-            let requester = identity::requester(s);
-            match crate::org::kept_member_profiles(&state.store, requester) {
-                Some(kept) => kept,
-                None => {
-                    let store = state.store.clone();
-                    web::block(move || crate::org::member_profiles(&store, requester)).await??
-                }
-            }
+            let (store, requester) = (state.store.clone(), identity::requester(s));
+            kept_or_block(
+                crate::org::kept_member_profiles(&state.store, requester),
+                move || crate::org::member_profiles(&store, requester),
+            )
+            .await?
             .into_iter()
             .map(|(org, _)| (org.id.to_string(), org.name))
             .collect()
@@ -141,16 +155,14 @@ pub async fn index(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpR
     };
     let backup_warning = match &signed_in {
         Some(s) if s.account.appliance_admin => {
-            match state
-                .jobs
-                .kept_backup_warning(&state.store, identity::now())
-            {
-                Some(kept) => kept,
-                None => {
-                    let (store, jobs) = (state.store.clone(), state.jobs.clone());
-                    web::block(move || jobs.backup_warning(&store, identity::now())).await??
-                }
-            }
+            let (store, jobs) = (state.store.clone(), state.jobs.clone());
+            kept_or_block(
+                state
+                    .jobs
+                    .kept_backup_warning(&state.store, identity::now()),
+                move || jobs.backup_warning(&store, identity::now()),
+            )
+            .await?
         }
         _ => None,
     };
