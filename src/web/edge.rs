@@ -2,6 +2,7 @@
 //! error bodies, security headers, and one access-log line naming the matched route pattern,
 //! never the raw path or query, either of which may carry a token.
 
+use std::borrow::Cow;
 use std::time::Instant;
 
 use actix_web::body::{BoxBody, MessageBody};
@@ -154,10 +155,17 @@ pub async fn edge(
         None => (next.call(req).await?.map_into_boxed_body(), false),
     };
 
-    let route = res
-        .request()
-        .match_pattern()
-        .unwrap_or_else(|| "(unmatched)".to_owned());
+    // A request refused above never reached its route; only then is the pattern looked up
+    // by matching the path again.
+    let route: Cow<'static, str> = match super::routing::route_pattern(res.request()) {
+        Some(pattern) => Cow::Borrowed(pattern),
+        None => res
+            .request()
+            .match_pattern()
+            .map_or(Cow::Borrowed("(unmatched)"), |pattern| {
+                Cow::Owned(super::routing::plain_pattern(&pattern))
+            }),
+    };
     let status = res.status();
     // A handler's own error page (a form shown again with its errors) has a body and no
     // attached error; everything else that failed gets the uniform body.

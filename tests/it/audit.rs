@@ -169,6 +169,20 @@ fn refused_requests_are_recorded_where_the_owners_see_them() {
         403
     );
     assert_eq!(server.get("/no/such/page").status(), 404);
+    // Refused at the edge (another site's origin), before any route is matched.
+    let cross_origin = server
+        .client
+        .patch(server.url(&format!(
+            "/api/v1/orgs/{org}/assessments/{}/objectives",
+            uuid::Uuid::new_v4()
+        )))
+        .header("origin", "https://elsewhere.example")
+        .header("cookie", &viewer.cookie)
+        .header("x-csrf-token", &viewer.csrf)
+        .json(&serde_json::json!({"updates": []}))
+        .send()
+        .unwrap();
+    assert_eq!(cross_origin.status().as_u16(), 403);
 
     let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
     let log: Value = owner
@@ -203,6 +217,11 @@ fn refused_requests_are_recorded_where_the_owners_see_them() {
     assert!(
         everything.contains("POST /api/v1/auth/logout 403"),
         "CSRF refusal recorded"
+    );
+    assert!(
+        everything
+            .contains("PATCH /api/v1/orgs/{org_id}/assessments/{assessment_id}/objectives 403"),
+        "a refusal before routing is named by its route pattern, as written in the API"
     );
     assert!(
         !everything.contains("no/such/page"),
