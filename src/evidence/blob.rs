@@ -17,6 +17,8 @@ use std::fs::File;
 use std::io::{Read, Write};
 use std::ops::Range;
 use std::path::Path;
+use std::sync::mpsc::SyncSender;
+use std::thread::JoinHandle;
 
 use aws_lc_rs::aead::{AES_256_GCM, Aad, LessSafeKey, Nonce, UnboundKey};
 use aws_lc_rs::digest;
@@ -33,6 +35,8 @@ const VERSION: u8 = 1;
 const PREFIX: usize = 7;
 pub const HEADER: usize = MAGIC.len() + 1 + PREFIX;
 const SEALED_CHUNK: usize = CHUNK + TAG;
+/// Sealed bytes written between background flushes of an upload (see [`Flusher`]).
+const FLUSH_EVERY: u64 = 32 * 1024 * 1024;
 /// Chunks a download reads and opens per call (1 MiB of plaintext): one read, one
 /// allocation and one hand-off to the sending task per run rather than per chunk.
 pub const RUN_CHUNKS: u64 = 16;
@@ -117,6 +121,54 @@ pub struct BlobWriter {
     pending: Vec<u8>,
     hash: digest::Context,
     size: u64,
+    /// Sealed bytes written since the last flush was asked for.
+    unflushed: u64,
+    flusher: Option<Flusher>,
+}
+
+/// Writes a file's data back to disk on its own thread while more of it is being written.
+///
+/// Without it a large upload is first encrypted into the page cache, and only then does the
+/// final fsync wait for the disk to take all of it: the disk sits idle while the CPU works,
+/// then the CPU while the disk does. With it the final fsync waits for the last few
+/// megabytes, and the appliance never holds gigabytes of unwritten evidence.
+struct Flusher {
+    requests: SyncSender<()>,
+    thread: JoinHandle<std::io::Result<()>>,
+}
+
+impl Flusher {
+    /// `None` when no thread can be had: the final fsync then does all the work, as before.
+    fn start(file: &File) -> Option<Flusher> {
+        let file = file.try_clone().ok()?;
+        let (requests, asked) = std::sync::mpsc::sync_channel::<()>(1);
+        let thread = std::thread::Builder::new()
+            .name("rampart-flush".into())
+            .spawn(move || {
+                while asked.recv().is_ok() {
+                    file.sync_data()?;
+                }
+                Ok(())
+            })
+            .ok()?;
+        Some(Flusher { requests, thread })
+    }
+
+    /// Asks for a flush, unless one is already waiting to start.
+    fn nudge(&self) {
+        // Full: a flush is waiting and will take this data too. Closed: the thread stopped
+        // on an error, which `finish` reports.
+        let _ = self.requests.try_send(());
+    }
+
+    /// Waits for the flush under way. A write-back error is reported to one fsync only,
+    /// which may have been this thread's, so it is handed on from here.
+    fn finish(self) -> std::io::Result<()> {
+        drop(self.requests);
+        self.thread
+            .join()
+            .unwrap_or_else(|_| Err(std::io::Error::other("the flushing thread panicked")))
+    }
 }
 
 /// What [`BlobWriter::finish`] found about the plaintext.
@@ -143,6 +195,8 @@ impl BlobWriter {
             pending: Vec::with_capacity(SEALED_CHUNK),
             hash: digest::Context::new(&digest::SHA256),
             size: 0,
+            unflushed: 0,
+            flusher: None,
         })
     }
 
@@ -169,7 +223,18 @@ impl BlobWriter {
             .seal_in_place_append_tag(nonce, Aad::from(self.aad.as_slice()), &mut self.pending)
             .map_err(|_| BlobError::Crypto)?;
         self.file.write_all(&self.pending)?;
+        self.unflushed += self.pending.len() as u64;
         self.pending.clear();
+        if self.unflushed >= FLUSH_EVERY {
+            self.unflushed = 0;
+            // Started only once a file is this large: most evidence never needs it.
+            if self.flusher.is_none() {
+                self.flusher = Flusher::start(&self.file);
+            }
+            if let Some(flusher) = &self.flusher {
+                flusher.nudge();
+            }
+        }
         self.counter = self
             .counter
             .checked_add(1)
@@ -180,6 +245,9 @@ impl BlobWriter {
     /// Seals the last chunk and makes the file durable.
     pub fn finish(mut self) -> Result<Written, BlobError> {
         self.seal(true)?;
+        if let Some(flusher) = self.flusher.take() {
+            flusher.finish()?;
+        }
         self.file.sync_all()?;
         let mut sha256 = [0u8; 32];
         sha256.copy_from_slice(self.hash.finish().as_ref());
@@ -376,6 +444,28 @@ mod tests {
             let on_disk = std::fs::metadata(&path).unwrap().len();
             assert_eq!(plaintext_len(on_disk), Some(len as u64));
         }
+    }
+
+    #[test]
+    fn a_blob_flushed_in_the_background_reads_back_whole() {
+        let dir = tempfile::tempdir().unwrap();
+        let len = 2 * FLUSH_EVERY as usize + CHUNK + 5;
+        let data = sample(len);
+        let key = BlobKey::generate().unwrap();
+        let id = uuid::Uuid::new_v4();
+        let path = dir.path().join("flushed.blob");
+        let mut writer = BlobWriter::create(&path, &key, &id).unwrap();
+        for piece in data.chunks(1 << 20) {
+            writer.write(piece).unwrap();
+        }
+        assert!(
+            writer.flusher.is_some(),
+            "a flusher starts past FLUSH_EVERY"
+        );
+        let written = writer.finish().unwrap();
+        assert_eq!(written.size, len as u64);
+        assert_eq!(written.sha256, crate::crypto::sha256(&data));
+        assert!(read_all(&path, &key, &id).unwrap() == data);
     }
 
     #[test]
