@@ -53,6 +53,16 @@ fn deb_holds_binary_config_unit_and_users() {
         info.contains("postinst") && info.contains("conffiles"),
         "{info}"
     );
+    // A binary linked with packed relocations (build.rs) loads only on glibc 2.36 or later,
+    // which dpkg-shlibdeps does not see: the package must say so itself.
+    let packaged = std::fs::read(from_env("TEST_RAMPART_RELEASE_BIN")).unwrap();
+    let needs_relr = packaged
+        .windows(b"GLIBC_ABI_DT_RELR".len())
+        .any(|w| w == b"GLIBC_ABI_DT_RELR");
+    assert!(
+        !needs_relr || info.contains("libc6 (>= 2.36)"),
+        "the binary needs GLIBC_ABI_DT_RELR; the package's Depends must name libc6 (>= 2.36):\n{info}"
+    );
 
     // The packaged default config is valid for this binary.
     let dir = tempfile::tempdir().unwrap();
