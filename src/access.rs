@@ -298,12 +298,7 @@ pub fn kept_member_role(
     org: OrgId,
     permission: Permission,
 ) -> Option<Role> {
-    if requester
-        .token
-        .is_some_and(|limits| limits.org != org || !limits.scope.allows(permission))
-    {
-        return None;
-    }
+    requester.token_permits(org, permission).ok()?;
     let role = kept_memberships(store, requester.account)?
         .iter()
         .find_map(|(member_of, role)| (*member_of == org).then_some(*role))?;
@@ -318,6 +313,19 @@ pub struct Requester {
     /// Set when the request came with an API token: it reaches one organization, and only
     /// as far as its scope.
     pub token: Option<crate::auth::tokens::TokenLimits>,
+}
+
+impl Requester {
+    /// What an API token's limits allow on `org`: another organization is
+    /// [`AccessError::NotFound`], more than its scope [`AccessError::Forbidden`]. A session
+    /// has no such limits.
+    pub fn token_permits(&self, org: OrgId, permission: Permission) -> Result<(), AccessError> {
+        match self.token {
+            Some(limits) if limits.org != org => Err(AccessError::NotFound),
+            Some(limits) if !limits.scope.allows(permission) => Err(AccessError::Forbidden),
+            _ => Ok(()),
+        }
+    }
 }
 
 /// How access was granted: the caller audits [`Via::ApplianceAdmin`] reads, which the
@@ -339,14 +347,7 @@ pub fn authorize(
     org: OrgId,
     permission: Permission,
 ) -> Result<(Grant, Via), AccessError> {
-    if let Some(limits) = requester.token {
-        if limits.org != org {
-            return Err(AccessError::NotFound);
-        }
-        if !limits.scope.allows(permission) {
-            return Err(AccessError::Forbidden);
-        }
-    }
+    requester.token_permits(org, permission)?;
     let appliance_admin = requester.appliance_admin && requester.token.is_none();
     match role_in(system, requester.account, org)? {
         Some(role) if role.allows(permission) => Ok((Grant { org }, Via::Member(role))),

@@ -353,7 +353,7 @@ pub fn kept_member_profiles(
 ) -> Option<Vec<(Organization, access::Role)>> {
     access::kept_memberships(store, requester.account)?
         .iter()
-        .filter(|(org, _)| requester.token.is_none_or(|limits| limits.org == *org))
+        .filter(|(org, _)| requester.token_permits(*org, Permission::Read).is_ok())
         .map(|(org, role)| Some((Organization::clone(&*PROFILES.get(store, org)?), *role)))
         .collect()
 }
@@ -383,7 +383,7 @@ fn profiles_where(
 ) -> Result<Vec<(Organization, access::Role)>, OrgError> {
     let mut out = Vec::new();
     for (org, role) in access::memberships_of(store, requester.account)?.iter() {
-        if !wanted(*org) || requester.token.is_some_and(|limits| limits.org != *org) {
+        if !wanted(*org) || requester.token_permits(*org, Permission::Read).is_err() {
             continue;
         }
         if let Some(profile) = member_org_profile(store, requester, *org)? {

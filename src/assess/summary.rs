@@ -413,9 +413,7 @@ pub fn dashboard(
     let id = parse_id(id)?;
     let grant = read_grant(store, requester, org, client, now)?;
     let today = today(now);
-    if let Some((day, kept)) = DASHBOARDS.get(store, &(org, id))
-        && day == today
-    {
+    if let Some(kept) = kept_for(store, org, id, today) {
         return Ok(kept);
     }
     // Read before the snapshot: what is kept under it is at least as new as it says.
@@ -455,9 +453,13 @@ pub fn kept_dashboard(
     now: i64,
 ) -> Option<Arc<Dashboard>> {
     crate::access::kept_member_role(store, requester, org, crate::access::Permission::Read)?;
-    let id = parse_id(id).ok()?;
+    kept_for(store, org, parse_id(id).ok()?, today(now))
+}
+
+/// The dashboard kept for `today` since the last commit.
+fn kept_for(store: &Store, org: OrgId, id: uuid::Uuid, today: Date) -> Option<Arc<Dashboard>> {
     let (day, kept) = DASHBOARDS.get(store, &(org, id))?;
-    (day == today(now)).then_some(kept)
+    (day == today).then_some(kept)
 }
 
 /// Organization and assessment -> the dashboard as of a store generation, with the day it
