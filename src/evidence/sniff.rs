@@ -214,17 +214,34 @@ pub fn previewable(media_type: &str) -> bool {
 }
 
 /// A file name safe to store and to put in a header: the last path component, without
-/// control characters, quotes or backslashes, at most 200 characters; `None` when nothing
+/// control characters, invisible formatting characters, quotes or backslashes, without
+/// leading dots or trailing dots and spaces, at most 200 characters; `None` when nothing
 /// is left.
+///
+/// Windows and browsers drop trailing dots and spaces when they save a file, so
+/// `setup.msi.` would be checked as a name without an extension and saved as `setup.msi`;
+/// and a right-to-left override makes `invoice\u{202e}fdp.exe` read as `invoiceexe.pdf`.
 pub fn clean_filename(raw: &str) -> Option<String> {
     let last = raw.rsplit(['/', '\\']).next().unwrap_or(raw);
     let cleaned: String = last
         .chars()
-        .filter(|c| !c.is_control() && !matches!(c, '"' | '\\' | '/'))
+        .filter(|c| !c.is_control() && !is_invisible_format(*c) && !matches!(c, '"' | '\\' | '/'))
         .take(200)
         .collect();
-    let cleaned = cleaned.trim().trim_start_matches('.').trim().to_owned();
-    (!cleaned.is_empty()).then_some(cleaned)
+    let cleaned = cleaned
+        .trim_start_matches(|c: char| c == '.' || c.is_whitespace())
+        .trim_end_matches(|c: char| c == '.' || c.is_whitespace());
+    (!cleaned.is_empty()).then(|| cleaned.to_owned())
+}
+
+/// Bidirectional controls and zero-width characters: they change how a name reads
+/// without being seen.
+fn is_invisible_format(c: char) -> bool {
+    matches!(
+        c,
+        '\u{061c}' | '\u{200b}'..='\u{200f}' | '\u{202a}'..='\u{202e}' | '\u{2060}'..='\u{2064}'
+            | '\u{2066}'..='\u{2069}' | '\u{feff}'
+    )
 }
 
 #[cfg(test)]
@@ -292,5 +309,23 @@ mod tests {
         assert_eq!(clean_filename("..").as_deref(), None);
         assert_eq!(clean_filename("   ").as_deref(), None);
         assert_eq!(clean_filename(".hidden").as_deref(), Some("hidden"));
+    }
+
+    #[test]
+    fn file_names_lose_what_would_change_them_when_saved_or_read() {
+        assert_eq!(clean_filename("setup.msi.").as_deref(), Some("setup.msi"));
+        assert_eq!(clean_filename("run.bat. . ").as_deref(), Some("run.bat"));
+        assert_eq!(clean_filename(" . .").as_deref(), None);
+        assert_eq!(
+            clean_filename("invoice\u{202e}fdp.exe").as_deref(),
+            Some("invoicefdp.exe")
+        );
+        assert_eq!(clean_filename("a\u{200b}b.txt").as_deref(), Some("ab.txt"));
+        // Letters from right-to-left scripts are kept; only the controls go.
+        assert_eq!(clean_filename("تقرير.pdf").as_deref(), Some("تقرير.pdf"));
+        // What the sniffer then sees: the installer's real extension.
+        let msi = clean_filename("setup.msi.").unwrap();
+        let err = sniff(&msi, b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1", true).unwrap_err();
+        assert!(err.0.contains(".msi"), "{err}");
     }
 }

@@ -746,6 +746,20 @@ fn content_that_does_not_match_its_name_is_refused() {
         415,
     );
     assert_eq!(error["code"], "unsupported_type");
+    // A trailing dot hides the extension that Windows and browsers restore on saving.
+    let error = error_of(
+        post_file(
+            &server,
+            &owner,
+            &evidence_path(&org),
+            &[("filename", "cleanup.bat.")],
+            b"@echo off\r\ndel /q C:\\evidence\\*\r\n",
+        ),
+        415,
+    );
+    assert_eq!(error["code"], "unsupported_type");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains(".bat"), "{message}");
     assert!(ids(&list(&server, &owner, &org, "")).is_empty());
     wait_until("no evidence file is left", || {
         files_under(&evidence_dir(&env)).is_empty()
