@@ -450,6 +450,13 @@ struct ErrorPage<'a> {
     request_id: &'a str,
 }
 
+/// Whether an error's message is for the log only: a server error without a code of its
+/// own (a failure's detail, which the client gets a request id for). A server error with
+/// a code (a full quota, a damaged file) was written for the user, as was 503.
+pub fn is_unexplained(status: StatusCode, meta: &ErrorMeta) -> bool {
+    status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE && meta.code.is_none()
+}
+
 /// The body for an error response in the form the client asked for.
 pub fn render_error(
     status: StatusCode,
@@ -458,7 +465,7 @@ pub fn render_error(
     request_id: &str,
     api: bool,
 ) -> HttpResponse {
-    let message = if status.is_server_error() && status != StatusCode::SERVICE_UNAVAILABLE {
+    let message = if is_unexplained(status, &meta) {
         "internal error; quote the request id to your administrator"
     } else {
         message

@@ -1240,6 +1240,12 @@ fn a_blob_flipped_in_its_first_chunk_answers_evidence_damaged() {
     flip_byte(&blob, HEADER + 1000);
     let error = error_of(owner.get(&server, &format!("{base}/download")), 500);
     assert_eq!(error["code"], "evidence_damaged");
+    // The owner is told what happened and what to do, not to quote a request id.
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.contains("integrity check") && message.contains("backup"),
+        "{message}"
+    );
     let error = error_of(
         owner.get(&server, &format!("{base}/versions/1/download")),
         500,
