@@ -49,7 +49,7 @@ pub enum EvidenceError {
     #[error("the file is larger than the {limit} bytes allowed")]
     TooLarge { limit: u64 },
     #[error(
-        "the organization's evidence quota of {quota} bytes would be exceeded ({used} bytes used)"
+        "the organization's evidence quota of {quota} bytes would be exceeded ({used} bytes used or being uploaded)"
     )]
     QuotaExceeded { quota: u64, used: u64 },
     #[error("{0}")]
@@ -98,6 +98,9 @@ pub struct Vault {
     data_dir: PathBuf,
     pub max_file_bytes: u64,
     pub quota_bytes: u64,
+    /// Bytes that uploads under way hold against each organization's quota, so that
+    /// parallel uploads cannot together fill the disk past it before any is recorded.
+    in_flight: std::sync::Arc<upload::InFlight>,
 }
 
 impl Vault {
@@ -109,6 +112,7 @@ impl Vault {
             data_dir: data_dir.to_owned(),
             max_file_bytes,
             quota_bytes,
+            in_flight: std::sync::Arc::default(),
         }
     }
 

@@ -15,11 +15,85 @@ use crate::store::{OrgId, Store};
 /// What an upload may take: found before any of its bytes are read.
 #[derive(Debug, Clone, Copy)]
 pub struct UploadPlan {
+    pub org: OrgId,
     /// At most this many bytes.
     pub allowed: u64,
     pub max_file_bytes: u64,
     pub quota_bytes: u64,
+    /// Recorded use, and what uploads under way held when the plan was made.
     pub used_bytes: u64,
+    /// Recorded use alone.
+    recorded_bytes: u64,
+}
+
+/// What uploads under way hold against each organization's quota (see [`Reservation`]).
+#[derive(Debug, Default)]
+pub(super) struct InFlight(std::sync::Mutex<std::collections::HashMap<OrgId, u64>>);
+
+impl InFlight {
+    fn lock(&self) -> std::sync::MutexGuard<'_, std::collections::HashMap<OrgId, u64>> {
+        // The map holds plain counts, whole after any panic.
+        self.0
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner)
+    }
+
+    fn held(&self, org: OrgId) -> u64 {
+        self.lock().get(&org).copied().unwrap_or(0)
+    }
+}
+
+/// The bytes one upload holds against its organization's quota, from its declared length
+/// or what has arrived, whichever is more, until it is recorded or dropped. Recorded use
+/// is checked in the recording transaction; this keeps uploads under way from together
+/// writing more than the quota to disk before any of them gets there.
+struct Reservation {
+    in_flight: std::sync::Arc<InFlight>,
+    org: OrgId,
+    bytes: u64,
+}
+
+impl Reservation {
+    fn new(vault: &Vault, org: OrgId) -> Reservation {
+        Reservation {
+            in_flight: std::sync::Arc::clone(&vault.in_flight),
+            org,
+            bytes: 0,
+        }
+    }
+
+    /// Holds `bytes` in all, if the organization's recorded use when the upload was
+    /// planned and every upload's holding stay within the quota.
+    fn hold(&mut self, bytes: u64, plan: &UploadPlan) -> Result<(), EvidenceError> {
+        if bytes <= self.bytes {
+            return Ok(());
+        }
+        let mut held = self.in_flight.lock();
+        let total = held.entry(self.org).or_default();
+        let others = total.saturating_sub(self.bytes);
+        let used = plan.recorded_bytes.saturating_add(others);
+        if used.saturating_add(bytes) > plan.quota_bytes {
+            return Err(EvidenceError::QuotaExceeded {
+                quota: plan.quota_bytes,
+                used,
+            });
+        }
+        *total = others + bytes;
+        self.bytes = bytes;
+        Ok(())
+    }
+}
+
+impl Drop for Reservation {
+    fn drop(&mut self) {
+        let mut held = self.in_flight.lock();
+        if let Some(total) = held.get_mut(&self.org) {
+            *total = total.saturating_sub(self.bytes);
+            if *total == 0 {
+                held.remove(&self.org);
+            }
+        }
+    }
 }
 
 impl UploadPlan {
@@ -65,20 +139,24 @@ pub fn plan(
             return Err(EvidenceError::NotFound);
         }
     }
-    let used = used_bytes(&tenant)?;
+    let recorded = used_bytes(&tenant)?;
+    let used = recorded.saturating_add(vault.in_flight.held(org));
     Ok(UploadPlan {
+        org,
         allowed: vault
             .max_file_bytes
             .min(vault.quota_bytes.saturating_sub(used)),
         max_file_bytes: vault.max_file_bytes,
         quota_bytes: vault.quota_bytes,
         used_bytes: used,
+        recorded_bytes: recorded,
     })
 }
 
 /// An upload in progress. Dropped before [`Upload::finish`], it removes its temp file.
 pub struct Upload {
     plan: UploadPlan,
+    reservation: Reservation,
     filename: String,
     temp: PathBuf,
     blob_id: uuid::Uuid,
@@ -95,18 +173,31 @@ pub struct Finished {
     org: OrgId,
     path: PathBuf,
     version: StoredVersion,
+    /// Held until the blob's record is committed (or it is removed).
+    _reservation: Reservation,
 }
 
 impl Upload {
-    pub fn start(vault: &Vault, plan: UploadPlan, filename: &str) -> Result<Upload, EvidenceError> {
+    /// Starts an upload of `declared` bytes, when the request said how many, holding
+    /// them against the quota from the start.
+    pub fn start(
+        vault: &Vault,
+        plan: UploadPlan,
+        filename: &str,
+        declared: Option<u64>,
+    ) -> Result<Upload, EvidenceError> {
         let filename = sniff::clean_filename(filename)
             .ok_or_else(|| invalid("filename", "give the file's name (?filename=...)"))?;
+        plan.check_declared(declared)?;
+        let mut reservation = Reservation::new(vault, plan.org);
+        reservation.hold(declared.unwrap_or(0), &plan)?;
         let blob_id = uuid::Uuid::new_v4();
         let temp = vault.temp_dir().join(format!("{blob_id}.part"));
         let key = BlobKey::generate()?;
         let writer = BlobWriter::create(&temp, &key, &blob_id)?;
         Ok(Upload {
             plan,
+            reservation,
             filename,
             temp,
             blob_id,
@@ -123,6 +214,7 @@ impl Upload {
         if self.received > self.plan.allowed {
             return Err(self.plan.refusal());
         }
+        self.reservation.hold(self.received, &self.plan)?;
         if self.media_type.is_none() {
             self.head.extend_from_slice(data);
             if self.head.len() >= SNIFF_LEN {
@@ -151,7 +243,6 @@ impl Upload {
     pub fn finish(
         mut self,
         vault: &Vault,
-        org: OrgId,
         author: &Author,
         now: i64,
     ) -> Result<Finished, EvidenceError> {
@@ -160,15 +251,27 @@ impl Upload {
         }
         let writer = self.writer.take().ok_or(EvidenceError::Incomplete)?;
         let written = writer.finish()?;
+        let org = self.plan.org;
         let dir = vault.org_dir(org);
-        std::fs::create_dir_all(&dir)?;
+        match std::fs::create_dir(&dir) {
+            // An organization's first blob: its directory's entry must be durable too.
+            Ok(()) => std::fs::File::open(&vault.root)?.sync_all()?,
+            Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}
+            Err(err) => return Err(err.into()),
+        }
         let path = vault.blob_path(org, &self.blob_id);
         std::fs::rename(&self.temp, &path)?;
-        // The rename is durable once the directory is.
-        std::fs::File::open(&dir)?.sync_all()?;
+        // The rename is durable once the directory is; a blob that may not be is removed
+        // here, since no record will ever name it.
+        if let Err(err) = std::fs::File::open(&dir).and_then(|dir| dir.sync_all()) {
+            let _ = std::fs::remove_file(&path);
+            return Err(err.into());
+        }
+        let reservation = std::mem::replace(&mut self.reservation, Reservation::new(vault, org));
         Ok(Finished {
             org,
             path,
+            _reservation: reservation,
             version: StoredVersion {
                 number: 0,
                 blob_id: self.blob_id,

@@ -80,10 +80,10 @@ mod tests {
         let deleted_at = 1_800_000_000;
         let plan =
             crate::evidence::plan(&store, &vault, author.requester, org, None, &meta).unwrap();
-        let mut upload = Upload::start(&vault, plan, "review.txt").unwrap();
+        let mut upload = Upload::start(&vault, plan, "review.txt", None).unwrap();
         upload.feed(b"account,role\nada,owner\n").unwrap();
         let evidence = upload
-            .finish(&vault, org, &author, deleted_at - DAY)
+            .finish(&vault, &author, deleted_at - DAY)
             .unwrap()
             .record(&store, &vault, &author, None, meta, deleted_at - DAY)
             .unwrap();

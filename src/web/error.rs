@@ -51,6 +51,9 @@ pub enum WebError {
     PayloadTooLarge { limit: u64 },
     #[error("the service is shutting down")]
     Unavailable,
+    /// The client stopped sending a request body it had started.
+    #[error("{0}")]
+    Timeout(String),
     /// An upload's content is not a type Rampart keeps.
     #[error("{0}")]
     UnsupportedType(String),
@@ -99,6 +102,7 @@ impl ResponseError for WebError {
             WebError::Gone(_) => StatusCode::GONE,
             WebError::PayloadTooLarge { .. } => StatusCode::PAYLOAD_TOO_LARGE,
             WebError::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            WebError::Timeout(_) => StatusCode::REQUEST_TIMEOUT,
             WebError::UnsupportedType(_) => StatusCode::UNSUPPORTED_MEDIA_TYPE,
             WebError::QuotaExceeded(_) => StatusCode::INSUFFICIENT_STORAGE,
             WebError::Internal(_) | WebError::Damaged(_) => StatusCode::INTERNAL_SERVER_ERROR,

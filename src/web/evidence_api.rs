@@ -11,16 +11,17 @@ use super::AppState;
 use super::error::WebError;
 use super::handle::{Changer, change, changer, read};
 use super::identity::{self, now};
+use crate::evidence::blob::BlobReader;
 use crate::evidence::{
     self, Author, Download, Evidence, EvidenceError, Filter, Metadata, Upload, Usage, Version,
     links::{self, Link, NewLink},
 };
 
-/// Chunks buffered between the network and the encrypting writer (each up to 64 KiB):
-/// bounds an upload's memory whatever its size.
-const UPLOAD_QUEUE: usize = 16;
-/// Decrypted runs (of `blob::RUN_CHUNKS` chunks, 1 MiB) buffered ahead of a slow downloader.
-const DOWNLOAD_QUEUE: usize = 2;
+/// Bytes of an upload gathered before they are handed to the blocking pool to be encrypted
+/// and written: while one batch is written the next is gathered, so an upload holds at
+/// most two, and a blocking thread only while it writes one. A slow client thus ties up
+/// memory it is limited in, never a thread of the pool every request shares.
+const UPLOAD_BATCH: usize = 1024 * 1024;
 
 /// Whether this request may carry a body as large as an evidence file: the edge raises its
 /// limit for these, and the handler counts.
@@ -114,48 +115,47 @@ async fn receive(
     let org = identity::parse_org(org)?;
     let meta = query.metadata();
     let filename = query.filename.clone().unwrap_or_default();
+    let declared = super::edge::declared_length(req.headers());
     let (store, vault) = (state.store.clone(), state.vault.clone());
-    let plan = {
+    let upload = {
         let (to, meta) = (to.clone(), meta.clone());
         let requester = author.requester;
-        web::block(move || evidence::plan(&store, &vault, requester, org, to.as_deref(), &meta))
-            .await??
+        web::block(move || {
+            let plan = evidence::plan(&store, &vault, requester, org, to.as_deref(), &meta)?;
+            Upload::start(&vault, plan, &filename, declared)
+        })
+        .await??
     };
-    plan.check_declared(super::edge::declared_length(req.headers()))?;
 
-    let (sender, mut receiver) = tokio::sync::mpsc::channel::<web::Bytes>(UPLOAD_QUEUE);
-    let vault = state.vault.clone();
-    let writer = tokio::task::spawn_blocking(move || -> Result<Upload, EvidenceError> {
-        let mut upload = Upload::start(&vault, plan, &filename)?;
-        while let Some(data) = receiver.blocking_recv() {
-            upload.feed(&data)?;
-        }
-        Ok(upload)
-    });
-    let mut broke_off = false;
-    while let Some(chunk) = body.next().await {
-        let Ok(chunk) = chunk else {
-            broke_off = true;
-            break;
+    // Dropping an upload removes its temp file, so every early return below leaves none.
+    let mut writing = Writing::Idle(Box::new(upload));
+    let mut batch = Batch::default();
+    loop {
+        let chunk = match tokio::time::timeout(state.upload_idle, body.next()).await {
+            Err(_) => {
+                writing.abandon().await?;
+                return Err(WebError::Timeout(format!(
+                    "no data arrived for {} s; the upload was abandoned",
+                    state.upload_idle.as_secs()
+                )));
+            }
+            Ok(None) => break,
+            Ok(Some(Err(_))) => {
+                writing.abandon().await?;
+                return Err(EvidenceError::Incomplete.into());
+            }
+            Ok(Some(Ok(chunk))) => chunk,
         };
-        if sender.send(chunk).await.is_err() {
-            // The writer stopped on an error, which it returns below.
-            break;
+        batch.push(chunk);
+        if batch.len >= UPLOAD_BATCH {
+            writing = writing.write(std::mem::take(&mut batch)).await?;
         }
     }
-    drop(sender);
-    let upload = writer
-        .await
-        .map_err(|err| WebError::Internal(format!("upload writer: {err}")))??;
-    if broke_off {
-        // Dropping the upload removes its temp file.
-        web::block(move || drop(upload)).await?;
-        return Err(EvidenceError::Incomplete.into());
-    }
+    let upload = writing.write(batch).await?.finished().await?;
     let (store, vault) = (state.store.clone(), state.vault.clone());
     let evidence = web::block(move || {
         let now = now();
-        upload.finish(&vault, org, &author, now)?.record(
+        upload.finish(&vault, &author, now)?.record(
             &store,
             &vault,
             &author,
@@ -168,50 +168,125 @@ async fn receive(
     Ok(evidence)
 }
 
+/// Chunks of an upload gathered for one hand-off.
+#[derive(Default)]
+struct Batch {
+    chunks: Vec<web::Bytes>,
+    len: usize,
+}
+
+impl Batch {
+    fn push(&mut self, chunk: web::Bytes) {
+        self.len += chunk.len();
+        self.chunks.push(chunk);
+    }
+}
+
+/// An upload either waiting for its next batch or writing one on the blocking pool.
+enum Writing {
+    Idle(Box<Upload>),
+    Busy(tokio::task::JoinHandle<Result<Upload, EvidenceError>>),
+}
+
+impl Writing {
+    /// Waits for the batch being written, if any, then starts writing `batch`.
+    async fn write(self, batch: Batch) -> Result<Writing, WebError> {
+        let mut upload = self.finished().await?;
+        if batch.chunks.is_empty() {
+            return Ok(Writing::Idle(Box::new(upload)));
+        }
+        Ok(Writing::Busy(tokio::task::spawn_blocking(move || {
+            for chunk in &batch.chunks {
+                upload.feed(chunk)?;
+            }
+            Ok(upload)
+        })))
+    }
+
+    /// The upload, once the batch being written (if any) is.
+    async fn finished(self) -> Result<Upload, WebError> {
+        match self {
+            Writing::Idle(upload) => Ok(*upload),
+            Writing::Busy(task) => Ok(task
+                .await
+                .map_err(|err| WebError::Internal(format!("upload writer: {err}")))??),
+        }
+    }
+
+    /// Drops the upload (removing its temp file) on the blocking pool.
+    async fn abandon(self) -> Result<(), WebError> {
+        let upload = self.finished().await;
+        web::block(move || drop(upload)).await?;
+        Ok(())
+    }
+}
+
+/// What a download's body holds between chunks: the rest of the run being sent, and the
+/// next run being read and decrypted on the blocking pool meanwhile.
+struct Sending {
+    run: std::vec::IntoIter<web::Bytes>,
+    next: Option<ReadAhead>,
+}
+
+/// The reader back, with the run it read: `None` after the last.
+type ReadAhead = tokio::task::JoinHandle<(BlobReader, Option<std::io::Result<Vec<web::Bytes>>>)>;
+
+/// Reads and decrypts the run after `reader`'s position on the blocking pool. A thread is
+/// held only while it does: a slow downloader holds at most two runs (2 MiB), no thread.
+fn read_ahead(mut reader: BlobReader) -> ReadAhead {
+    tokio::task::spawn_blocking(move || {
+        let run = match reader.next_run() {
+            Ok(run) => run.map(Ok),
+            Err(err) => {
+                tracing::error!(detail = %err, "an evidence blob failed its check during a download");
+                Some(Err(std::io::Error::other(
+                    "the file failed its integrity check",
+                )))
+            }
+        };
+        (reader, run)
+    })
+}
+
 /// Answers a download: the first (already authenticated) chunk, then the rest decrypted on
-/// the blocking pool. A chunk that fails authentication ends the transfer short of its
-/// Content-Length, so a damaged file is never received as a whole one.
+/// the blocking pool a run at a time. A chunk that fails authentication ends the transfer
+/// short of its Content-Length, so a damaged file is never received as a whole one.
 pub(super) fn serve(download: Download, inline: bool) -> HttpResponse {
     let Download {
         filename,
         media_type,
         size,
-        mut reader,
+        reader,
         first,
     } = download;
-    let (sender, receiver) =
-        tokio::sync::mpsc::channel::<Result<Vec<web::Bytes>, std::io::Error>>(DOWNLOAD_QUEUE);
-    tokio::task::spawn_blocking(move || {
+    let sending = Sending {
+        run: Vec::new().into_iter(),
+        next: Some(read_ahead(reader)),
+    };
+    let rest = futures_util::stream::unfold(sending, |mut sending| async move {
         loop {
-            let next = match reader.next_run() {
-                Ok(Some(run)) => Ok(run),
-                Ok(None) => break,
-                Err(err) => {
-                    tracing::error!(detail = %err, "an evidence blob failed its check during a download");
-                    Err(std::io::Error::other("the file failed its integrity check"))
-                }
+            if let Some(chunk) = sending.run.next() {
+                return Some((Ok(chunk), sending));
+            }
+            let (reader, run) = match sending.next.take()?.await {
+                Ok((reader, run)) => (Some(reader), run),
+                Err(err) => (
+                    None,
+                    Some(Err(std::io::Error::other(format!(
+                        "download reader: {err}"
+                    )))),
+                ),
             };
-            let failed = next.is_err();
-            if sender.blocking_send(next).is_err() || failed {
-                break;
+            match run? {
+                Ok(run) => {
+                    sending.run = run.into_iter();
+                    sending.next = reader.map(read_ahead);
+                }
+                // Nothing follows an error: the body ends short of its length.
+                Err(err) => return Some((Err(err), sending)),
             }
         }
     });
-    // The body hands actix one chunk at a time from each run the reader sent.
-    let rest = futures_util::stream::unfold(
-        (receiver, Vec::new().into_iter()),
-        |(mut receiver, mut run)| async move {
-            loop {
-                if let Some(chunk) = run.next() {
-                    return Some((Ok(chunk), (receiver, run)));
-                }
-                match receiver.recv().await? {
-                    Ok(next) => run = next.into_iter(),
-                    Err(err) => return Some((Err(err), (receiver, run))),
-                }
-            }
-        },
-    );
     let body = futures_util::stream::once(async move { Ok(web::Bytes::from(first)) }).chain(rest);
     let disposition = if inline && evidence::sniff::previewable(&media_type) {
         "inline"
@@ -264,7 +339,7 @@ pub async fn list(
     params(("org_id" = String, Path), UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, body = Evidence), (status = 403), (status = 404),
-        (status = 413), (status = 415), (status = 422), (status = 507)))]
+        (status = 408), (status = 413), (status = 415), (status = 422), (status = 507)))]
 pub async fn upload(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -391,7 +466,7 @@ pub async fn versions(
     params(("org_id" = String, Path), ("evidence_id" = String, Path), UploadQuery),
     request_body(content = Vec<u8>, content_type = "application/octet-stream"),
     responses((status = 201, body = Evidence), (status = 403), (status = 404),
-        (status = 413), (status = 415), (status = 507)))]
+        (status = 408), (status = 413), (status = 415), (status = 507)))]
 pub async fn add_version(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -59,6 +59,8 @@ pub struct AppState {
     /// WebAuthn's relying party: Rampart's origin as browsers see it.
     pub relying_party: crate::auth::security_keys::RelyingParty,
     pub body_limit_bytes: u64,
+    /// How long an evidence upload may send nothing before it is abandoned.
+    pub upload_idle: Duration,
     /// Where evidence blobs live, and the upload limits.
     pub vault: Arc<crate::evidence::Vault>,
     /// The scheduled jobs, for the jobs page.
@@ -373,6 +375,7 @@ pub fn build_server(
         hasher: crate::auth::Hasher::new(cores.saturating_sub(1).max(1)),
         trusted_proxies: config.trusted_proxies.clone(),
         body_limit_bytes: body_limit,
+        upload_idle: Duration::from_secs(config.upload_idle_timeout_secs.get()),
         vault,
         jobs,
         ready,

@@ -981,29 +981,64 @@ fn a_member_uploads_but_only_admins_and_owners_create_share_links() {
     assert_eq!(listed["links"].as_array().unwrap().len(), 1, "{listed}");
 }
 
-#[test]
-fn an_upload_cut_off_halfway_leaves_no_file_and_no_record() {
-    let (env, server, owner, org) = signed_in();
-    let body = text(1_000_000, "cut off");
-    let mut stream = raw_tls(&env, &server);
+/// Starts an upload of `body` on a connection of its own, sends the first `sent` bytes,
+/// and waits until the server is writing them to a temp file.
+fn start_upload(
+    env: &TestEnv,
+    server: &TestServer,
+    owner: &Session,
+    org: &str,
+    body: &[u8],
+    sent: usize,
+) -> TlsStream {
+    let mut stream = raw_tls(env, server);
     let head = format!(
         "POST /api/v1/orgs/{org}/evidence?filename=big.log HTTP/1.1\r\n\
          Host: {}\r\nOrigin: {}\r\nCookie: {}\r\nX-CSRF-Token: {}\r\n\
-         Content-Type: application/octet-stream\r\nContent-Length: {}\r\n\r\n",
+         Content-Type: application/octet-stream\r\nContent-Length: {}\r\n\
+         Connection: close\r\n\r\n",
         server.addr,
-        origin(&server),
+        origin(server),
         owner.cookie,
         owner.csrf,
         body.len()
     );
     stream.write_all(head.as_bytes()).unwrap();
-    stream.write_all(&body[..400_000]).unwrap();
+    stream.write_all(&body[..sent]).unwrap();
     stream.flush().unwrap();
-    // The upload is under way: streamed into a temp file as it arrives.
-    let tmp = evidence_dir(&env).join("tmp");
+    let tmp = evidence_dir(env).join("tmp");
     wait_until("the upload is being written to evidence/tmp", || {
         !files_under(&tmp).is_empty()
     });
+    stream
+}
+
+/// The status line and body of the answer on a `Connection: close` stream.
+fn answer(stream: &mut TlsStream) -> (String, String) {
+    let mut got = Vec::new();
+    let mut buf = [0u8; 16_384];
+    // The server closes without a TLS close_notify at times: what arrived is the answer.
+    while let Ok(n) = stream.read(&mut buf) {
+        if n == 0 {
+            break;
+        }
+        got.extend_from_slice(&buf[..n]);
+    }
+    let got = String::from_utf8_lossy(&got).into_owned();
+    let (head, body) = got.split_once("\r\n\r\n").unwrap_or((&got, ""));
+    (
+        head.lines().next().unwrap_or("").to_owned(),
+        body.to_owned(),
+    )
+}
+
+#[test]
+fn an_upload_cut_off_halfway_leaves_no_file_and_no_record() {
+    let (env, server, owner, org) = signed_in();
+    let body = text(1_000_000, "cut off");
+    // The upload is under way: streamed into a temp file as it arrives.
+    let stream = start_upload(&env, &server, &owner, &org, &body, 400_000);
+    let tmp = evidence_dir(&env).join("tmp");
 
     // The client goes away.
     let _ = stream.sock.shutdown(Shutdown::Both);
@@ -1026,6 +1061,70 @@ fn an_upload_cut_off_halfway_leaves_no_file_and_no_record() {
     assert_eq!(evidence["current"]["sha256"], sha256_hex(&whole).as_str());
     assert_eq!(blobs(&env, &org).len(), 1);
     assert!(files_under(&tmp).is_empty());
+}
+
+#[test]
+fn uploads_under_way_hold_their_bytes_against_the_quota() {
+    let (env, server, owner, org) = signed_in_with("evidence_quota_bytes = 300000");
+    let first = text(200_000, "first");
+    let mut under_way = start_upload(&env, &server, &owner, &org, &first, 100_000);
+
+    // Nothing is recorded yet, but the first upload declared 200,000 bytes: a second of
+    // 150,000 would take the two past the quota, declared or counted as it streams.
+    let path = evidence_path(&org);
+    let second = text(150_000, "second");
+    let query = [("filename", "second.log")];
+    let error = error_of(post_file(&server, &owner, &path, &query, &second), 507);
+    assert_eq!(error["code"], "quota_exceeded");
+    let message = error["message"].as_str().unwrap();
+    assert!(message.contains("being uploaded"), "{message}");
+    let error = error_of(post_streamed(&server, &owner, &path, &query, &second), 507);
+    assert_eq!(error["code"], "quota_exceeded");
+
+    // The first upload finishes and is recorded; what is left of the quota is usable.
+    under_way.write_all(&first[100_000..]).unwrap();
+    under_way.flush().unwrap();
+    let (status, body) = answer(&mut under_way);
+    assert!(status.starts_with("HTTP/1.1 201"), "{status}: {body}");
+    let third = upload(&server, &owner, &org, "third.log", &text(100_000, "third"));
+    assert_eq!(third["current"]["size"], 100_000);
+    let listed = list(&server, &owner, &org, "");
+    assert_eq!(ids(&listed).len(), 2, "{listed}");
+    assert_eq!(listed["usage"]["used_bytes"], 300_000);
+    wait_until("only the two recorded blobs are left", || {
+        files_under(&evidence_dir(&env)).len() == 2
+    });
+}
+
+#[test]
+fn an_upload_that_stops_sending_is_abandoned_with_408() {
+    let (env, server, owner, org) = signed_in_with("upload_idle_timeout_secs = 1");
+    let body = text(300_000, "stalled");
+    let mut stalled = start_upload(&env, &server, &owner, &org, &body, 100_000);
+    let started = Instant::now();
+    let (status, answered) = answer(&mut stalled);
+    assert!(status.starts_with("HTTP/1.1 408"), "{status}: {answered}");
+    assert!(answered.contains("request_timeout"), "{answered}");
+    assert!(
+        started.elapsed() < Duration::from_secs(10),
+        "answered after {:?}",
+        started.elapsed()
+    );
+    wait_until("the partial upload is gone", || {
+        files_under(&evidence_dir(&env)).is_empty()
+    });
+    assert!(ids(&list(&server, &owner, &org, "")).is_empty());
+
+    // An upload that keeps sending is not cut off, however long it takes in all.
+    let mut slow = start_upload(&env, &server, &owner, &org, &body, 100_000);
+    for part in body[100_000..].chunks(50_000) {
+        std::thread::sleep(Duration::from_millis(400));
+        slow.write_all(part).unwrap();
+        slow.flush().unwrap();
+    }
+    let (status, answered) = answer(&mut slow);
+    assert!(status.starts_with("HTTP/1.1 201"), "{status}: {answered}");
+    assert_eq!(ids(&list(&server, &owner, &org, "")).len(), 1);
 }
 
 /// The token at the end of a share link's URL.
