@@ -678,12 +678,64 @@ pub fn purge_expired(
         let _removing = store.removing_files();
         for record in &expired {
             for version in &record.versions {
-                remove_if_present(&vault.blob_path(org, &version.blob_id))?;
+                // The record and its keys are gone: the blob can no longer be read, and
+                // one left here is removed by the next sweep.
+                if let Err(err) = remove_if_present(&vault.blob_path(org, &version.blob_id)) {
+                    tracing::warn!(%org, blob = %version.blob_id, error = %err, "could not remove a purged evidence blob; the next sweep will");
+                }
             }
         }
         purged += expired.len();
     }
     Ok(purged)
+}
+
+/// How long a blob no record names is left alone: an upload renames its blob into place
+/// just before it records it, and a purge or a failed upload may have left one it will
+/// not come back for.
+const ORPHAN_GRACE: std::time::Duration = std::time::Duration::from_secs(3600);
+
+/// Removes blobs that no record of their organization names (left by a purge or an upload
+/// that failed between the disk and the store) once they are older than [`ORPHAN_GRACE`].
+/// Returns how many went.
+pub fn sweep_orphans(
+    store: &Store,
+    vault: &Vault,
+    operator: &access::ApplianceOperator,
+) -> Result<usize, EvidenceError> {
+    let mut swept = 0;
+    for org in store.organizations()? {
+        let dir = vault.org_dir(org);
+        if !dir.is_dir() {
+            continue;
+        }
+        // Waits for a running backup, whose snapshot may still name a blob removed since.
+        let _removing = store.removing_files();
+        let named: std::collections::HashSet<String> = {
+            let read = store.read()?;
+            all(&read.tenant(&operator.grant(org))?)?
+                .iter()
+                .flat_map(|record| &record.versions)
+                .map(|version| format!("{}.blob", version.blob_id))
+                .collect()
+        };
+        for entry in std::fs::read_dir(&dir)? {
+            let entry = entry?;
+            let name = entry.file_name();
+            let Some(name) = name.to_str() else { continue };
+            if !name.ends_with(".blob") || named.contains(name) {
+                continue;
+            }
+            let age = entry.metadata()?.modified()?.elapsed().unwrap_or_default();
+            if age < ORPHAN_GRACE {
+                continue;
+            }
+            remove_if_present(&entry.path())?;
+            tracing::info!(%org, blob = name, "removed an evidence blob no record names");
+            swept += 1;
+        }
+    }
+    Ok(swept)
 }
 
 fn remove_if_present(path: &Path) -> std::io::Result<()> {

@@ -5,27 +5,71 @@ use crate::access::ApplianceOperator;
 use crate::evidence::Vault;
 use crate::store::Store;
 
-/// Purges the evidence bin (files deleted more than 30 days ago, blobs and keys), share
-/// links, sessions, one-time links and invitations past their keeping time, and seals the
-/// open audit segment so a quiet appliance still gets archivable segments.
+/// Purges the evidence bin (files deleted more than 30 days ago, blobs and keys) and blobs
+/// no record names, share links, sessions, one-time links and invitations past their
+/// keeping time, and seals the open audit segment so a quiet appliance still gets
+/// archivable segments. Each step runs whatever another's outcome: one that fails is named
+/// in the job's error, after what the others did.
 pub(super) fn run(store: &Store, vault: &Vault, now: i64) -> Result<String, JobError> {
     let operator = ApplianceOperator::scheduler();
-    let files = crate::evidence::purge_expired(store, vault, &operator, now)?;
-    let share_links = crate::evidence::links::purge_expired(store, &operator, now)?;
-    let auth = crate::auth::purge_expired(store, now)?;
-    let mail = crate::mail::outbox::purge_finished(store, now)?;
-    let sealed = crate::audit::seal::seal_now(store, now)?;
-    Ok(format!(
-        "purged {files} evidence file(s) from the bin, {share_links} share link(s), {} session(s), \
-         {} sign-in link(s), {} invitation(s), {mail} delivered or failed message(s); {}",
-        auth.sessions,
-        auth.links,
-        auth.invitations,
-        match sealed {
-            Some(seal) => format!("sealed the audit log through entry {}", seal.last_seq),
-            None => "no audit entries to seal".to_owned(),
-        }
-    ))
+    let mut done = Vec::new();
+    let mut failed = Vec::new();
+    let mut step = |what: &str, outcome: Result<String, JobError>| match outcome {
+        Ok(summary) => done.push(summary),
+        Err(err) => failed.push(format!("{what}: {err}")),
+    };
+    step(
+        "evidence bin",
+        crate::evidence::purge_expired(store, vault, &operator, now)
+            .map(|files| format!("purged {files} evidence file(s) from the bin"))
+            .map_err(JobError::from),
+    );
+    step(
+        "evidence blobs",
+        crate::evidence::sweep_orphans(store, vault, &operator)
+            .map(|blobs| format!("{blobs} blob(s) no record named"))
+            .map_err(JobError::from),
+    );
+    step(
+        "share links",
+        crate::evidence::links::purge_expired(store, &operator, now)
+            .map(|links| format!("{links} share link(s)"))
+            .map_err(JobError::from),
+    );
+    step(
+        "sessions and links",
+        crate::auth::purge_expired(store, now)
+            .map(|auth| {
+                format!(
+                    "{} session(s), {} sign-in link(s), {} invitation(s)",
+                    auth.sessions, auth.links, auth.invitations
+                )
+            })
+            .map_err(JobError::from),
+    );
+    step(
+        "outbox",
+        crate::mail::outbox::purge_finished(store, now)
+            .map(|mail| format!("{mail} delivered or failed message(s)"))
+            .map_err(JobError::from),
+    );
+    let mut summary = done.join(", ");
+    match crate::audit::seal::seal_now(store, now) {
+        Ok(Some(seal)) => summary.push_str(&format!(
+            "; sealed the audit log through entry {}",
+            seal.last_seq
+        )),
+        Ok(None) => summary.push_str("; no audit entries to seal"),
+        Err(err) => failed.push(format!("audit seal: {err}")),
+    }
+    if failed.is_empty() {
+        Ok(summary)
+    } else {
+        Err(JobError::Failed(format!(
+            "{summary}; failed: {}",
+            failed.join("; ")
+        )))
+    }
 }
 
 #[cfg(test)]
@@ -51,8 +95,8 @@ mod tests {
             .unwrap_or(0)
     }
 
-    #[test]
-    fn the_evidence_bin_is_purged_after_30_days_and_no_sooner() {
+    /// A store with one organization and its owner, and the vault beside it.
+    fn one_organization() -> (tempfile::TempDir, Store, Vault, crate::store::OrgId, Author) {
         let (dir, store) = crate::audit::tests::store();
         let vault = Vault::new(dir.path(), 1 << 20, 1 << 30);
         vault.prepare().unwrap();
@@ -73,20 +117,35 @@ mod tests {
             },
             client: crate::auth::Client::default(),
         };
+        (dir, store, vault, org, author)
+    }
+
+    fn upload(
+        store: &Store,
+        vault: &Vault,
+        author: &Author,
+        org: crate::store::OrgId,
+        now: i64,
+    ) -> crate::evidence::Evidence {
         let meta = Metadata {
             title: "Access review".into(),
             ..Metadata::default()
         };
-        let deleted_at = 1_800_000_000;
-        let plan =
-            crate::evidence::plan(&store, &vault, author.requester, org, None, &meta).unwrap();
-        let mut upload = Upload::start(&vault, plan, "review.txt", None).unwrap();
+        let plan = crate::evidence::plan(store, vault, author.requester, org, None, &meta).unwrap();
+        let mut upload = Upload::start(vault, plan, "review.txt", None).unwrap();
         upload.feed(b"account,role\nada,owner\n").unwrap();
-        let evidence = upload
-            .finish(&vault, &author, deleted_at - DAY)
+        upload
+            .finish(vault, author, now)
             .unwrap()
-            .record(&store, &vault, &author, None, meta, deleted_at - DAY)
-            .unwrap();
+            .record(store, vault, author, None, meta, now)
+            .unwrap()
+    }
+
+    #[test]
+    fn the_evidence_bin_is_purged_after_30_days_and_no_sooner() {
+        let (dir, store, vault, org, author) = one_organization();
+        let deleted_at = 1_800_000_000;
+        let evidence = upload(&store, &vault, &author, org, deleted_at - DAY);
         crate::evidence::set_deleted(&store, &author, org, &evidence.id, true, deleted_at).unwrap();
         assert_eq!(blobs(dir.path(), org), 1);
 
@@ -122,5 +181,36 @@ mod tests {
             summary.starts_with("purged 0 evidence file(s)"),
             "{summary}"
         );
+    }
+
+    #[test]
+    fn blobs_no_record_names_are_swept_once_they_are_an_hour_old() {
+        let (dir, store, vault, org, author) = one_organization();
+        upload(&store, &vault, &author, org, 1_800_000_000);
+        let org_dir = dir.path().join("evidence").join(org.to_string());
+        let stray = |age: std::time::Duration| {
+            let path = org_dir.join(format!("{}.blob", uuid::Uuid::new_v4()));
+            let file = std::fs::File::create(&path).unwrap();
+            file.set_modified(std::time::SystemTime::now() - age)
+                .unwrap();
+            path
+        };
+        let left_by_a_purge = stray(std::time::Duration::from_secs(2 * 3600));
+        let being_recorded = stray(std::time::Duration::ZERO);
+        let not_a_blob = org_dir.join("notes.txt");
+        std::fs::write(&not_a_blob, b"kept").unwrap();
+        assert_eq!(blobs(dir.path(), org), 3);
+
+        let summary = run(&store, &vault, 1_800_000_000).unwrap();
+        assert!(summary.contains("1 blob(s) no record named"), "{summary}");
+        assert!(!left_by_a_purge.exists());
+        assert!(being_recorded.exists(), "a blob under an hour old is left");
+        assert!(not_a_blob.exists());
+        // The recorded file's blob is untouched, and still reads.
+        assert_eq!(blobs(dir.path(), org), 2);
+        let report =
+            crate::evidence::verify_all(&store, &vault, &ApplianceOperator::scheduler()).unwrap();
+        assert_eq!(report.checked, 1, "{report:?}");
+        assert!(report.problems.is_empty(), "{report:?}");
     }
 }
