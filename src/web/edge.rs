@@ -91,21 +91,25 @@ pub async fn edge(
 ) -> Result<ServiceResponse<BoxBody>, actix_web::Error> {
     let started = Instant::now();
     let request_id = new_request_id();
-    let api = req.path().starts_with("/api/");
+    // The path as the router will see it: percent-encoded characters other than `%`, `/`
+    // and `+` decoded. Classed by the raw path, `/%73ignin` would reach the sign-in form
+    // under the unlimited class of an ordinary page.
+    let path = req.match_info().as_str();
+    let api = path.starts_with("/api/");
     let method = req.method().clone();
-    let class = RouteClass::of(req.path(), method.is_safe());
-    let metrics_class = crate::metrics::route_class(class, req.path());
+    let class = RouteClass::of(path, method.is_safe());
+    let metrics_class = crate::metrics::route_class(class, path);
 
     let state = req.app_data::<web::Data<AppState>>().cloned();
     let limit = state
         .as_ref()
         .map_or(1_048_576, |state| state.body_limit_bytes);
     // A catalog import may be as large as an OSCAL catalog may be; its handler counts.
-    let limit = if super::catalog_api::is_import(req.method(), req.path()) {
+    let limit = if super::catalog_api::is_import(req.method(), path) {
         limit.max(crate::catalog::MAX_IMPORT_BYTES as u64)
-    } else if super::docs_api::is_import(req.method(), req.path()) {
+    } else if super::docs_api::is_import(req.method(), path) {
         limit.max(crate::docs::sheets::MAX_IMPORT_BYTES as u64)
-    } else if super::evidence_api::is_upload(req.method(), req.path()) {
+    } else if super::evidence_api::is_upload(req.method(), path) {
         // An evidence file may be as large as the vault allows; the handler counts.
         state
             .as_ref()

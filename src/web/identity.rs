@@ -32,7 +32,9 @@ pub fn enrolment_allows(path: &str) -> bool {
 pub use crate::dates::now;
 
 /// The address a request came from. X-Forwarded-For is read right to left, skipping
-/// trusted proxies, and only when the connection itself comes from a trusted proxy.
+/// trusted proxies, and only when the connection itself comes from a trusted proxy. An
+/// entry that is not an address (with or without a port) ends the walk at the peer:
+/// skipping it would believe an entry to its left, which the client may have written.
 pub fn client_ip(req: &HttpRequest, trusted: &TrustedProxies) -> Option<String> {
     let peer = req.peer_addr()?.ip();
     if !trusted.contains(peer) {
@@ -44,15 +46,27 @@ pub fn client_ip(req: &HttpRequest, trusted: &TrustedProxies) -> Option<String> 
         .filter_map(|v| v.to_str().ok())
         .flat_map(|v| v.split(','))
         .map(str::trim)
-        .filter_map(|ip| ip.parse::<std::net::IpAddr>().ok())
         .collect::<Vec<_>>();
-    let client = forwarded
-        .iter()
-        .rev()
-        .find(|ip| !trusted.contains(**ip))
-        .copied()
-        .unwrap_or(peer);
-    Some(client.to_string())
+    for entry in forwarded.iter().rev() {
+        let Some(ip) = forwarded_address(entry) else {
+            break;
+        };
+        if !trusted.contains(ip) {
+            return Some(ip.to_string());
+        }
+    }
+    Some(peer.to_string())
+}
+
+/// An X-Forwarded-For entry's address: `192.0.2.7`, `2001:db8::7`, `192.0.2.7:4242` or
+/// `[2001:db8::7]:4242`.
+fn forwarded_address(entry: &str) -> Option<std::net::IpAddr> {
+    entry.parse().ok().or_else(|| {
+        entry
+            .parse::<std::net::SocketAddr>()
+            .ok()
+            .map(|address| address.ip())
+    })
 }
 
 pub fn client(req: &HttpRequest, state: &AppState) -> Client {

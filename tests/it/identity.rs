@@ -571,6 +571,17 @@ fn auth_routes_are_rate_limited_per_client_with_retry_after() {
         .unwrap();
     assert!((1..=60).contains(&retry), "{retry}");
     assert_eq!(error_code(limited), "rate_limited");
+    // Percent-encoded letters reach the same handlers, and count against the same limit.
+    for disguised in ["/api/v1/%61uth/login", "/%73ignin"] {
+        let status = server
+            .client
+            .post(server.url(disguised))
+            .json(&json!({"email": "x@example.com", "password": "whatever whatever"}))
+            .send()
+            .unwrap()
+            .status();
+        assert_eq!(status, 429, "{disguised}");
+    }
     // Other route classes keep working.
     assert_eq!(server.get("/api/v1/version").status(), 200);
     assert_eq!(server.get("/healthz").status(), 200);
@@ -597,6 +608,15 @@ fn forwarded_address_is_believed_only_from_trusted_proxies() {
         assert_eq!(attempt(client), 401);
     }
     assert_eq!(attempt("198.51.100.1"), 429);
+    // A proxy that writes the port too: the address is still the client's own.
+    assert_eq!(attempt("192.0.2.66, 198.51.100.4:52211"), 401);
+    assert_eq!(attempt("192.0.2.67, 198.51.100.4:52212"), 401);
+    assert_eq!(attempt("192.0.2.68, 198.51.100.4:52213"), 429);
+    // An entry that is no address ends the walk at the proxy: what a client wrote to the
+    // left of it is never believed, so changing it does not give a fresh bucket.
+    assert_eq!(attempt("198.51.100.21, unknown"), 401);
+    assert_eq!(attempt("198.51.100.22, unknown"), 401);
+    assert_eq!(attempt("198.51.100.23, unknown"), 429);
     let out = env.rampart(&["audit", "export"]);
     assert!(
         stdout(&out).contains("\"ip\":\"198.51.100.2\""),
