@@ -322,7 +322,12 @@ fn decide_login(
     let enrol = !account.mfa.enabled()
         && crate::org::any_requires_mfa(store, account.id)
             .map_err(|e| AuthError::Internal(e.to_string()))?;
-    account.failed_logins = 0;
+    // With a second factor owed, the failures count on until it is given: a right
+    // password must not wipe the wrong codes tried since, or anyone who has the password
+    // could guess codes four at a time, forever.
+    if !account.mfa.enabled() {
+        account.failed_logins = 0;
+    }
     account.locked_until = None;
     if let Some(hash) = rehash {
         account.password_hash = Some(hash);

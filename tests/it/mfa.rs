@@ -198,6 +198,62 @@ fn totp_enrolment_second_step_replay_and_recovery_codes() {
 }
 
 #[test]
+fn wrong_codes_lock_the_account_however_often_the_password_is_given_again() {
+    let env = TestEnv::with_config("rate_limit_auth_per_minute = 100");
+    let server = env.serve();
+    set_up(&server);
+    let session = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let enrol: Value = post(&server, &session, "/api/v1/me/totp", &json!({}))
+        .json()
+        .unwrap();
+    let secret = enrol["secret"].as_str().unwrap().to_owned();
+    let confirmed = post(
+        &server,
+        &session,
+        "/api/v1/me/totp/confirm",
+        &json!({"code": code(&secret, now())}),
+    );
+    assert_eq!(confirmed.status(), 200);
+    let right = code(&secret, now());
+    let wrong = if right == "000000" {
+        "111111"
+    } else {
+        "000000"
+    };
+
+    // Someone with the password, one wrong code per sign-in: four go by...
+    for _ in 0..4 {
+        let pending = half_login(&server);
+        let refused = post(
+            &server,
+            &pending,
+            "/api/v1/auth/mfa",
+            &json!({"code": wrong}),
+        );
+        assert_eq!(refused.status(), 401);
+    }
+    // ...and the fifth locks the account, for the password too.
+    let pending = half_login(&server);
+    let refused = post(
+        &server,
+        &pending,
+        "/api/v1/auth/mfa",
+        &json!({"code": wrong}),
+    );
+    assert_eq!(refused.status(), 401);
+    assert_eq!(
+        Session::try_login(&server, ADMIN_EMAIL, ADMIN_PASSWORD).status(),
+        401,
+        "locked after five wrong second factors"
+    );
+    let out = env.rampart(&["audit", "export"]);
+    assert!(
+        String::from_utf8_lossy(&out.stdout).contains("\"action\":\"auth.lockout\""),
+        "no lockout in the audit log"
+    );
+}
+
+#[test]
 fn operator_reset_mfa_lets_the_person_enrol_again() {
     let env = TestEnv::new();
     let server = env.serve();
