@@ -379,6 +379,9 @@ settings! {
     body_limit_bytes: Bounded<1024, 67_108_864> = Bounded(1_048_576);
     /// Seconds a client has to send its request headers (1 to 300).
     request_timeout_secs: Bounded<1, 300> = Bounded(5);
+    /// Seconds a sign-in counts as recent for changes that ask for the password again
+    /// (1 to 3600).
+    reauthentication_secs: Bounded<1, 3600> = Bounded(300);
     /// Seconds an evidence upload may go without sending a byte before it is abandoned
     /// (1 to 3600).
     upload_idle_timeout_secs: Bounded<1, 3600> = Bounded(60);

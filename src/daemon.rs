@@ -122,6 +122,9 @@ pub fn init(config: &Config) -> Result<(Prepared, u64), DaemonError> {
 /// created on disk.
 pub fn serve(config: Config, mailer: crate::mail::Mailer) -> Result<(), DaemonError> {
     let started = std::time::Instant::now();
+    crate::auth::set_step_up_window(
+        i64::try_from(config.reauthentication_secs.get()).unwrap_or(crate::auth::STEP_UP_SECS),
+    );
     let (lock, master, prepared) = prepare(&config)?;
     if prepared.created_master_key {
         tracing::info!(path = %config.master_key_path().display(), "created master key");

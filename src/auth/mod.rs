@@ -551,11 +551,21 @@ pub fn account_id_by_email(store: &Store, email: &str) -> Result<Option<AccountI
     Ok(account::find_by_email(&read.system(&SystemGrant::internal())?, &email)?.map(|a| a.id))
 }
 
-/// Sensitive operations need the password (and second factor) given this recently.
+/// Sensitive operations need the password (and second factor) given this recently, unless
+/// the daemon set another window (`reauthentication_secs`) at start.
 pub const STEP_UP_SECS: i64 = 5 * 60;
 
+static STEP_UP_WINDOW: std::sync::OnceLock<i64> = std::sync::OnceLock::new();
+
+/// Sets how recent a sign-in sensitive operations need, once, at start-up; later calls
+/// change nothing.
+pub fn set_step_up_window(secs: i64) {
+    let _ = STEP_UP_WINDOW.set(secs);
+}
+
 pub fn require_step_up(session: &Session, now: i64) -> Result<(), AuthError> {
-    if now - session.authenticated_at > STEP_UP_SECS {
+    let window = STEP_UP_WINDOW.get().copied().unwrap_or(STEP_UP_SECS);
+    if now - session.authenticated_at > window {
         return Err(AuthError::StepUpRequired);
     }
     Ok(())

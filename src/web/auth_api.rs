@@ -728,6 +728,8 @@ pub async fn invite(
     body: web::Json<InviteBody>,
 ) -> Result<HttpResponse, WebError> {
     let signed_in = identity::require_writer(&req, &state).await?;
+    // An invitation grants a role as surely as a role change does.
+    auth::require_step_up(&signed_in.session, now())?;
     let org = parse_org(&path)?;
     let client = identity::client(&req, &state);
     let store = state.store.clone();

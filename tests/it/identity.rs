@@ -747,10 +747,25 @@ fn owner_edits_profile_with_cage_uei_and_contracts_checked() {
 
 #[test]
 fn reauthentication_checks_the_password_and_is_audited() {
-    let env = TestEnv::new();
+    let env = TestEnv::with_config("reauthentication_secs = 1");
     let server = env.serve();
-    set_up(&server);
+    let acme = set_up(&server);
     let session = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let invite = |email: &str| {
+        send(
+            &server,
+            &session,
+            "POST",
+            &format!("/api/v1/orgs/{acme}/invitations"),
+            &json!({"email": email, "role": "admin"}),
+        )
+    };
+    // Past the window, an invitation (which grants a role) asks for the password again,
+    // as a role change does.
+    std::thread::sleep(std::time::Duration::from_millis(2100));
+    let stale = invite("late@acme.example");
+    assert_eq!(stale.status(), 403);
+    assert_eq!(error_code(stale), "reauthentication_required");
     let reauth = |password: &str| {
         server
             .client
@@ -766,6 +781,7 @@ fn reauthentication_checks_the_password_and_is_audited() {
     assert_eq!(wrong.status(), 401);
     assert_eq!(error_code(wrong), "invalid_credentials");
     assert_eq!(reauth(ADMIN_PASSWORD).status(), 204);
+    assert_eq!(invite("late@acme.example").status(), 201);
     let actions = audit_actions(&env);
     assert!(actions.contains(&("auth.reauthenticate".to_owned(), "failure".to_owned())));
     assert!(actions.contains(&("auth.reauthenticate".to_owned(), "success".to_owned())));
