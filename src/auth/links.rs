@@ -66,15 +66,26 @@ pub fn purge_expired<T: DeserializeOwned + Expiring>(
     table: SystemTable,
     now: i64,
 ) -> Result<usize, AuthError> {
-    let mut purged = 0;
+    delete_where::<T>(system, table, |record| {
+        record.expires_at() + KEEP_EXPIRED_SECS <= now
+    })
+}
+
+/// Deletes every link of `table` that `doomed` picks; returns how many went.
+pub fn delete_where<T: DeserializeOwned>(
+    system: &System<'_>,
+    table: SystemTable,
+    doomed: impl Fn(&T) -> bool,
+) -> Result<usize, AuthError> {
+    let mut deleted = 0;
     for (key, bytes) in system.list(table)? {
         let record: T = serde_json::from_slice(&bytes)?;
-        if record.expires_at() + KEEP_EXPIRED_SECS <= now {
+        if doomed(&record) {
             system.delete(table, &key)?;
-            purged += 1;
+            deleted += 1;
         }
     }
-    Ok(purged)
+    Ok(deleted)
 }
 
 /// Spends `token`: the link works no more.

@@ -743,6 +743,7 @@ fn set_password(
     holder.password_hash = Some(hash);
     account::save(system, &holder)?;
     session::revoke_all(system, holder.id, keep)?;
+    reset::spend_all(system, holder.id)?;
     let event = Event::new(
         Actor::Account(holder.id.to_string()),
         "auth.password_change",

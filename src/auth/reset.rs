@@ -31,7 +31,17 @@ impl links::Expiring for StoredLink {
     }
 }
 
-/// A fresh link token for `account`; earlier links stay valid until used or expired.
+/// Spends every password link of `account`: once its password is set, by a link or
+/// otherwise, a link mailed earlier (perhaps read by someone else) must not set it again.
+pub(super) fn spend_all(
+    system: &crate::store::System<'_>,
+    account: AccountId,
+) -> Result<usize, AuthError> {
+    links::delete_where::<StoredLink>(system, LINKS, |link| link.account == account)
+}
+
+/// A fresh link token for `account`; earlier links stay valid until used, expired, or the
+/// password is set.
 pub fn issue(store: &Store, account: AccountId, now: i64) -> Result<String, AuthError> {
     let token = links::new_token()?;
     let txn = store.write()?;

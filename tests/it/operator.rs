@@ -83,6 +83,11 @@ fn password_link_sets_a_new_password_once() {
     );
     let token = url.rsplit('/').next().unwrap().to_owned();
     assert_eq!(server.get(&format!("/reset/{token}")).status(), 200);
+    // A second link, issued before the first is used: setting the password spends it too.
+    let out = env.rampart(&["admin", "user", "reset-password", "--email", ADMIN_EMAIL]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let earlier = stdout(&out).trim().rsplit('/').next().unwrap().to_owned();
+    assert_eq!(server.get(&format!("/reset/{earlier}")).status(), 200);
 
     let weak = post_json(
         &server,
@@ -115,6 +120,17 @@ fn password_link_sets_a_new_password_once() {
     );
     assert_eq!(reuse.status(), 410);
     assert_eq!(server.get(&format!("/reset/{token}")).status(), 410);
+    let other = post_json(
+        &server,
+        "/api/v1/auth/reset",
+        &json!({"token": earlier, "password": "another fine password 77"}),
+    );
+    assert_eq!(
+        other.status(),
+        410,
+        "a link issued before the reset still works"
+    );
+    Session::login(&server, ADMIN_EMAIL, new_password);
 }
 
 #[test]
