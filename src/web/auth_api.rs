@@ -105,7 +105,8 @@ pub async fn logout(
     req: HttpRequest,
     state: web::Data<AppState>,
 ) -> Result<HttpResponse, WebError> {
-    let signed_in = identity::require_writer(&req, &state).await?;
+    let signed_in = identity::require_any(&req, &state).await?;
+    identity::check_csrf(&req, &signed_in, None)?;
     let client = identity::client(&req, &state);
     let store = state.store.clone();
     web::block(move || {

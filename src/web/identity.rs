@@ -20,8 +20,6 @@ const ENROLMENT_PATHS: &[&str] = &[
     "/api/v1/me/security-keys/confirm",
     "/account",
     "/api/v1/auth/reauthenticate",
-    "/api/v1/auth/logout",
-    "/signout",
 ];
 
 /// Whether a session that must enrol a second factor first may reach `path`.
@@ -260,6 +258,15 @@ pub async fn require_writer(
     let signed_in = require(req, state).await?;
     check_csrf(req, &signed_in, None)?;
     Ok(signed_in)
+}
+
+/// Any session, one still owing its second factor included: for signing out, which
+/// "Cancel sign-in" on the second-factor page does.
+pub async fn require_any(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+) -> Result<SignedIn, WebError> {
+    current(req, state).await?.ok_or(WebError::Unauthenticated)
 }
 
 /// A session that still owes its second factor, for the MFA step only.

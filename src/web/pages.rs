@@ -357,7 +357,7 @@ pub async fn signout(
     state: web::Data<AppState>,
     form: web::Form<CsrfForm>,
 ) -> Result<HttpResponse, WebError> {
-    let signed_in = identity::require(&req, &state).await?;
+    let signed_in = identity::require_any(&req, &state).await?;
     identity::check_csrf(&req, &signed_in, Some(&form.csrf_token))?;
     let client = identity::client(&req, &state);
     let store = state.store.clone();

@@ -254,6 +254,72 @@ fn wrong_codes_lock_the_account_however_often_the_password_is_given_again() {
 }
 
 #[test]
+fn a_sign_in_owing_its_second_factor_can_be_cancelled() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    set_up(&server);
+    let session = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let enrol: Value = post(&server, &session, "/api/v1/me/totp", &json!({}))
+        .json()
+        .unwrap();
+    let secret = enrol["secret"].as_str().unwrap().to_owned();
+    let confirmed = post(
+        &server,
+        &session,
+        "/api/v1/me/totp/confirm",
+        &json!({"code": code(&secret, now())}),
+    );
+    assert_eq!(confirmed.status(), 200);
+
+    // "Cancel sign-in" on the second-factor page: the session ends there and then.
+    let pending = half_login(&server);
+    let cancelled = server
+        .client
+        .post(server.url("/signout"))
+        .header("origin", origin(&server))
+        .header("cookie", &pending.cookie)
+        .form(&[("csrf_token", pending.csrf.as_str())])
+        .send()
+        .unwrap();
+    // (The client follows the 303.)
+    assert_eq!(cancelled.status(), 200);
+    assert_eq!(cancelled.url().path(), "/signin");
+    let late = post(
+        &server,
+        &pending,
+        "/api/v1/auth/mfa",
+        &json!({"code": code(&secret, now())}),
+    );
+    assert_eq!(
+        late.status(),
+        401,
+        "a cancelled sign-in took its second factor"
+    );
+
+    // The same through the API, and still only with the session's CSRF token.
+    let pending = half_login(&server);
+    let forged = server
+        .client
+        .post(server.url("/api/v1/auth/logout"))
+        .header("origin", origin(&server))
+        .header("cookie", &pending.cookie)
+        .send()
+        .unwrap();
+    assert_eq!(forged.status(), 403);
+    assert_eq!(
+        post(&server, &pending, "/api/v1/auth/logout", &json!({})).status(),
+        204
+    );
+    let late = post(
+        &server,
+        &pending,
+        "/api/v1/auth/mfa",
+        &json!({"code": code(&secret, now())}),
+    );
+    assert_eq!(late.status(), 401);
+}
+
+#[test]
 fn operator_reset_mfa_lets_the_person_enrol_again() {
     let env = TestEnv::new();
     let server = env.serve();
