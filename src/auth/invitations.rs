@@ -141,6 +141,50 @@ pub fn pending(
     Ok(out)
 }
 
+/// Withdraws an invitation of `org` before it is accepted (those who manage its members).
+pub fn revoke(
+    store: &Store,
+    requester: Requester,
+    org: OrgId,
+    id: uuid::Uuid,
+    client: &Client,
+    now: i64,
+) -> Result<(), AuthError> {
+    let known = store.organizations()?;
+    let txn = store.write()?;
+    let system = txn.system(&SystemGrant::internal())?;
+    access::authorize(&system, &known, requester, org, Permission::ManageMembers)?;
+    let revoked = links::delete_where::<Invitation>(&system, INVITATIONS, |invitation| {
+        invitation.id == id && invitation.org == org
+    })?;
+    if revoked == 0 {
+        return Err(AccessError::NotFound.into());
+    }
+    let event = Event::new(
+        Actor::Account(requester.account.to_string()),
+        "member.invite_revoke",
+        Outcome::Success,
+    )
+    .org(org)
+    .target(id);
+    audit::append(&txn, client.stamp(event), now)?;
+    drop(system);
+    txn.commit()?;
+    Ok(())
+}
+
+/// Whether the person who sent `invitation` may still grant its role: an invitation is
+/// their act, and it must not outlive their authority (removed, demoted or disabled).
+fn inviter_still_may(system: &impl SystemGet, invitation: &Invitation) -> Result<bool, AuthError> {
+    let enabled = account::get(system, invitation.invited_by)?.is_some_and(|a| !a.disabled);
+    let role = access::role_in(system, invitation.invited_by, invitation.org)?;
+    Ok(enabled
+        && role.is_some_and(|role| {
+            role.allows(Permission::ManageMembers)
+                && (invitation.role != Role::Owner || role == Role::Owner)
+        }))
+}
+
 /// How the invitee proves who they are.
 pub enum Acceptor<'a> {
     /// A new account for the invited address.
@@ -178,6 +222,9 @@ pub async fn accept(
     let system = txn.system(&SystemGrant::internal())?;
     // Checked again inside the transaction: two submissions of one link race here.
     let invitation = live(&system, token, now)?.ok_or(AuthError::LinkInvalid)?;
+    if !inviter_still_may(&system, &invitation)? {
+        return Err(AuthError::LinkInvalid);
+    }
     let existing = account::find_by_email(&system, &invitation.email)?;
     let member = match (acceptor, existing) {
         (Acceptor::SignedIn(id), Some(existing)) if existing.id == id => existing,
@@ -199,6 +246,14 @@ pub async fn accept(
             account::create(&system, &invitation.email, display_name, hash, false, now)?
         }
     };
+    // A member's role is changed on the members page, under the owner rules (the last
+    // owner stays); an old invitation must not change it around them.
+    if access::role_in(&system, member.id, invitation.org)?.is_some() {
+        return Err(AuthError::InvalidInput {
+            field: "token",
+            message: "you are already a member of this organization; an owner or admin changes roles on its members page".into(),
+        });
+    }
     access::set_role(&system, member.id, invitation.org, invitation.role)?;
     links::spend(&system, INVITATIONS, token)?;
     let mut event = Event::new(

@@ -69,7 +69,9 @@ pub enum AuthError {
     LinkInvalid,
     #[error("no account has that e-mail address")]
     NoSuchAccount,
-    #[error("sign in again to do this: it needs a sign-in within the last 5 minutes")]
+    #[error(
+        "sign in again to do this: it needs a recent sign-in (5 minutes unless your administrator set otherwise)"
+    )]
     StepUpRequired,
     #[error(transparent)]
     Store(#[from] StoreError),

@@ -80,7 +80,7 @@ fn clean_name(name: &str) -> Result<String, AuthError> {
 }
 
 /// Creates a token for `org`; the holder must have the permission the scope implies, and
-/// have signed in within the last 5 minutes. Returns the secret, shown this once.
+/// have signed in recently (`require_step_up`). Returns the secret, shown this once.
 #[allow(clippy::too_many_arguments)]
 pub fn create(
     store: &Store,

@@ -283,6 +283,7 @@ struct MemberRow {
 }
 
 struct InvitationRow {
+    id: String,
     email: String,
     role: String,
     expires: String,
@@ -347,6 +348,7 @@ pub async fn members(
         invitations: invitations
             .into_iter()
             .map(|i| InvitationRow {
+                id: i.id.to_string(),
                 email: i.email,
                 role: i.role.as_str().to_owned(),
                 expires: when(i.expires_at),

@@ -139,6 +139,11 @@ pub static ROUTES: &[Endpoint] = &[
         route: || web::post().to(auth_api::invite),
     },
     Endpoint {
+        method: "delete",
+        path: "/api/v1/orgs/{org_id}/invitations/{invitation_id}",
+        route: || web::delete().to(auth_api::invite_revoke),
+    },
+    Endpoint {
         method: "post",
         path: "/api/v1/invitations/accept",
         route: || web::post().to(auth_api::accept_invitation),
@@ -546,6 +551,7 @@ async fn openapi_json() -> HttpResponse {
         auth_api::member_role,
         auth_api::member_remove,
         auth_api::invite,
+        auth_api::invite_revoke,
         auth_api::sessions,
         auth_api::change_password,
         auth_api::session_end,

@@ -751,6 +751,30 @@ pub async fn invite(
     Ok(HttpResponse::Created().json(InviteCreated { url, invitation }))
 }
 
+/// Withdraw an invitation before it is accepted (admins and owners).
+#[utoipa::path(delete, path = "/api/v1/orgs/{org_id}/invitations/{invitation_id}", tag = "organizations",
+    params(("org_id" = String, Path, description = "organization id"),
+        ("invitation_id" = String, Path, description = "invitation id")),
+    responses((status = 204, description = "withdrawn; its link works no more"), (status = 401), (status = 403), (status = 404)))]
+pub async fn invite_revoke(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let signed_in = identity::require_writer(&req, &state).await?;
+    let (org, invitation) = path.into_inner();
+    let org = parse_org(&org)?;
+    let invitation = uuid::Uuid::parse_str(&invitation).map_err(|_| WebError::NotFound)?;
+    let client = identity::client(&req, &state);
+    let store = state.store.clone();
+    let requester = identity::requester(&signed_in);
+    web::block(move || {
+        auth::invitations::revoke(&store, requester, org, invitation, &client, now())
+    })
+    .await??;
+    Ok(HttpResponse::NoContent().finish())
+}
+
 #[derive(Deserialize, ToSchema)]
 pub struct AcceptBody {
     token: String,

@@ -22,7 +22,9 @@ pub enum WebError {
     MfaRequired,
     #[error("that code is not right, or was already used")]
     InvalidSecondFactor,
-    #[error("sign in again to do this: it needs a sign-in within the last 5 minutes")]
+    #[error(
+        "sign in again to do this: it needs a recent sign-in (5 minutes unless your administrator set otherwise)"
+    )]
     StepUpRequired,
     #[error(
         "your organization requires a second factor: add one (POST /api/v1/me/totp) before anything else"

@@ -967,6 +967,88 @@ fn invitations_are_single_use_and_bind_the_address() {
 }
 
 #[test]
+fn invitations_can_be_withdrawn_end_with_their_senders_authority_and_change_no_role() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    let acme = set_up(&server);
+    let pw = "velvet orbit canyon 93 drift";
+    let admin_id = create_user(&env, "admin@acme.example", pw, &acme, "admin");
+    let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let admin = Session::login(&server, "admin@acme.example", pw);
+    let invite = |session: &Session, email: &str, role: &str| -> (String, String) {
+        let created = send(
+            &server,
+            session,
+            "POST",
+            &format!("/api/v1/orgs/{acme}/invitations"),
+            &json!({"email": email, "role": role}),
+        );
+        assert_eq!(created.status(), 201);
+        let created: Value = created.json().unwrap();
+        let token = created["url"].as_str().unwrap().rsplit('/').next().unwrap();
+        (created["id"].as_str().unwrap().to_owned(), token.to_owned())
+    };
+    let accept_new = |token: &str| {
+        post_json(
+            &server,
+            "/api/v1/invitations/accept",
+            &json!({"token": token, "display_name": "Newcomer", "password": pw}),
+        )
+    };
+
+    // Withdrawn: the link works no more, and withdrawing it again finds nothing.
+    let (id, token) = invite(&owner, "withdrawn@acme.example", "viewer");
+    let path = format!("/api/v1/orgs/{acme}/invitations/{id}");
+    let as_admin = send(&server, &admin, "DELETE", &path, &json!({}));
+    assert_eq!(as_admin.status(), 204);
+    assert_eq!(accept_new(&token).status(), 410);
+    assert_eq!(
+        send(&server, &owner, "DELETE", &path, &json!({})).status(),
+        404
+    );
+    let members_page = owner
+        .get(&server, &format!("/orgs/{acme}/members"))
+        .text()
+        .unwrap();
+    assert!(
+        !members_page.contains("withdrawn@acme.example"),
+        "still listed"
+    );
+
+    // Sent by an admin who is then removed: it ends with their authority.
+    let (_, token) = invite(&admin, "from-admin@acme.example", "member");
+    let removed = send(
+        &server,
+        &owner,
+        "DELETE",
+        &format!("/api/v1/orgs/{acme}/members/{admin_id}"),
+        &json!({}),
+    );
+    assert_eq!(removed.status(), 204);
+    assert_eq!(accept_new(&token).status(), 410);
+
+    // Two invitations to one address: the second to arrive finds a member, and changes
+    // nothing (or an old viewer invitation could demote the last owner).
+    let (_, as_viewer) = invite(&owner, "twice@acme.example", "viewer");
+    let (_, as_admin) = invite(&owner, "twice@acme.example", "admin");
+    assert_eq!(accept_new(&as_admin).status(), 200);
+    let twice = Session::login(&server, "twice@acme.example", pw);
+    let again = send(
+        &server,
+        &twice,
+        "POST",
+        "/api/v1/invitations/accept",
+        &json!({"token": as_viewer}),
+    );
+    assert_eq!(again.status(), 422);
+    let me: Value = twice.get(&server, "/api/v1/me").json().unwrap();
+    assert_eq!(me["organizations"][0]["role"], "admin");
+
+    let actions = audit_actions(&env);
+    assert!(actions.contains(&("member.invite_revoke".to_owned(), "success".to_owned())));
+}
+
+#[test]
 fn invitation_page_creates_the_account() {
     let env = TestEnv::new();
     let server = env.serve();
