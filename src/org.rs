@@ -429,20 +429,46 @@ pub fn any_requires_mfa(store: &Store, account: crate::auth::AccountId) -> Resul
     let known = store.organizations()?;
     let read = store.read()?;
     let system = read.system(&SystemGrant::internal())?;
+    for (org, _) in access::memberships(&system, account)? {
+        if member_org_requires_mfa(&known, &read, &system, account, org)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Whether `org`, of which `account` is a member, requires a second factor; `false` when
+/// the account is not a member (it reaches nothing there anyway).
+pub fn requires_mfa(
+    store: &Store,
+    account: crate::auth::AccountId,
+    org: OrgId,
+) -> Result<bool, OrgError> {
+    let known = store.organizations()?;
+    let read = store.read()?;
+    let system = read.system(&SystemGrant::internal())?;
+    member_org_requires_mfa(&known, &read, &system, account, org)
+}
+
+fn member_org_requires_mfa(
+    known: &[OrgId],
+    read: &crate::store::ReadTxn<'_>,
+    system: &impl crate::store::SystemGet,
+    account: crate::auth::AccountId,
+    org: OrgId,
+) -> Result<bool, OrgError> {
     let member = Requester {
         account,
         appliance_admin: false,
         token: None,
     };
-    for (org, _) in access::memberships(&system, account)? {
-        let (grant, _) = access::authorize(&system, &known, member, org, Permission::Read)?;
-        if let Some(bytes) = read.tenant(&grant)?.get(PROFILE, PROFILE_KEY)?
-            && serde_json::from_slice::<Organization>(&bytes)?.require_mfa
-        {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    let Ok((grant, _)) = access::authorize(system, known, member, org, Permission::Read) else {
+        return Ok(false);
+    };
+    Ok(match read.tenant(&grant)?.get(PROFILE, PROFILE_KEY)? {
+        Some(bytes) => serde_json::from_slice::<Organization>(&bytes)?.require_mfa,
+        None => false,
+    })
 }
 
 /// The profile of the organization whose tables `tenant` opens.

@@ -73,6 +73,11 @@ pub enum AuthError {
         "sign in again to do this: it needs a recent sign-in (5 minutes unless your administrator set otherwise)"
     )]
     StepUpRequired,
+    /// The account has no second factor and an organization it belongs to requires one.
+    #[error(
+        "your organization requires a second factor: add one (POST /api/v1/me/totp) before anything else"
+    )]
+    MfaEnrolmentRequired,
     #[error(transparent)]
     Store(#[from] StoreError),
     #[error(transparent)]
@@ -379,6 +384,18 @@ pub fn authenticate(
                 .map(|account| (session, account)),
             None => None,
         }
+    };
+    // Decided on every load, not kept from the sign-in: an organization may have begun to
+    // require a second factor since, the person may have joined one that does, or removed
+    // their last factor. (Loads follow every write, so a change takes effect at once.)
+    let found = match found {
+        Some((mut session, account)) => {
+            session.mfa_enrolment_required = !account.mfa.enabled()
+                && crate::org::any_requires_mfa(store, account.id)
+                    .map_err(|e| AuthError::Internal(e.to_string()))?;
+            Some((session, account))
+        }
+        None => None,
     };
     if let Some((session, _)) = &found
         && activity

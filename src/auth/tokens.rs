@@ -171,6 +171,14 @@ pub fn authenticate(
     let Some((holder, record)) = found else {
         return Ok(None);
     };
+    // A token speaks for its holder: where the holder must first add a second factor, so
+    // must the token's (a token made before the organization began to require one).
+    if !holder.mfa.enabled()
+        && crate::org::requires_mfa(store, holder.id, record.org)
+            .map_err(|e| AuthError::Internal(e.to_string()))?
+    {
+        return Err(AuthError::MfaEnrolmentRequired);
+    }
     if record
         .last_used_at
         .is_none_or(|last| now - last > TOUCH_AFTER_SECS)

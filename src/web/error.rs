@@ -166,6 +166,7 @@ impl From<crate::auth::AuthError> for WebError {
             | AuthError::ResetMailUnavailable => WebError::Conflict(err.to_string()),
             AuthError::InvalidSecondFactor => WebError::InvalidSecondFactor,
             AuthError::StepUpRequired => WebError::StepUpRequired,
+            AuthError::MfaEnrolmentRequired => WebError::MfaEnrolmentRequired,
             AuthError::SetupLinkInvalid | AuthError::AlreadySetUp | AuthError::LinkInvalid => {
                 WebError::Gone(err.to_string())
             }

@@ -320,6 +320,69 @@ fn a_sign_in_owing_its_second_factor_can_be_cancelled() {
 }
 
 #[test]
+fn requiring_mfa_stops_sessions_and_tokens_already_in_use_until_a_factor_is_added() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    let acme = set_up(&server);
+    let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let other = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let created: Value = post(
+        &server,
+        &owner,
+        &format!("/api/v1/orgs/{acme}/tokens"),
+        &json!({"name": "ci", "scope": "read", "expires_in_days": 30}),
+    )
+    .json()
+    .unwrap();
+    let token = created["token"].as_str().unwrap().to_owned();
+    let with_token = || {
+        server
+            .client
+            .get(server.url(&format!("/api/v1/orgs/{acme}")))
+            .header("authorization", format!("Bearer {token}"))
+            .send()
+            .unwrap()
+    };
+    assert_eq!(with_token().status(), 200);
+    assert_eq!(other.get(&server, "/api/v1/me").status(), 200);
+
+    let put = crate::identity::send(
+        &server,
+        &owner,
+        "PUT",
+        &format!("/api/v1/orgs/{acme}"),
+        &json!({"name": "Acme", "require_mfa": true}),
+    );
+    assert_eq!(put.status(), 200);
+
+    // Sessions signed in before, and tokens made before, must enrol first too.
+    let blocked = other.get(&server, "/api/v1/me");
+    assert_eq!(blocked.status(), 403);
+    assert_eq!(code_of(blocked), "mfa_enrolment_required");
+    let blocked = with_token();
+    assert_eq!(blocked.status(), 403);
+    assert_eq!(code_of(blocked), "mfa_enrolment_required");
+
+    let enrol: Value = post(&server, &other, "/api/v1/me/totp", &json!({}))
+        .json()
+        .unwrap();
+    let secret = enrol["secret"].as_str().unwrap().to_owned();
+    let confirmed = post(
+        &server,
+        &other,
+        "/api/v1/me/totp/confirm",
+        &json!({"code": code(&secret, now())}),
+    );
+    assert_eq!(confirmed.status(), 200);
+    assert_eq!(other.get(&server, "/api/v1/me").status(), 200);
+    assert_eq!(
+        with_token().status(),
+        200,
+        "enrolled: the token works again"
+    );
+}
+
+#[test]
 fn operator_reset_mfa_lets_the_person_enrol_again() {
     let env = TestEnv::new();
     let server = env.serve();
