@@ -60,6 +60,22 @@ fn half_login(server: &TestServer) -> Session {
     }
 }
 
+/// Adds an authenticator app to `session`'s account; returns its secret.
+fn enrol_totp(server: &TestServer, session: &Session) -> String {
+    let enrol: Value = post(server, session, "/api/v1/me/totp", &json!({}))
+        .json()
+        .unwrap();
+    let secret = enrol["secret"].as_str().unwrap().to_owned();
+    let confirmed = post(
+        server,
+        session,
+        "/api/v1/me/totp/confirm",
+        &json!({"code": code(&secret, now())}),
+    );
+    assert_eq!(confirmed.status(), 200);
+    secret
+}
+
 #[test]
 fn totp_enrolment_second_step_replay_and_recovery_codes() {
     let env = TestEnv::new();
@@ -203,17 +219,7 @@ fn wrong_codes_lock_the_account_however_often_the_password_is_given_again() {
     let server = env.serve();
     set_up(&server);
     let session = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
-    let enrol: Value = post(&server, &session, "/api/v1/me/totp", &json!({}))
-        .json()
-        .unwrap();
-    let secret = enrol["secret"].as_str().unwrap().to_owned();
-    let confirmed = post(
-        &server,
-        &session,
-        "/api/v1/me/totp/confirm",
-        &json!({"code": code(&secret, now())}),
-    );
-    assert_eq!(confirmed.status(), 200);
+    let secret = enrol_totp(&server, &session);
     let right = code(&secret, now());
     let wrong = if right == "000000" {
         "111111"
@@ -259,17 +265,7 @@ fn a_sign_in_owing_its_second_factor_can_be_cancelled() {
     let server = env.serve();
     set_up(&server);
     let session = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
-    let enrol: Value = post(&server, &session, "/api/v1/me/totp", &json!({}))
-        .json()
-        .unwrap();
-    let secret = enrol["secret"].as_str().unwrap().to_owned();
-    let confirmed = post(
-        &server,
-        &session,
-        "/api/v1/me/totp/confirm",
-        &json!({"code": code(&secret, now())}),
-    );
-    assert_eq!(confirmed.status(), 200);
+    let secret = enrol_totp(&server, &session);
 
     // "Cancel sign-in" on the second-factor page: the session ends there and then.
     let pending = half_login(&server);
@@ -363,17 +359,7 @@ fn requiring_mfa_stops_sessions_and_tokens_already_in_use_until_a_factor_is_adde
     assert_eq!(blocked.status(), 403);
     assert_eq!(code_of(blocked), "mfa_enrolment_required");
 
-    let enrol: Value = post(&server, &other, "/api/v1/me/totp", &json!({}))
-        .json()
-        .unwrap();
-    let secret = enrol["secret"].as_str().unwrap().to_owned();
-    let confirmed = post(
-        &server,
-        &other,
-        "/api/v1/me/totp/confirm",
-        &json!({"code": code(&secret, now())}),
-    );
-    assert_eq!(confirmed.status(), 200);
+    enrol_totp(&server, &other);
     assert_eq!(other.get(&server, "/api/v1/me").status(), 200);
     assert_eq!(
         with_token().status(),
@@ -388,17 +374,7 @@ fn operator_reset_mfa_lets_the_person_enrol_again() {
     let server = env.serve();
     set_up(&server);
     let session = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
-    let enrol: Value = post(&server, &session, "/api/v1/me/totp", &json!({}))
-        .json()
-        .unwrap();
-    let secret = enrol["secret"].as_str().unwrap().to_owned();
-    let confirmed = post(
-        &server,
-        &session,
-        "/api/v1/me/totp/confirm",
-        &json!({"code": code(&secret, now())}),
-    );
-    assert_eq!(confirmed.status(), 200);
+    enrol_totp(&server, &session);
     half_login(&server);
 
     let out = env.rampart(&["admin", "user", "reset-mfa", "--email", ADMIN_EMAIL]);
@@ -453,17 +429,7 @@ fn organization_requiring_mfa_makes_members_enrol_first() {
         403
     );
 
-    let enrol: Value = post(&server, &session, "/api/v1/me/totp", &json!({}))
-        .json()
-        .unwrap();
-    let secret = enrol["secret"].as_str().unwrap().to_owned();
-    let confirmed = post(
-        &server,
-        &session,
-        "/api/v1/me/totp/confirm",
-        &json!({"code": code(&secret, now())}),
-    );
-    assert_eq!(confirmed.status(), 200);
+    enrol_totp(&server, &session);
     assert_eq!(
         session.get(&server, "/api/v1/me").status(),
         200,
