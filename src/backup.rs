@@ -817,8 +817,12 @@ fn clear(dir: &Path, keep: &Path) {
 pub fn scheduled(store: &Store, settings: &Settings, now: i64) -> Result<String, BackupError> {
     let mut dir = settings.dir.clone().into_os_string();
     dir.push("/");
+    // Backups past their age go first, whatever becomes of this run: an erasure receipt
+    // promises the day the last copy made before it is gone, and a run that keeps failing
+    // (a full disk) must not keep them beyond it.
+    let expired = prune(settings, None, now)?;
     let report = create(store, settings, Path::new(&dir), now)?;
-    let removed = prune(settings, &report.path, now)?;
+    let removed = expired + prune(settings, Some(&report.path), now)?;
     Ok(format!(
         "wrote {} ({} bytes: {} organization(s), {} record(s), {} file(s)); removed {removed} old backup(s)",
         report
@@ -833,9 +837,9 @@ pub fn scheduled(store: &Store, settings: &Settings, now: i64) -> Result<String,
     ))
 }
 
-/// Removes backups in the backup directory beyond the count or age kept. The newest one
-/// (`keep`, just written) always stays.
-fn prune(settings: &Settings, keep: &Path, now: i64) -> Result<usize, BackupError> {
+/// Removes backups in the backup directory beyond the count or age kept. With `keep` (the
+/// backup just written, which always stays) the count applies too; without, only the age.
+fn prune(settings: &Settings, keep: Option<&Path>, now: i64) -> Result<usize, BackupError> {
     let mut backups = list(&settings.dir)?;
     // Newest first.
     backups.sort_by(|a, b| b.0.cmp(&a.0));
@@ -843,10 +847,11 @@ fn prune(settings: &Settings, keep: &Path, now: i64) -> Result<usize, BackupErro
     let mut removed = 0;
     for (index, (name, modified)) in backups.iter().enumerate() {
         let path = settings.dir.join(name);
-        if path == keep {
+        if keep == Some(path.as_path()) {
             continue;
         }
-        if index as u64 >= settings.keep_count || *modified < oldest {
+        let over_count = keep.is_some() && index as u64 >= settings.keep_count;
+        if over_count || *modified < oldest {
             std::fs::remove_file(&path).map_err(io(&path))?;
             removed += 1;
         }
@@ -888,6 +893,57 @@ pub fn last_copy_gone_by(keep_days: u64, now: i64) -> i64 {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn before_a_run_only_backups_past_their_age_go_whatever_their_count() {
+        let dir = tempfile::tempdir().unwrap();
+        let settings = Settings {
+            recipients: Vec::new(),
+            passphrase: None,
+            dir: dir.path().to_owned(),
+            keep_count: 1,
+            keep_days: 10,
+            data_dir: dir.path().to_owned(),
+            master_key_path: dir.path().join("master.key"),
+        };
+        let now = crate::dates::now();
+        let made = |name: &str, days_ago: i64| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, b"earlier").unwrap();
+            let at = std::time::UNIX_EPOCH
+                + std::time::Duration::from_secs(u64::try_from(now - days_ago * DAY).unwrap());
+            std::fs::File::options()
+                .write(true)
+                .open(&path)
+                .unwrap()
+                .set_modified(at)
+                .unwrap();
+        };
+        made("rampart-backup-20260101T024500Z.age", 40);
+        made("rampart-backup-20260201T024500Z.age", 3);
+        made("rampart-backup-20260202T024500Z.age", 2);
+
+        // Before the run: the one past 10 days goes; the count (1) waits for a new backup.
+        assert_eq!(prune(&settings, None, now).unwrap(), 1);
+        let mut left: Vec<_> = list(dir.path())
+            .unwrap()
+            .into_iter()
+            .map(|(n, _)| n)
+            .collect();
+        left.sort();
+        assert_eq!(
+            left,
+            [
+                "rampart-backup-20260201T024500Z.age",
+                "rampart-backup-20260202T024500Z.age"
+            ]
+        );
+        // After a backup: the count applies, and the one just written stays.
+        let newest = dir.path().join("rampart-backup-20260202T024500Z.age");
+        assert_eq!(prune(&settings, Some(&newest), now).unwrap(), 1);
+        assert_eq!(list(dir.path()).unwrap().len(), 1);
+        assert!(newest.exists());
+    }
 
     #[test]
     fn only_plain_files_of_the_known_folders_are_restored() {
