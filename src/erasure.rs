@@ -63,6 +63,9 @@ pub struct Receipt {
     pub erased_at: i64,
     pub records_removed: u64,
     pub files_removed: u64,
+    /// Copies of the store kept before upgrades, removed because they held the organization.
+    #[serde(default)]
+    pub store_copies_removed: u64,
     /// Unix seconds: by then every backup made before the erasure has expired under the
     /// backup retention (backup_keep_days), and with it the last wrapped copy of the key.
     pub backups_expire_by: i64,
@@ -128,6 +131,7 @@ pub fn erase_organization(
         for (account, _) in access::members_of(&system, org)? {
             access::remove_role(&system, account, org)?;
         }
+        crate::auth::invitations::delete_for_org(&system, org)?;
     }
     let backups_expire_by = crate::backup::last_copy_gone_by(backup_keep_days, now);
     let mut receipt = Receipt {
@@ -136,6 +140,7 @@ pub fn erase_organization(
         erased_at: now,
         records_removed,
         files_removed: 0,
+        store_copies_removed: 0,
         backups_expire_by,
         statement: format!(
             "Organization {org} was erased at {}: its data key was destroyed, so none of its \
@@ -156,13 +161,29 @@ pub fn erase_organization(
     txn.commit()?;
 
     receipt.files_removed = remove_files(store, data_dir, org);
-    if receipt.files_removed > 0 {
+    receipt.store_copies_removed = store.remove_copies_before_migration() as u64;
+    if receipt.store_copies_removed > 0 {
+        receipt
+            .statement
+            .push_str(&copies_removed(receipt.store_copies_removed));
+    }
+    if receipt.files_removed > 0 || receipt.store_copies_removed > 0 {
         let txn = store.write()?;
         save_receipt(&txn, &receipt)?;
         txn.commit()?;
     }
     tracing::info!(org = %org, records = records_removed, files = receipt.files_removed, "organization erased");
     Ok(receipt)
+}
+
+/// The receipt's sentence for the copies of the store kept before upgrades.
+fn copies_removed(count: u64) -> String {
+    format!(
+        " The {count} cop{} of the store kept before upgrades held it too and {} removed, \
+         so an upgrade can no longer be undone by putting one back.",
+        if count == 1 { "y" } else { "ies" },
+        if count == 1 { "was" } else { "were" }
+    )
 }
 
 fn save_receipt(txn: &crate::store::WriteTxn<'_>, receipt: &Receipt) -> Result<(), ErasureError> {
@@ -175,15 +196,16 @@ fn save_receipt(txn: &crate::store::WriteTxn<'_>, receipt: &Receipt) -> Result<(
     Ok(())
 }
 
-/// Removes the organization's file folders; returns how many files were in them.
+/// Removes the organization's file folders; returns how many files went (what a failed
+/// removal left is not counted: the next start sweeps it).
 fn remove_files(store: &Store, data_dir: &Path, org: OrgId) -> u64 {
     let _removing = store.removing_files();
+    let count =
+        |dir: &Path| std::fs::read_dir(dir).map_or(0, |entries| entries.flatten().count() as u64);
     let mut removed = 0;
     for top in FILE_DIRS {
         let dir = data_dir.join(top).join(org.to_string());
-        if let Ok(entries) = std::fs::read_dir(&dir) {
-            removed += entries.flatten().count() as u64;
-        }
+        let before = count(&dir);
         match std::fs::remove_dir_all(&dir) {
             Ok(()) => {}
             Err(err) if err.kind() == std::io::ErrorKind::NotFound => {}
@@ -191,6 +213,7 @@ fn remove_files(store: &Store, data_dir: &Path, org: OrgId) -> u64 {
                 tracing::warn!(error = %err, "could not remove an erased organization's files; the next start sweeps them")
             }
         }
+        removed += before.saturating_sub(count(&dir));
     }
     removed
 }
@@ -245,6 +268,9 @@ pub struct PersonReceipt {
     pub sessions_ended: usize,
     pub tokens_revoked: usize,
     pub messages_removed: usize,
+    /// Copies of the store kept before upgrades, removed because they held the account.
+    #[serde(default)]
+    pub store_copies_removed: u64,
     /// Unix seconds: by then every backup made before has expired under the retention.
     pub backups_expire_by: i64,
     pub statement: String,
@@ -305,7 +331,13 @@ pub fn erase_person(
     }
     let sessions_ended = crate::auth::session::revoke_all(&system, target, None)?;
     let tokens_revoked = crate::auth::tokens::revoke_all(&system, target)?;
-    let messages_removed = crate::mail::outbox::forget_recipient(&system, &person.email)?;
+    let mut messages_removed = crate::mail::outbox::forget_recipient(&system, &person.email)?;
+    // A pending address change holds the new address, and its confirmation mail is queued
+    // to it; invitations to the address name it too.
+    for address in crate::auth::email_change::delete_for(&system, target)? {
+        messages_removed += crate::mail::outbox::forget_recipient(&system, &address)?;
+    }
+    crate::auth::invitations::delete_for_address(&system, &person.email)?;
     let pseudonym = account::remove(&system, &person, now)?;
     drop(system);
     audit::append(
@@ -314,8 +346,9 @@ pub fn erase_person(
         now,
     )?;
     txn.commit()?;
+    let store_copies_removed = store.remove_copies_before_migration() as u64;
     let backups_expire_by = crate::backup::last_copy_gone_by(backup_keep_days, now);
-    Ok(PersonReceipt {
+    let mut receipt = PersonReceipt {
         statement: format!(
             "The account was erased at {}: its address, name, password, second factors, \
              memberships, sessions, API tokens and queued mail are gone. Its past actions are \
@@ -330,6 +363,13 @@ pub fn erase_person(
         sessions_ended,
         tokens_revoked,
         messages_removed,
+        store_copies_removed,
         backups_expire_by,
-    })
+    };
+    if store_copies_removed > 0 {
+        receipt
+            .statement
+            .push_str(&copies_removed(store_copies_removed));
+    }
+    Ok(receipt)
 }

@@ -21,6 +21,23 @@ struct StoredLink {
     expires_at: i64,
 }
 
+/// Deletes every address-change link of `account` (its erasure: they hold the new
+/// address); returns the addresses they were for.
+pub fn delete_for(
+    system: &crate::store::System<'_>,
+    account: AccountId,
+) -> Result<Vec<String>, AuthError> {
+    let mut addresses = Vec::new();
+    links::delete_where::<StoredLink>(system, LINKS, |link| {
+        let doomed = link.account == account;
+        if doomed {
+            addresses.push(link.email.clone());
+        }
+        doomed
+    })?;
+    Ok(addresses)
+}
+
 /// Deletes the expired links; retention calls this.
 pub(super) fn purge_expired(
     system: &crate::store::System<'_>,

@@ -141,6 +141,19 @@ pub fn pending(
     Ok(out)
 }
 
+/// Deletes every invitation to `org` (its erasure); returns how many went.
+pub fn delete_for_org(system: &crate::store::System<'_>, org: OrgId) -> Result<usize, AuthError> {
+    links::delete_where::<Invitation>(system, INVITATIONS, |invitation| invitation.org == org)
+}
+
+/// Deletes every invitation addressed to `email` (the person's erasure); returns how many.
+pub fn delete_for_address(
+    system: &crate::store::System<'_>,
+    email: &str,
+) -> Result<usize, AuthError> {
+    links::delete_where::<Invitation>(system, INVITATIONS, |invitation| invitation.email == email)
+}
+
 /// Withdraws an invitation of `org` before it is accepted (those who manage its members).
 pub fn revoke(
     store: &Store,

@@ -75,7 +75,7 @@ pub fn purge_expired<T: DeserializeOwned + Expiring>(
 pub fn delete_where<T: DeserializeOwned>(
     system: &System<'_>,
     table: SystemTable,
-    doomed: impl Fn(&T) -> bool,
+    mut doomed: impl FnMut(&T) -> bool,
 ) -> Result<usize, AuthError> {
     let mut deleted = 0;
     for (key, bytes) in system.list(table)? {

@@ -321,6 +321,36 @@ fn keep_copy_before_migration(path: &Path, version: u64) -> Result<(), StoreErro
     Ok(())
 }
 
+impl Store {
+    /// Removes the copies of the store kept before migrations (see
+    /// [`keep_copy_before_migration`]); returns how many went. An erasure calls this: a copy
+    /// still holds what was erased, and one put back would bring it back.
+    pub fn remove_copies_before_migration(&self) -> usize {
+        let (Some(dir), Some(stem)) = (self.path.parent(), self.path.file_stem()) else {
+            return 0;
+        };
+        let prefix = format!("{}.schema-", stem.to_string_lossy());
+        let Ok(entries) = std::fs::read_dir(dir) else {
+            return 0;
+        };
+        let mut removed = 0;
+        for entry in entries.flatten() {
+            let name = entry.file_name();
+            let name = name.to_string_lossy();
+            if !(name.starts_with(&prefix) && name.ends_with(".bak")) {
+                continue;
+            }
+            match std::fs::remove_file(entry.path()) {
+                Ok(()) => removed += 1,
+                Err(err) => {
+                    tracing::warn!(copy = %name, error = %err, "could not remove a copy of the store kept before a migration")
+                }
+            }
+        }
+        removed
+    }
+}
+
 /// Schema version (refusing newer ones) and master key check of an existing store; `None`
 /// for a store never initialised.
 fn check_existing(

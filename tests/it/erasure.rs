@@ -32,6 +32,16 @@ fn erase(
     (status, response.json().unwrap_or(Value::Null))
 }
 
+/// How many rows `table` of the store file holds (0 when it does not exist).
+fn rows_in(store: &Path, table: &str) -> usize {
+    let db = redb::ReadOnlyDatabase::open(store).unwrap();
+    let txn = db.begin_read().unwrap();
+    match txn.open_table(TableDefinition::<&[u8], &[u8]>::new(table)) {
+        Ok(table) => table.iter().unwrap().count(),
+        Err(_) => 0,
+    }
+}
+
 /// Rows of the store file whose key starts with `org`'s 16 bytes, in any sealed table, and
 /// whether `org` still has a data key. Read straight from the file, as an attacker with
 /// the disk would.
@@ -98,6 +108,16 @@ fn an_owner_erases_an_organization_and_nothing_of_it_can_be_read_again() {
     for entry in std::fs::read_dir(&old_blobs).unwrap().flatten() {
         std::fs::copy(entry.path(), saved.join(entry.file_name())).unwrap();
     }
+
+    // An invitation still open: it names an address, and goes with the organization.
+    let invited = send(
+        &server,
+        &owner,
+        "POST",
+        &format!("/api/v1/orgs/{org}/invitations"),
+        &json!({"email": "pending@acme.example", "role": "viewer"}),
+    );
+    assert_eq!(invited.status(), 201);
 
     // Refused: an admin who is not the owner, another organization's owner, a wrong name.
     assert_eq!(erase(&server, &org_admin, &org, "Acme Defense").0, 403);
@@ -177,6 +197,11 @@ fn an_owner_erases_an_organization_and_nothing_of_it_can_be_read_again() {
     // would leave them, have no key anywhere, and the next start sweeps them.
     assert!(server.stop().success());
     assert_eq!(traces_in_store(&env.store_path(), &org), (0, false));
+    assert_eq!(
+        rows_in(&env.store_path(), "s.invitations"),
+        0,
+        "invitation kept"
+    );
     let (other_rows, other_key) = traces_in_store(&env.store_path(), &other);
     assert!(other_rows > 0 && other_key);
     std::fs::create_dir_all(&old_blobs).unwrap();

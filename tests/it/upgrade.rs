@@ -81,6 +81,35 @@ fn a_schema_1_store_migrates_keeps_its_records_and_a_copy_of_itself() {
 }
 
 #[test]
+fn erasing_an_organization_removes_the_copies_kept_before_upgrades() {
+    let env = TestEnv::new();
+    install(&env, "schema-1");
+    assert_eq!(org_names(&env), ["Acme Defense", "Initech"]);
+    assert_eq!(copies(&env.data_dir()).len(), 1);
+
+    // The copy holds Initech too, readable by putting it back: it goes with the erasure.
+    let out = env.rampart(&["admin", "org", "list"]);
+    let orgs: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let initech = orgs
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|o| o["name"] == "Initech")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let out = env.rampart(&["admin", "org", "erase", &initech, "--confirm", "Initech"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+    let receipt: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    assert_eq!(receipt["store_copies_removed"], 1, "{receipt}");
+    let statement = receipt["statement"].as_str().unwrap();
+    assert!(statement.contains("kept before upgrades"), "{statement}");
+    assert!(copies(&env.data_dir()).is_empty());
+    assert_eq!(org_names(&env), ["Acme Defense"]);
+}
+
+#[test]
 fn a_schema_2_store_opens_with_its_people_and_no_copy() {
     let env = TestEnv::new();
     install(&env, "schema-2");
