@@ -193,9 +193,19 @@ pub(super) fn anchor(system: &impl SystemGet) -> Result<Result<Anchor, BrokenLin
 
 /// Writes every sealed, not yet archived segment to `dir` as
 /// `audit-segment-NNNNNN.jsonl` (its entries, one per line, then `{"seal": …}`), fsynced,
-/// then removes those entries from the store in one transaction. Returns the files written.
+/// then removes those entries from the store in one transaction, which records
+/// `audit.archive`. Refused while the chain fails its check: archiving would move the
+/// broken entries out of the store, after which the store's check would pass again.
+/// Returns the files written.
 pub fn archive(store: &Store, dir: &Path) -> Result<Vec<PathBuf>, AuditError> {
     let io = |err: std::io::Error| AuditError::Archive(format!("{}: {err}", dir.display()));
+    if let Some(broken) = super::verify(store)?.broken {
+        return Err(AuditError::Archive(format!(
+            "the audit log fails its check at entry {} ({}); nothing was archived, so it stays \
+             in the store as it is (see `rampart audit verify`)",
+            broken.seq, broken.reason
+        )));
+    }
     let (pending, entries) = {
         let read = store.read()?;
         let system = read.system(&SystemGrant::internal())?;
@@ -225,6 +235,10 @@ pub fn archive(store: &Store, dir: &Path) -> Result<Vec<PathBuf>, AuditError> {
     }
     let txn = store.write()?;
     let system = txn.system(&SystemGrant::internal())?;
+    let segments = match (pending.first(), pending.last()) {
+        (Some(first), Some(last)) => Some(format!("segments {}-{}", first.segment, last.segment)),
+        _ => None,
+    };
     for seal in pending {
         for seq in seal.first_seq..=seal.last_seq {
             system.delete(super::ENTRIES, &seq.to_be_bytes())?;
@@ -240,6 +254,15 @@ pub fn archive(store: &Store, dir: &Path) -> Result<Vec<PathBuf>, AuditError> {
         )?;
     }
     drop(system);
+    if let Some(segments) = segments {
+        let event = super::Event::new(
+            super::Actor::Operator,
+            "audit.archive",
+            super::Outcome::Success,
+        )
+        .target(segments);
+        super::append(&txn, event, crate::dates::now())?;
+    }
     txn.commit()?;
     Ok(written)
 }
@@ -369,14 +392,13 @@ mod tests {
         let archive_dir = dir.path().join("archive");
         let files = archive(&store, &archive_dir).unwrap();
         assert_eq!(files.len(), 2);
-        assert_eq!(
-            super::super::entries(&store).unwrap().len(),
-            3,
-            "archived entries left the store"
-        );
+        // The 3 unsealed entries stay, and the archive's own record follows them.
+        let kept = super::super::entries(&store).unwrap();
+        assert_eq!(kept.len(), 4, "archived entries left the store");
+        assert_eq!(kept[3].event.action, "audit.archive");
         let report = verify(&store).unwrap();
         assert!(report.broken.is_none(), "{report:?}");
-        assert_eq!(report.entries, 3);
+        assert_eq!(report.entries, 4);
         assert_eq!(verify_archive(&store, &files[0]).unwrap().entries, 25);
         assert_eq!(verify_archive(&store, &files[1]).unwrap().entries, 5);
         assert!(
@@ -449,6 +471,44 @@ mod tests {
         txn.commit().unwrap();
         let broken = verify(&store).unwrap().broken.unwrap();
         assert_eq!(broken.seq, 10, "{broken:?}");
+    }
+
+    #[test]
+    fn a_chain_that_fails_its_check_is_not_archived_and_an_archive_is_recorded() {
+        let (dir, store) = store();
+        log_events(&store, 5);
+        seal_now(&store, 1).unwrap();
+        let txn = store.write().unwrap();
+        let system = txn.system(&SystemGrant::internal()).unwrap();
+        let (key, bytes) = system.list(super::super::ENTRIES).unwrap().remove(1);
+        let mut entry: Entry = serde_json::from_slice(&bytes).unwrap();
+        entry.event.outcome = Outcome::Failure;
+        system
+            .put(
+                super::super::ENTRIES,
+                &key,
+                &serde_json::to_vec(&entry).unwrap(),
+            )
+            .unwrap();
+        drop(system);
+        txn.commit().unwrap();
+
+        let refused = archive(&store, &dir.path().join("archive")).unwrap_err();
+        assert!(refused.to_string().contains("entry 2"), "{refused}");
+        assert_eq!(super::super::entries(&store).unwrap().len(), 5, "all kept");
+        assert!(verify(&store).unwrap().broken.is_some(), "still seen");
+
+        // An intact log archives, and says so in what stays.
+        let (dir, store) = crate::audit::tests::store();
+        log_events(&store, 5);
+        seal_now(&store, 1).unwrap();
+        let written = archive(&store, &dir.path().join("archive")).unwrap();
+        assert_eq!(written.len(), 1);
+        let kept = super::super::entries(&store).unwrap();
+        assert_eq!(kept.len(), 1, "{kept:?}");
+        assert_eq!(kept[0].event.action, "audit.archive");
+        assert_eq!(kept[0].event.target.as_deref(), Some("segments 1-1"));
+        assert!(verify(&store).unwrap().broken.is_none());
     }
 
     #[test]
