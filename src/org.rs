@@ -426,15 +426,7 @@ fn member_org_profile(
 
 /// Whether any organization `account` belongs to requires a second factor.
 pub fn any_requires_mfa(store: &Store, account: crate::auth::AccountId) -> Result<bool, OrgError> {
-    let known = store.organizations()?;
-    let read = store.read()?;
-    let system = read.system(&SystemGrant::internal())?;
-    for (org, _) in access::memberships(&system, account)? {
-        if member_org_requires_mfa(&known, &read, &system, account, org)? {
-            return Ok(true);
-        }
-    }
-    Ok(false)
+    memberships_require_mfa(store, account, |_| true)
 }
 
 /// Whether `org`, of which `account` is a member, requires a second factor; `false` when
@@ -444,31 +436,28 @@ pub fn requires_mfa(
     account: crate::auth::AccountId,
     org: OrgId,
 ) -> Result<bool, OrgError> {
-    let known = store.organizations()?;
-    let read = store.read()?;
-    let system = read.system(&SystemGrant::internal())?;
-    member_org_requires_mfa(&known, &read, &system, account, org)
+    memberships_require_mfa(store, account, |member_of| member_of == org)
 }
 
-fn member_org_requires_mfa(
-    known: &[OrgId],
-    read: &crate::store::ReadTxn<'_>,
-    system: &impl crate::store::SystemGet,
+/// Whether any of `account`'s memberships that `wanted` picks requires a second factor:
+/// from the kept memberships and profiles, so a session load after a commit reads each
+/// profile at most once.
+fn memberships_require_mfa(
+    store: &Store,
     account: crate::auth::AccountId,
-    org: OrgId,
+    wanted: impl Fn(OrgId) -> bool,
 ) -> Result<bool, OrgError> {
     let member = Requester {
         account,
         appliance_admin: false,
         token: None,
     };
-    let Ok((grant, _)) = access::authorize(system, known, member, org, Permission::Read) else {
-        return Ok(false);
-    };
-    Ok(match read.tenant(&grant)?.get(PROFILE, PROFILE_KEY)? {
-        Some(bytes) => serde_json::from_slice::<Organization>(&bytes)?.require_mfa,
-        None => false,
-    })
+    for (org, _) in access::memberships_of(store, account)?.iter() {
+        if wanted(*org) && member_org_profile(store, member, *org)?.is_some_and(|p| p.require_mfa) {
+            return Ok(true);
+        }
+    }
+    Ok(false)
 }
 
 /// The profile of the organization whose tables `tenant` opens.

@@ -326,9 +326,7 @@ fn decide_login(
         txn.commit()?;
         return Err(AuthError::InvalidCredentials);
     }
-    let enrol = !account.mfa.enabled()
-        && crate::org::any_requires_mfa(store, account.id)
-            .map_err(|e| AuthError::Internal(e.to_string()))?;
+    let enrol = must_enrol(store, &account)?;
     // With a second factor owed, the failures count on until it is given: a right
     // password must not wipe the wrong codes tried since, or anyone who has the password
     // could guess codes four at a time, forever.
@@ -390,9 +388,7 @@ pub fn authenticate(
     // their last factor. (Loads follow every write, so a change takes effect at once.)
     let found = match found {
         Some((mut session, account)) => {
-            session.mfa_enrolment_required = !account.mfa.enabled()
-                && crate::org::any_requires_mfa(store, account.id)
-                    .map_err(|e| AuthError::Internal(e.to_string()))?;
+            session.mfa_enrolment_required = must_enrol(store, &account)?;
             Some((session, account))
         }
         None => None,
@@ -406,6 +402,14 @@ pub fn authenticate(
         txn.commit()?;
     }
     Ok(found)
+}
+
+/// Whether `account` must add a second factor before anything else: it has none, and an
+/// organization it belongs to requires one.
+fn must_enrol(store: &Store, account: &Account) -> Result<bool, AuthError> {
+    Ok(!account.mfa.enabled()
+        && crate::org::any_requires_mfa(store, account.id)
+            .map_err(|e| AuthError::Internal(e.to_string()))?)
 }
 
 /// Ends the session behind `token`.
@@ -817,10 +821,6 @@ pub fn confirm_totp(
     let codes = mfa::confirm(&mut account.mfa, code, now)?;
     account::save(&system, &account)?;
     session::revoke_all(&system, account.id, Some(token))?;
-    if let Some(mut kept) = session::lookup(&system, token, now)? {
-        kept.mfa_enrolment_required = false;
-        session::save(&system, token, &kept)?;
-    }
     let event = Event::new(
         Actor::Account(account.id.to_string()),
         "mfa.totp_enable",

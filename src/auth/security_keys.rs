@@ -428,7 +428,6 @@ pub fn finish_enrolment(
     let recovery_codes = holder.mfa.ensure_recovery_codes()?;
     account::save(&system, &holder)?;
     session::revoke_all(&system, holder.id, Some(token))?;
-    live.mfa_enrolment_required = false;
     session::save(&system, token, &live)?;
     let event = Event::new(actor, "mfa.security_key_add", Outcome::Success).target(view.id);
     audit::append(&txn, client.stamp(event), now)?;

@@ -28,6 +28,8 @@ pub struct Session {
     #[serde(default)]
     pub mfa_pending: bool,
     /// An organization requires MFA and the account has none: good only for enrolling.
+    /// Decided again each time the session is loaded (`auth::authenticate`), so what is
+    /// stored is only what sign-in found.
     #[serde(default)]
     pub mfa_enrolment_required: bool,
     /// Where it was opened from, so a person can tell their sessions apart.

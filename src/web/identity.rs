@@ -238,9 +238,7 @@ pub async fn require_caller(
 
 /// The signed-in person with every factor given, or 401.
 pub async fn require(req: &HttpRequest, state: &web::Data<AppState>) -> Result<SignedIn, WebError> {
-    let signed_in = current(req, state)
-        .await?
-        .ok_or(WebError::Unauthenticated)?;
+    let signed_in = require_any(req, state).await?;
     if signed_in.session.mfa_pending {
         return Err(WebError::MfaRequired);
     }
