@@ -413,7 +413,7 @@ pub async fn token_revoke(
     let signed_in = identity::require_writer(&req, &state).await?;
     let (org, id) = path.into_inner();
     let org = parse_org(&org)?;
-    let id = uuid::Uuid::parse_str(&id).map_err(|_| WebError::NotFound)?;
+    let id = identity::parse_id(&id)?;
     let client = identity::client(&req, &state);
     let store = state.store.clone();
     let requester = identity::requester(&signed_in);
@@ -654,9 +654,7 @@ async fn erase_account(
 }
 
 fn parse_account(text: &str) -> Result<auth::AccountId, WebError> {
-    uuid::Uuid::parse_str(text)
-        .map(auth::AccountId)
-        .map_err(|_| WebError::NotFound)
+    identity::parse_id(text).map(auth::AccountId)
 }
 
 async fn change_member(
@@ -764,7 +762,7 @@ pub async fn invite_revoke(
     let signed_in = identity::require_writer(&req, &state).await?;
     let (org, invitation) = path.into_inner();
     let org = parse_org(&org)?;
-    let invitation = uuid::Uuid::parse_str(&invitation).map_err(|_| WebError::NotFound)?;
+    let invitation = identity::parse_id(&invitation)?;
     let client = identity::client(&req, &state);
     let store = state.store.clone();
     let requester = identity::requester(&signed_in);

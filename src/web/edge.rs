@@ -181,15 +181,15 @@ pub async fn edge(
             .error()
             .map(ToString::to_string)
             .unwrap_or_else(|| status.canonical_reason().unwrap_or("error").to_owned());
+        if status.is_server_error() {
+            tracing::error!(request_id = %request_id, status = status.as_u16(), detail = %message, "request failed");
+        }
         let meta = res
             .response()
             .extensions()
             .get::<ErrorMeta>()
             .cloned()
             .unwrap_or_default();
-        if status.is_server_error() {
-            tracing::error!(request_id = %request_id, status = status.as_u16(), detail = %message, "request failed");
-        }
         let (http_req, _) = res.into_parts();
         res = ServiceResponse::new(
             http_req,

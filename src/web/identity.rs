@@ -317,7 +317,10 @@ pub fn expired_cookie() -> Cookie<'static> {
 
 /// An organization id from a path. A malformed one answers 404, like an unknown one.
 pub fn parse_org(text: &str) -> Result<crate::store::OrgId, WebError> {
-    uuid::Uuid::parse_str(text)
-        .map(crate::store::OrgId)
-        .map_err(|_| WebError::NotFound)
+    parse_id(text).map(crate::store::OrgId)
+}
+
+/// An id from a path: one that is not a UUID names nothing, so it is 404 like an unknown one.
+pub fn parse_id(text: &str) -> Result<uuid::Uuid, WebError> {
+    uuid::Uuid::parse_str(text).map_err(|_| WebError::NotFound)
 }

@@ -35,7 +35,7 @@ pub async fn retry(
 ) -> Result<HttpResponse, WebError> {
     let caller = identity::require_caller(&req, &state).await?;
     caller.check_csrf(&req)?;
-    let id = uuid::Uuid::parse_str(&path).map_err(|_| WebError::NotFound)?;
+    let id = super::identity::parse_id(&path)?;
     let client = identity::client(&req, &state);
     let store = state.store.clone();
     web::block(move || outbox::retry_for(&store, caller.requester, id, &client, now())).await??;

@@ -125,7 +125,7 @@ pub async fn remove(
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
     let signed_in = identity::require_writer(&req, &state).await?;
-    let key_id = uuid::Uuid::parse_str(&path).map_err(|_| WebError::NotFound)?;
+    let key_id = super::identity::parse_id(&path)?;
     let client = identity::client(&req, &state);
     let store = state.store.clone();
     web::block(move || {
