@@ -162,11 +162,9 @@ pub fn erase_organization(
 
     receipt.files_removed = remove_files(store, data_dir, org);
     receipt.store_copies_removed = store.remove_copies_before_migration() as u64;
-    if receipt.store_copies_removed > 0 {
-        receipt
-            .statement
-            .push_str(&copies_removed(receipt.store_copies_removed));
-    }
+    receipt
+        .statement
+        .push_str(&copies_removed(receipt.store_copies_removed));
     if receipt.files_removed > 0 || receipt.store_copies_removed > 0 {
         let txn = store.write()?;
         save_receipt(&txn, &receipt)?;
@@ -176,8 +174,12 @@ pub fn erase_organization(
     Ok(receipt)
 }
 
-/// The receipt's sentence for the copies of the store kept before upgrades.
+/// The receipt's sentence for the copies of the store kept before upgrades; none when
+/// there were none.
 fn copies_removed(count: u64) -> String {
+    if count == 0 {
+        return String::new();
+    }
     format!(
         " The {count} cop{} of the store kept before upgrades held it too and {} removed, \
          so an upgrade can no longer be undone by putting one back.",
@@ -366,10 +368,8 @@ pub fn erase_person(
         store_copies_removed,
         backups_expire_by,
     };
-    if store_copies_removed > 0 {
-        receipt
-            .statement
-            .push_str(&copies_removed(store_copies_removed));
-    }
+    receipt
+        .statement
+        .push_str(&copies_removed(store_copies_removed));
     Ok(receipt)
 }
