@@ -129,7 +129,8 @@ pub fn not_after(cert_path: &Path) -> Result<time::OffsetDateTime, TlsError> {
     Ok(cert.validity().not_after.to_datetime())
 }
 
-/// AEAD-only suites of the aws-lc-rs provider, TLS 1.3 and TLS 1.2 (ECDHE) alike.
+/// AEAD-only suites of the aws-lc-rs provider, TLS 1.3 and TLS 1.2 (ECDHE) alike, in the
+/// order the server prefers them: AES-256 first, then AES-128, then ChaCha20.
 fn aead_suites(provider: &CryptoProvider) -> Vec<SupportedCipherSuite> {
     const ALLOWED: &[CipherSuite] = &[
         CipherSuite::TLS13_AES_256_GCM_SHA384,
@@ -142,11 +143,15 @@ fn aead_suites(provider: &CryptoProvider) -> Vec<SupportedCipherSuite> {
         CipherSuite::TLS_ECDHE_RSA_WITH_AES_128_GCM_SHA256,
         CipherSuite::TLS_ECDHE_RSA_WITH_CHACHA20_POLY1305_SHA256,
     ];
-    provider
-        .cipher_suites
+    ALLOWED
         .iter()
-        .filter(|suite| ALLOWED.contains(&suite.suite()))
-        .copied()
+        .filter_map(|wanted| {
+            provider
+                .cipher_suites
+                .iter()
+                .find(|suite| suite.suite() == *wanted)
+                .copied()
+        })
         .collect()
 }
 
@@ -174,5 +179,7 @@ pub fn server_config(cert_path: &Path, key_path: &Path) -> Result<ServerConfig, 
         .with_no_client_auth()
         .with_single_cert(chain, key)?;
     config.alpn_protocols = vec![b"http/1.1".to_vec()];
+    // The server's order, strongest first, not whatever a client lists first.
+    config.ignore_client_order = true;
     Ok(config)
 }

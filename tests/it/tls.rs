@@ -19,6 +19,13 @@ fn client_with(
 
 /// `openssl s_client` with extra flags; true when a handshake completed.
 fn openssl_handshake(addr: std::net::SocketAddr, flags: &[&str]) -> bool {
+    let text = openssl_session(addr, flags);
+    // A completed handshake prints the negotiated cipher; a refused one prints "(NONE)".
+    text.contains("Cipher is ") && !text.contains("Cipher is (NONE)")
+}
+
+/// What `openssl s_client` with extra flags printed.
+fn openssl_session(addr: std::net::SocketAddr, flags: &[&str]) -> String {
     let mut child = Command::new("openssl")
         .args([
             "s_client",
@@ -35,9 +42,29 @@ fn openssl_handshake(addr: std::net::SocketAddr, flags: &[&str]) -> bool {
         .expect("openssl (installed by scripts/test)");
     drop(child.stdin.take());
     let out = child.wait_with_output().unwrap();
-    let text = String::from_utf8_lossy(&out.stdout);
-    // A completed handshake prints the negotiated cipher; a refused one prints "(NONE)".
-    text.contains("Cipher is ") && !text.contains("Cipher is (NONE)")
+    String::from_utf8_lossy(&out.stdout).into_owned()
+}
+
+#[test]
+fn the_servers_cipher_order_wins_strongest_first() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    // A client that prefers the weaker suites still gets AES-256 on TLS 1.2.
+    let weakest_first = "ECDHE-ECDSA-AES128-GCM-SHA256:ECDHE-RSA-AES128-GCM-SHA256:\
+                         ECDHE-ECDSA-CHACHA20-POLY1305:ECDHE-RSA-CHACHA20-POLY1305:\
+                         ECDHE-ECDSA-AES256-GCM-SHA384:ECDHE-RSA-AES256-GCM-SHA384";
+    let text = openssl_session(server.addr, &["-tls1_2", "-cipher", weakest_first]);
+    assert!(text.contains("AES256-GCM-SHA384"), "{text}");
+    // And on TLS 1.3.
+    let text = openssl_session(
+        server.addr,
+        &[
+            "-tls1_3",
+            "-ciphersuites",
+            "TLS_AES_128_GCM_SHA256:TLS_CHACHA20_POLY1305_SHA256:TLS_AES_256_GCM_SHA384",
+        ],
+    );
+    assert!(text.contains("TLS_AES_256_GCM_SHA384"), "{text}");
 }
 
 #[test]
