@@ -26,6 +26,7 @@ use crate::store::{OrgId, Store, StoreError, TenantGet, TenantTable, WriteTxn};
 
 pub use gaps::{Gap, GapPlan, Gaps, gaps};
 pub use poam::{Milestone, PoamEntry, PoamInput, PoamItem, PoamStatus, PoamView, poam, put_poam};
+pub(crate) use records::clean_note;
 pub use records::{
     Change, Determination, Inheritance, InheritanceKind, ObjectiveList, ObjectiveUpdate,
     ObjectiveView, RequirementDetail, RequirementView, Source, UpdateResult, objectives,

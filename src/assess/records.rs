@@ -364,11 +364,17 @@ fn check_updates<'c>(
         let note = update
             .note
             .as_deref()
-            .map(|note| clean_text(&format!("updates[{n}].note"), note, NOTE_MAX_CHARS))
+            .map(|note| clean_note(&format!("updates[{n}].note"), note))
             .transpose()?;
         out.push((requirement, objective.to_owned(), status, note));
     }
     Ok(out)
+}
+
+/// An objective's note as it would be stored, or why it cannot be: what an import's
+/// preview checks, so it lists as changes only what applying it will take.
+pub(crate) fn clean_note(field: &str, note: &str) -> Result<String, AssessError> {
+    clean_text(field, note, NOTE_MAX_CHARS)
 }
 
 /// What a bulk change did.

@@ -270,10 +270,11 @@ fn compare(
                 format!("objective {} is given more than once", row.objective),
             ));
         }
+        let note = crate::assess::clean_note(&row.place, &row.note)?;
         let decided = records.decided.get(&row.objective);
         let status_before = decided.map_or(Status::NotAssessed, |d| d.status);
         let note_before = decided.map(|d| d.note.clone()).unwrap_or_default();
-        if status_before == row.status && note_before == row.note {
+        if status_before == row.status && note_before == note {
             unchanged += 1;
             continue;
         }
@@ -283,7 +284,7 @@ fn compare(
             status_before,
             status_after: row.status,
             note_before,
-            note_after: row.note,
+            note_after: note,
         });
     }
     Ok((changes, unchanged))

@@ -108,7 +108,11 @@ impl Table {
             format: "CSV",
             message: err.to_string(),
         };
-        let mut writer = csv::Writer::from_writer(Vec::new());
+        // Every field quoted: a reader that splits on another separator (`;` in many
+        // locales) then sees one cell where an unquoted one could be cut in two.
+        let mut writer = csv::WriterBuilder::new()
+            .quote_style(csv::QuoteStyle::Always)
+            .from_writer(Vec::new());
         writer
             .write_record(self.columns.iter().map(|(name, _)| *name))
             .map_err(fail)?;
@@ -132,22 +136,56 @@ fn clean_cell(text: &str) -> String {
         .collect()
 }
 
-/// Spreadsheet programs run a CSV cell that starts with `=`, `+`, `-` or `@` as a formula
-/// (CSV injection); such a cell is written with a leading `'`, which they show as text
-/// and [`unguard_csv`] removes on import.
+/// What a spreadsheet program may run as a formula when a cell starts with it, and `'`,
+/// the mark that keeps such a cell text (guarded too, so that guarding can be undone).
+const FORMULA_STARTS: [char; 7] = ['=', '+', '-', '@', '\t', '\r', '\''];
+/// Where a reader may start a new cell: its own separator, whichever the locale makes it,
+/// or a line break.
+const SEPARATORS: [char; 6] = [',', ';', '\t', '|', '\n', '\r'];
+
+/// Spreadsheet programs run a cell that starts with `=`, `+`, `-` or `@` as a formula (CSV
+/// injection). A reader that splits cells on another separator than ours starts a cell
+/// after any of [`SEPARATORS`], so a formula start is guarded there too: a `'` goes before
+/// it, which they show as text and [`unguard_csv`] removes on import.
 fn guard_csv(text: &str) -> String {
-    if text.starts_with(['=', '+', '-', '@', '\t', '\r']) {
-        format!("'{text}")
-    } else {
-        text.to_owned()
+    let mut out = String::with_capacity(text.len() + 1);
+    let mut cell_start = true;
+    for c in text.chars() {
+        if cell_start && FORMULA_STARTS.contains(&c) {
+            out.push('\'');
+        }
+        out.push(c);
+        cell_start = SEPARATORS.contains(&c);
     }
+    out
 }
 
-fn unguard_csv(text: &str) -> &str {
-    match text.strip_prefix('\'') {
-        Some(rest) if rest.starts_with(['=', '+', '-', '@', '\t', '\r']) => rest,
-        _ => text,
+/// Undoes [`guard_csv`]: a `'` at a cell start is dropped when a formula start follows.
+fn unguard_csv(text: &str) -> String {
+    let mut out = String::with_capacity(text.len());
+    let mut chars = text.chars().peekable();
+    let mut cell_start = true;
+    while let Some(c) = chars.next() {
+        let guard =
+            cell_start && c == '\'' && chars.peek().is_some_and(|n| FORMULA_STARTS.contains(n));
+        if guard {
+            // The guarded character itself is text, whatever it is.
+            if let Some(next) = chars.next() {
+                out.push(next);
+                cell_start = SEPARATORS.contains(&next);
+            }
+            continue;
+        }
+        out.push(c);
+        cell_start = SEPARATORS.contains(&c);
     }
+    out
+}
+
+/// A CSV cell a spreadsheet program would run as a formula: refused on import, as an XLSX
+/// formula cell is. Our own exports guard such cells with `'`, so they come back as text.
+fn formula_in_csv(raw: &str) -> bool {
+    raw.starts_with(['=', '+', '-', '@'])
 }
 
 /// One row per objective, in catalog order: what an assessor fills in.
@@ -428,7 +466,7 @@ fn rows_of(rows: Vec<RawRow>) -> Result<Vec<ImportRow>, DocsError> {
             place: row.place(0),
             objective: objective.to_owned(),
             status,
-            note: row.cell(4).to_owned(),
+            note: crate::assess::clean_note(&row.place(4), row.cell(4))?,
         });
     }
     Ok(out)
@@ -477,7 +515,15 @@ fn csv_rows(bytes: &[u8]) -> Result<Vec<RawRow>, DocsError> {
                     "this cell is not UTF-8 text; save the file as \"CSV UTF-8\"",
                 )
             })?;
-            cells.push(unguard_csv(text).to_owned());
+            if formula_in_csv(text) {
+                let name = OBJECTIVE_COLUMNS.get(column).copied().unwrap_or("?");
+                return Err(invalid(
+                    format!("row {number}, column {name}"),
+                    "this cell starts like a formula (=, +, - or @), which spreadsheets run; \
+                     put a ' before it to keep it as text",
+                ));
+            }
+            cells.push(unguard_csv(text));
         }
         out.push(RawRow {
             number,
@@ -650,6 +696,89 @@ mod tests {
         }
         let csv = String::from_utf8(sample.render(Format::Csv).unwrap()).unwrap();
         assert!(csv.contains("'=SUM(A1)"), "CSV injection guard: {csv}");
+    }
+
+    #[test]
+    fn a_csv_export_runs_no_formula_whichever_separator_the_reader_splits_on() {
+        let hostile = [
+            ";=1+1",
+            "|=1+1",
+            "a,=HYPERLINK(\"http://evil.test\",\"x\")",
+            "tab\t@SUM(A1)",
+            "line\n+1+1",
+            "'=quoted already",
+            "plain - with a dash; and a semicolon",
+        ];
+        let sample = table(
+            hostile
+                .iter()
+                .map(|note| vec!["3.1.1[a]", "AC.L2-3.1.1", "users", "met", note, ""])
+                .collect(),
+        );
+        let bytes = sample.render(Format::Csv).unwrap();
+        let text = String::from_utf8(bytes.clone()).unwrap();
+        let first = text.lines().nth(1).unwrap();
+        assert_eq!(
+            first, "\"3.1.1[a]\",\"AC.L2-3.1.1\",\"users\",\"met\",\";'=1+1\",\"\"",
+            "every field quoted, the formula after the separator guarded"
+        );
+        // As a spreadsheet in a locale with another separator reads it: cells are cut at
+        // every separator, quotes or not; no cell may then start a formula.
+        for separator in [b';', b'|', b'\t', b','] {
+            for quoting in [true, false] {
+                let mut reader = csv::ReaderBuilder::new()
+                    .delimiter(separator)
+                    .quoting(quoting)
+                    .flexible(true)
+                    .has_headers(false)
+                    .from_reader(bytes.as_slice());
+                for record in reader.records() {
+                    for cell in record.unwrap().iter() {
+                        let cell = cell.trim_start_matches(['"', ' ']);
+                        assert!(
+                            !cell.starts_with(['=', '+', '-', '@']),
+                            "{:?} {quoting}: {cell:?}",
+                            char::from(separator)
+                        );
+                    }
+                }
+            }
+        }
+        // And every note comes back exactly as it was.
+        for note in hostile {
+            let one = table(vec![vec![
+                "3.1.1[a]",
+                "AC.L2-3.1.1",
+                "users",
+                "met",
+                note,
+                "",
+            ]]);
+            let rows = read_objectives(&one.render(Format::Csv).unwrap()).unwrap();
+            assert_eq!(rows[0].note, note);
+        }
+    }
+
+    #[test]
+    fn a_csv_import_refuses_a_cell_a_spreadsheet_would_run() {
+        for cell in [
+            "=HYPERLINK(\"http://evil.test\",\"x\")",
+            "+1+1",
+            "-1+1",
+            "@SUM(A1)",
+        ] {
+            let file = format!(
+                "id,requirement,text,status,note,owner\n\
+                 3.1.1[a],AC.L2-3.1.1,users,met,\"{}\",\n",
+                cell.replace('"', "\"\"")
+            );
+            let err = read_objectives(file.as_bytes()).unwrap_err();
+            assert!(
+                matches!(&err, DocsError::Invalid { field, message }
+                    if field == "row 2, column note" && message.contains("formula")),
+                "{cell}: {err:?}"
+            );
+        }
     }
 
     #[test]

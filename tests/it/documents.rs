@@ -434,16 +434,20 @@ fn spreadsheets_round_trip_and_imports_preview_before_they_apply() {
         assert_eq!(outcome["unchanged"], 320);
     }
     let text = String::from_utf8(csv.clone()).unwrap();
-    assert!(text.starts_with("id,requirement,text,status,note,owner\n"));
-    assert!(text.contains("3.1.1[a],AC.L2-3.1.1,"));
-    assert!(text.contains(",met,Accounts listed in the directory,"));
+    // Every field quoted, so no reader's separator can cut a cell in two.
+    assert!(text.starts_with("\"id\",\"requirement\",\"text\",\"status\",\"note\",\"owner\"\n"));
+    assert!(text.contains("\"3.1.1[a]\",\"AC.L2-3.1.1\","));
+    assert!(text.contains(",\"met\",\"Accounts listed in the directory\","));
 
     // A changed row is previewed, not applied, until asked.
     let edited: String = text
         .lines()
         .map(|line| {
-            if line.starts_with("3.1.2[a],") {
-                line.replace(",not_assessed,,", ",met,Checked in the spreadsheet,")
+            if line.starts_with("\"3.1.2[a]\",") {
+                line.replace(
+                    ",\"not_assessed\",\"\",",
+                    ",\"met\",\"Checked in the spreadsheet\",",
+                )
             } else {
                 line.to_owned()
             }
@@ -484,7 +488,7 @@ fn spreadsheets_round_trip_and_imports_preview_before_they_apply() {
 
     // The POA&M and gap report in both formats.
     let poam = String::from_utf8(export("poam", "csv")).unwrap();
-    assert!(poam.starts_with("Item,Requirement,Title,Weakness or deficiency,"));
+    assert!(poam.starts_with("\"Item\",\"Requirement\",\"Title\",\"Weakness or deficiency\","));
     assert!(poam.contains("CUI flow is not controlled"));
     assert!(poam.contains("Gateway installed (due 2027-03-01)"));
     assert!(export("poam", "xlsx").starts_with(b"PK"));
@@ -589,6 +593,42 @@ fn bad_imports_are_refused_by_place_and_change_nothing() {
         422,
     );
     assert_eq!(error["field"], "row 1, column status");
+
+    // A cell a spreadsheet would run, and notes that applying would refuse: the preview
+    // refuses them as applying does, naming the cell.
+    let long_note = "n".repeat(10_001);
+    for (note, says) in [
+        (
+            "\"=HYPERLINK(\"\"http://evil.test\"\",\"\"x\"\")\"",
+            "formula",
+        ),
+        ("\"bell \u{7} rings\"", "control characters"),
+        ("\"nul \u{0} byte\"", "control characters"),
+        (long_note.as_str(), "at most 10000 characters"),
+    ] {
+        let file = format!("{header}3.1.2[a],,,met,{note},\n");
+        for apply in [false, true] {
+            let error = refused(
+                import(
+                    &server,
+                    &owner,
+                    &org,
+                    &id,
+                    "objectives",
+                    apply,
+                    file.as_bytes(),
+                ),
+                422,
+            );
+            let message = error["message"].as_str().unwrap();
+            assert!(message.contains(says), "{says}: {error}");
+            assert_eq!(error["field"], "row 2, column note", "{error}");
+        }
+    }
+    assert_eq!(
+        status_of(&server, &owner, &org, &id, "3.1.2[a]")["status"],
+        "not_assessed"
+    );
 
     let mut latin1 = format!("{header}3.1.2[a],,,met,").into_bytes();
     latin1.extend_from_slice(b"r\xe9sum\xe9,\n");
