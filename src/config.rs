@@ -137,6 +137,16 @@ impl PublicUrl {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// `https://host[:port]`, as browsers name it in an `Origin` header.
+    pub fn origin(&self) -> &str {
+        let authority_end = self
+            .0
+            .get("https://".len()..)
+            .and_then(|rest| rest.find('/'))
+            .map_or(self.0.len(), |end| end + "https://".len());
+        self.0.get(..authority_end).unwrap_or(&self.0)
+    }
 }
 
 impl SettingType for PublicUrl {

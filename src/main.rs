@@ -909,6 +909,9 @@ fn run(cli: Cli) -> Result<(), Failure> {
 }
 
 fn main() -> ExitCode {
+    // What Rampart writes (records, evidence, documents, keys, backups) is for its own user
+    // alone, whatever umask it was started with; under systemd the unit sets the same.
+    rustix::process::umask(rustix::fs::Mode::from_raw_mode(0o077));
     // clap exits 2 on bad usage and 0 for --help/--version by itself.
     let cli = Cli::parse();
     match run(cli) {

@@ -34,6 +34,10 @@ pub enum OrgError {
     Audit(#[from] AuditError),
     #[error(transparent)]
     Access(#[from] AccessError),
+    /// The change weakens the organization's security settings and the requester has not
+    /// proven their password recently (or asked with an API token, which never has).
+    #[error("{0} needs a recent sign-in: sign in again, then repeat the change")]
+    RecentSignInRequired(&'static str),
     #[error("organization record is unreadable: {0}")]
     Decode(#[from] serde_json::Error),
 }
@@ -94,6 +98,30 @@ fn invalid(field: &'static str, message: impl Into<String>) -> OrgError {
         field,
         message: message.into(),
     }
+}
+
+/// Whether the requester proved their password recently enough for a sensitive change
+/// (an API token never has).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum SignInProof {
+    Recent,
+    Stale,
+}
+
+/// The settings an update would weaken, as audit actions: each needs a recent sign-in and
+/// is recorded on its own, beside `org.update`.
+fn weakened(current: &Organization, update: &ProfileUpdate) -> Vec<(&'static str, &'static str)> {
+    let mut weakened = Vec::new();
+    if current.require_mfa && !update.require_mfa {
+        weakened.push((
+            "turning off the second-factor requirement",
+            "mfa.org_requirement_off",
+        ));
+    }
+    if !current.mail_detail && update.mail_detail {
+        weakened.push(("letting reminder mail quote records", "org.mail_detail_on"));
+    }
+    weakened
 }
 
 /// Upper-cases and checks a CAGE code, saying what is wrong.
@@ -189,6 +217,7 @@ pub fn update_profile(
     requester: Requester,
     org: OrgId,
     update: &ProfileUpdate,
+    proof: SignInProof,
     client: &Client,
     now: i64,
 ) -> Result<Organization, OrgError> {
@@ -235,6 +264,12 @@ pub fn update_profile(
         Some(bytes) => serde_json::from_slice(&bytes)?,
         None => return Err(OrgError::Access(AccessError::NotFound)),
     };
+    let weakened = weakened(&current, update);
+    if let Some((what, _)) = weakened.first()
+        && proof != SignInProof::Recent
+    {
+        return Err(OrgError::RecentSignInRequired(what));
+    }
     let updated = Organization {
         name,
         cage,
@@ -245,16 +280,21 @@ pub fn update_profile(
         ..current
     };
     tenant.put(PROFILE, PROFILE_KEY, &serde_json::to_vec(&updated)?)?;
-    let mut event = Event::new(
+    let event = Event::new(
         Actor::Account(requester.account.to_string()),
         "org.update",
         Outcome::Success,
     )
     .org(org)
     .target(org);
-    event.ip = client.ip.clone();
-    event.user_agent = client.user_agent.clone();
-    audit::append(&txn, event, now)?;
+    audit::append(&txn, client.stamp(event), now)?;
+    for (_, action) in weakened {
+        let actor = Actor::Account(requester.account.to_string());
+        let event = Event::new(actor, action, Outcome::Success)
+            .org(org)
+            .target(org);
+        audit::append(&txn, client.stamp(event), now)?;
+    }
     drop(tenant);
     txn.commit()?;
     Ok(updated)

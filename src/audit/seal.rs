@@ -217,7 +217,15 @@ pub fn archive(store: &Store, dir: &Path) -> Result<Vec<PathBuf>, AuditError> {
     for seal in &pending {
         let path = dir.join(format!("audit-segment-{:06}.jsonl", seal.segment));
         let partial = path.with_extension("jsonl.partial");
-        let mut file = std::fs::File::create(&partial).map_err(io)?;
+        let mut file = std::os::unix::fs::OpenOptionsExt::mode(
+            std::fs::File::options()
+                .write(true)
+                .create(true)
+                .truncate(true),
+            0o600,
+        )
+        .open(&partial)
+        .map_err(io)?;
         for entry in entries
             .iter()
             .filter(|e| e.seq >= seal.first_seq && e.seq <= seal.last_seq)

@@ -574,6 +574,20 @@ pub fn account_id_by_email(store: &Store, email: &str) -> Result<Option<AccountI
     Ok(account::find_by_email(&read.system(&SystemGrant::internal())?, &email)?.map(|a| a.id))
 }
 
+/// The role `account` holds in `org` while it is enabled and that role may still do
+/// `permission`, else `None`. What a person set going for others (an invitation, a share
+/// link) must not outlive their authority: removed, demoted or disabled, it stops.
+pub fn authority_of(
+    system: &impl crate::store::SystemGet,
+    account: AccountId,
+    org: crate::store::OrgId,
+    permission: access::Permission,
+) -> Result<Option<access::Role>, AuthError> {
+    let enabled = account::get(system, account)?.is_some_and(|a| !a.disabled);
+    let role = access::role_in(system, account, org)?;
+    Ok(role.filter(|role| enabled && role.allows(permission)))
+}
+
 /// Sensitive operations need the password (and second factor) given this recently, unless
 /// the daemon set another window (`reauthentication_secs`) at start.
 pub const STEP_UP_SECS: i64 = 5 * 60;
@@ -587,14 +601,20 @@ pub fn set_step_up_window(secs: i64) {
 }
 
 pub fn require_step_up(session: &Session, now: i64) -> Result<(), AuthError> {
-    let window = STEP_UP_WINDOW.get().copied().unwrap_or(STEP_UP_SECS);
-    if now - session.authenticated_at > window {
+    if !proven_recently(session.authenticated_at, now) {
         return Err(AuthError::StepUpRequired);
     }
     Ok(())
 }
 
+/// Whether a password proven at `authenticated_at` is recent enough for a sensitive change.
+pub fn proven_recently(authenticated_at: i64, now: i64) -> bool {
+    let window = STEP_UP_WINDOW.get().copied().unwrap_or(STEP_UP_SECS);
+    now - authenticated_at <= window
+}
+
 /// Finishes a sign-in that owes a second factor. A wrong factor counts as a failed sign-in.
+/// The session moves to a new token (returned with it); the pending one ends.
 pub fn complete_mfa(
     store: &Store,
     party: &security_keys::RelyingParty,
@@ -602,7 +622,7 @@ pub fn complete_mfa(
     factor: &mfa::SecondFactor,
     client: &Client,
     now: i64,
-) -> Result<Session, AuthError> {
+) -> Result<(String, Session), AuthError> {
     let grant = SystemGrant::internal();
     let txn = store.write()?;
     let system = txn.system(&grant)?;
@@ -615,6 +635,7 @@ pub fn complete_mfa(
     let locked = account.locked_until.is_some_and(|until| until > now);
     // Any answer spends a waiting security-key challenge, right or wrong.
     let ceremony = security_keys::take_ceremony(&mut current);
+    let mut renewed = None;
     let accepted = !locked
         && !account.disabled
         && match &factor.webauthn {
@@ -627,7 +648,7 @@ pub fn complete_mfa(
         account.failed_logins = 0;
         current.mfa_pending = false;
         current.authenticated_at = now;
-        session::save(&system, token, &current)?;
+        renewed = Some(session::renew(&system, token, &current)?);
         let kind = if factor.webauthn.is_some() {
             "security_key"
         } else if factor.code.is_some() {
@@ -658,15 +679,15 @@ pub fn complete_mfa(
     account::save(&system, &account)?;
     drop(system);
     txn.commit()?;
-    if accepted {
-        Ok(current)
-    } else {
-        Err(AuthError::InvalidSecondFactor)
+    match renewed {
+        Some(token) if accepted => Ok((token, current)),
+        _ => Err(AuthError::InvalidSecondFactor),
     }
 }
 
-/// Proves the password again for step-up: refreshes the session's sign-in time. A wrong
-/// password counts as a failed sign-in.
+/// Proves the password again for step-up: refreshes the session's sign-in time and moves
+/// the session to a new token, which it returns. A wrong password counts as a failed
+/// sign-in.
 pub async fn reauthenticate(
     store: &std::sync::Arc<Store>,
     hasher: &Hasher,
@@ -675,7 +696,7 @@ pub async fn reauthenticate(
     password: &Password,
     client: &Client,
     now: i64,
-) -> Result<(), AuthError> {
+) -> Result<String, AuthError> {
     let grant = SystemGrant::internal();
     let stored_hash = {
         let read = store.read()?;
@@ -692,7 +713,7 @@ pub async fn reauthenticate(
         let mut refreshed =
             session::lookup(&system, token, now)?.ok_or(AuthError::InvalidCredentials)?;
         refreshed.authenticated_at = now;
-        session::save(&system, token, &refreshed)?;
+        let renewed = session::renew(&system, token, &refreshed)?;
         holder.failed_logins = 0;
         account::save(&system, &holder)?;
         audit::append(
@@ -702,7 +723,7 @@ pub async fn reauthenticate(
         )?;
         drop(system);
         txn.commit()?;
-        return Ok(());
+        return Ok(renewed);
     }
     if !locked {
         if count_failure(&txn, &mut holder, client, now)? {
@@ -722,7 +743,7 @@ pub async fn reauthenticate(
 
 /// Changes the password: the current one must be right (a wrong one counts towards
 /// lockout, through re-authentication), the new one must pass the policy. Ends every other
-/// session of the account.
+/// session of the account; this one moves to the new token returned.
 #[allow(clippy::too_many_arguments)]
 pub async fn change_password(
     store: &std::sync::Arc<Store>,
@@ -733,7 +754,7 @@ pub async fn change_password(
     new_password: &Password,
     client: &Client,
     now: i64,
-) -> Result<(), AuthError> {
+) -> Result<String, AuthError> {
     let grant = SystemGrant::internal();
     let holder = {
         let read = store.read()?;
@@ -741,15 +762,15 @@ pub async fn change_password(
             .ok_or(AuthError::InvalidCredentials)?
     };
     password::check_policy(new_password, &[&holder.email, &holder.display_name])?;
-    reauthenticate(store, hasher, token, current, old_password, client, now).await?;
+    let token = reauthenticate(store, hasher, token, current, old_password, client, now).await?;
     let hash = hasher.hash(new_password).await?;
     let txn = store.write()?;
     let system = txn.system(&grant)?;
     let holder = account::get(&system, current.account)?.ok_or(AuthError::InvalidCredentials)?;
-    set_password(&txn, &system, holder, hash, Some(token), client, now)?;
+    set_password(&txn, &system, holder, hash, Some(&token), client, now)?;
     drop(system);
     txn.commit()?;
-    Ok(())
+    Ok(token)
 }
 
 /// Stores a new password hash for `holder` inside `txn`, ends every session of the account

@@ -175,6 +175,17 @@ pub fn save(system: &System<'_>, token: &str, session: &Session) -> Result<(), A
     Ok(())
 }
 
+/// Moves `session` to a new token and ends the old one: the cookie that was good before a
+/// step that raised the session's assurance (a second factor, a re-authentication) is
+/// worth nothing after it, so a token seen or planted earlier cannot ride the new trust.
+/// Returns the new token (shown once, never stored).
+pub fn renew(system: &System<'_>, old_token: &str, session: &Session) -> Result<String, AuthError> {
+    let token = super::links::new_token()?;
+    system.delete(SESSIONS, &token_hash(old_token).0)?;
+    save(system, &token, session)?;
+    Ok(token)
+}
+
 pub fn revoke(system: &System<'_>, token: &str) -> Result<bool, AuthError> {
     Ok(system.delete(SESSIONS, &token_hash(token).0)?)
 }

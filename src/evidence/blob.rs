@@ -16,6 +16,7 @@
 use std::fs::File;
 use std::io::{Read, Write};
 use std::ops::Range;
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::Path;
 use std::sync::mpsc::SyncSender;
 use std::thread::JoinHandle;
@@ -179,7 +180,11 @@ pub struct Written {
 
 impl BlobWriter {
     pub fn create(path: &Path, key: &BlobKey, blob_id: &uuid::Uuid) -> Result<Self, BlobError> {
-        let mut file = File::options().write(true).create_new(true).open(path)?;
+        let mut file = File::options()
+            .write(true)
+            .create_new(true)
+            .mode(0o600)
+            .open(path)?;
         let prefix: [u8; PREFIX] = random_bytes().map_err(|_| BlobError::Crypto)?;
         let mut header = Vec::with_capacity(HEADER);
         header.extend_from_slice(MAGIC);

@@ -305,6 +305,16 @@ pub fn open_shared(
         let tenant = read.tenant(&grant)?;
         let link = load_link(&tenant, &id)?;
         usable(&link, now)?;
+        let creator = crate::auth::AccountId(parse_id(&link.created_by)?);
+        let system = read.system(&SystemGrant::internal())?;
+        if crate::auth::authority_of(&system, creator, org, Permission::Share)
+            .map_err(|err| EvidenceError::Creator(err.to_string()))?
+            .is_none()
+        {
+            return Err(EvidenceError::Gone(
+                "this link no longer works: whoever shared it can no longer share this file".into(),
+            ));
+        }
         let record = load(&tenant, &parse_id(&link.evidence_id)?)?;
         (link, record)
     };

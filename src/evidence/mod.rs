@@ -72,6 +72,9 @@ pub enum EvidenceError {
     Io(#[from] std::io::Error),
     #[error("evidence blob: {0}")]
     Blob(blob::BlobError),
+    /// Reading who made a link, to check they still may share.
+    #[error("evidence link creator: {0}")]
+    Creator(String),
 }
 
 impl From<blob::BlobError> for EvidenceError {

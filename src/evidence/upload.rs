@@ -253,7 +253,9 @@ impl Upload {
         let written = writer.finish()?;
         let org = self.plan.org;
         let dir = vault.org_dir(org);
-        match std::fs::create_dir(&dir) {
+        match std::os::unix::fs::DirBuilderExt::mode(&mut std::fs::DirBuilder::new(), 0o700)
+            .create(&dir)
+        {
             // An organization's first blob: its directory's entry must be durable too.
             Ok(()) => std::fs::File::open(&vault.root)?.sync_all()?,
             Err(err) if err.kind() == std::io::ErrorKind::AlreadyExists => {}

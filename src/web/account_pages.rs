@@ -116,7 +116,7 @@ pub async fn mfa_submit(
     })
     .await?;
     match outcome {
-        Ok(_) => Ok(see_other("/")),
+        Ok((token, _)) => super::pages::see_other_with("/", &identity::session_cookie(&token)),
         Err(auth::AuthError::InvalidSecondFactor) => {
             // A lockout ends the pending session; then the sign-in starts over.
             if identity::require_pending(&req, &state).await.is_err() {

@@ -195,7 +195,7 @@ pub async fn mfa(
     identity::check_csrf(&req, &pending, None)?;
     let client = identity::client(&req, &state);
     let state = state.into_inner();
-    web::block(move || {
+    let (token, _) = web::block(move || {
         auth::complete_mfa(
             &state.store,
             &state.relying_party,
@@ -206,7 +206,9 @@ pub async fn mfa(
         )
     })
     .await??;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(HttpResponse::NoContent()
+        .cookie(identity::session_cookie(&token))
+        .finish())
 }
 
 /// Start adding TOTP: returns the secret and `otpauth://` URL. Needs a sign-in within 5 minutes.
@@ -459,10 +461,14 @@ pub async fn admin_audit(
     Ok(HttpResponse::Ok().json(entries))
 }
 
-/// Change the organization's profile: name, CAGE code, UEI, contracts (owners).
+/// Change the organization's profile: name, CAGE code, UEI, contracts (owners). A change
+/// that weakens its security settings (turning `require_mfa` off, turning `mail_detail` on)
+/// needs a sign-in within the re-authentication window.
 #[utoipa::path(put, path = "/api/v1/orgs/{org_id}", tag = "organizations", request_body = crate::org::ProfileUpdate,
     params(("org_id" = String, Path, description = "organization id")),
-    responses((status = 200, body = crate::org::Organization), (status = 401), (status = 403), (status = 404),
+    responses((status = 200, body = crate::org::Organization), (status = 401),
+        (status = 403, description = "not an owner, missing CSRF token, or `reauthentication_required`: the change weakens a security setting"),
+        (status = 404),
         (status = 422, description = "a field is wrong; `field` and the message say which and why")))]
 pub async fn org_update(
     req: HttpRequest,
@@ -476,8 +482,9 @@ pub async fn org_update(
     let client = identity::client(&req, &state);
     let store = state.store.clone();
     let requester = caller.requester;
+    let proof = caller.sign_in_proof();
     let updated = web::block(move || {
-        crate::org::update_profile(&store, requester, org, &body, &client, now())
+        crate::org::update_profile(&store, requester, org, &body, proof, &client, now())
     })
     .await??;
     Ok(HttpResponse::Ok().json(updated))
@@ -500,7 +507,7 @@ pub async fn reauthenticate(
 ) -> Result<HttpResponse, WebError> {
     let signed_in = identity::require_writer(&req, &state).await?;
     let client = identity::client(&req, &state);
-    auth::reauthenticate(
+    let token = auth::reauthenticate(
         &state.store,
         &state.hasher,
         &signed_in.token,
@@ -510,7 +517,9 @@ pub async fn reauthenticate(
         now(),
     )
     .await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(HttpResponse::NoContent()
+        .cookie(identity::session_cookie(&token))
+        .finish())
 }
 
 /// The organization's members with their roles.
@@ -870,7 +879,7 @@ pub async fn change_password(
 ) -> Result<HttpResponse, WebError> {
     let signed_in = identity::require_writer(&req, &state).await?;
     let client = identity::client(&req, &state);
-    auth::change_password(
+    let token = auth::change_password(
         &state.store,
         &state.hasher,
         &signed_in.token,
@@ -881,5 +890,7 @@ pub async fn change_password(
         now(),
     )
     .await?;
-    Ok(HttpResponse::NoContent().finish())
+    Ok(HttpResponse::NoContent()
+        .cookie(identity::session_cookie(&token))
+        .finish())
 }

@@ -59,19 +59,79 @@ fn header_bytes(req: &ServiceRequest) -> usize {
 /// Unsafe methods must come from our own origin. A request carrying the session cookie must
 /// name its origin (browsers always do on POST); one without the cookie (an API token or a
 /// sign-in) may omit it, but a foreign one is refused either way.
-fn origin_allowed(req: &ServiceRequest) -> bool {
+///
+/// Our origin is the configured public URL's, or the host the browser itself addressed
+/// (`Host`, or HTTP/2's `:authority`), which a page on another site cannot choose. The
+/// forwarded host headers (`X-Forwarded-Host`, `Forwarded: host=`) are anyone's to write, so
+/// they count only on a connection from a trusted proxy.
+fn origin_allowed(req: &ServiceRequest, state: Option<&AppState>) -> bool {
     if req.method().is_safe() {
         return true;
     }
-    let host = req.connection_info().host().to_owned();
-    match req
-        .headers()
-        .get(header::ORIGIN)
-        .and_then(|o| o.to_str().ok())
+    let Some(origin) = req.headers().get(header::ORIGIN) else {
+        return req.cookie(crate::auth::session::COOKIE).is_none();
+    };
+    let Ok(origin) = origin.to_str() else {
+        return false;
+    };
+    if let Some(public) = state.and_then(|state| state.public_url.as_ref())
+        && origin.eq_ignore_ascii_case(public.origin())
     {
-        Some(origin) => origin == format!("https://{host}"),
-        None => req.cookie(crate::auth::session::COOKIE).is_none(),
+        return true;
     }
+    let from_proxy = state.is_some_and(|state| {
+        req.peer_addr()
+            .is_some_and(|peer| state.trusted_proxies.contains(peer.ip()))
+    });
+    let host = if from_proxy {
+        Some(req.connection_info().host().to_owned())
+    } else {
+        addressed_host(req)
+    };
+    host.is_some_and(|host| {
+        origin
+            .strip_prefix("https://")
+            .is_some_and(|named| named.eq_ignore_ascii_case(&host))
+    })
+}
+
+/// The host the client addressed on this connection, ignoring every forwarded header.
+fn addressed_host(req: &ServiceRequest) -> Option<String> {
+    req.uri()
+        .authority()
+        .map(|authority| authority.as_str().to_owned())
+        .or_else(|| {
+            req.headers()
+                .get(header::HOST)
+                .and_then(|host| host.to_str().ok())
+                .map(str::to_owned)
+        })
+}
+
+/// Why a request is refused before it reaches its route, by the rate limits.
+#[derive(Debug, PartialEq, Eq)]
+enum RateRefusal {
+    /// Over the limit of its class: try again after this long.
+    Over(std::time::Duration),
+    /// A limited route, and no address to count the request against: refused, not let
+    /// through unlimited.
+    NoAddress,
+}
+
+fn rate_check(
+    req: &ServiceRequest,
+    limits: &super::limits::Limits,
+    trusted: &crate::config::TrustedProxies,
+    class: RouteClass,
+) -> Result<(), RateRefusal> {
+    if class == RouteClass::Open {
+        return Ok(());
+    }
+    let Some(ip) = identity::client_addr(req.request(), trusted) else {
+        tracing::warn!(class = ?class, "request without a client address refused");
+        return Err(RateRefusal::NoAddress);
+    };
+    limits.check(class, ip).map_err(RateRefusal::Over)
 }
 
 /// The body length a request declares, if it declares a readable one.
@@ -117,13 +177,21 @@ pub async fn edge(
     } else {
         limit
     };
-    let over_rate = state.as_ref().and_then(|state| {
-        let ip = identity::client_ip(req.request(), &state.trusted_proxies)?
-            .parse()
-            .ok()?;
-        state.limits.check(class, ip).err()
+    let rate = state.as_ref().map_or(Ok(()), |state| {
+        rate_check(&req, &state.limits, &state.trusted_proxies, class)
     });
-    let refusal = if let Some(wait) = over_rate {
+    let (over_rate, no_address) = match rate {
+        Ok(()) => (None, false),
+        Err(RateRefusal::Over(wait)) => (Some(wait), false),
+        Err(RateRefusal::NoAddress) => (None, true),
+    };
+    let refusal = if no_address {
+        Some((
+            StatusCode::BAD_REQUEST,
+            "the request's client address cannot be told, so no rate limit can be applied"
+                .to_owned(),
+        ))
+    } else if let Some(wait) = over_rate {
         Some((
             StatusCode::TOO_MANY_REQUESTS,
             format!(
@@ -136,7 +204,7 @@ pub async fn edge(
             StatusCode::REQUEST_HEADER_FIELDS_TOO_LARGE,
             format!("the request headers are larger than the {MAX_HEADER_BYTES} bytes allowed"),
         ))
-    } else if !origin_allowed(&req) {
+    } else if !origin_allowed(&req, state.as_ref().map(|state| state.get_ref())) {
         Some((
             StatusCode::FORBIDDEN,
             "cross-origin request refused: this change must come from Rampart's own pages"
@@ -293,5 +361,34 @@ async fn audit_refusal(
     .await;
     if !matches!(recorded, Ok(Ok(()))) {
         tracing::error!(route, "could not record a refused request in the audit log");
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::config::TrustedProxies;
+    use crate::web::limits::Limits;
+
+    #[test]
+    fn a_limited_request_without_a_client_address_is_refused() {
+        let limits = Limits::new(100, 100, 100);
+        let trusted = TrustedProxies::default();
+        let anonymous = actix_web::test::TestRequest::default().to_srv_request();
+        assert_eq!(
+            rate_check(&anonymous, &limits, &trusted, RouteClass::Auth),
+            Err(RateRefusal::NoAddress)
+        );
+        assert_eq!(
+            rate_check(&anonymous, &limits, &trusted, RouteClass::Open),
+            Ok(())
+        );
+        let addressed = actix_web::test::TestRequest::default()
+            .peer_addr("192.0.2.7:4242".parse().unwrap())
+            .to_srv_request();
+        assert_eq!(
+            rate_check(&addressed, &limits, &trusted, RouteClass::Auth),
+            Ok(())
+        );
     }
 }

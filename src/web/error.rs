@@ -197,6 +197,7 @@ impl From<crate::org::OrgError> for WebError {
                 message: err.to_string(),
             },
             crate::org::OrgError::Access(access) => access.into(),
+            crate::org::OrgError::RecentSignInRequired(_) => WebError::StepUpRequired,
             crate::org::OrgError::Audit(audit) => audit.into(),
             crate::org::OrgError::InvalidField { field, message } => WebError::Invalid {
                 field: field.into(),
@@ -319,6 +320,7 @@ impl From<crate::evidence::EvidenceError> for WebError {
             },
             EvidenceError::Access(access) => access.into(),
             EvidenceError::Audit(audit) => audit.into(),
+            EvidenceError::Store(store) => store.into(),
             other => WebError::Internal(other.to_string()),
         }
     }
@@ -405,7 +407,12 @@ impl From<actix_web::error::BlockingError> for WebError {
 
 impl From<crate::store::StoreError> for WebError {
     fn from(err: crate::store::StoreError) -> Self {
-        WebError::Internal(err.to_string())
+        match err {
+            // An organization erased after a link or a page named it: gone, like any other
+            // object that no longer exists, not a fault of the server.
+            crate::store::StoreError::UnknownOrganization(_) => WebError::NotFound,
+            other => WebError::Internal(other.to_string()),
+        }
     }
 }
 

@@ -288,16 +288,12 @@ pub(super) fn serve(download: Download, inline: bool) -> HttpResponse {
         }
     });
     let body = futures_util::stream::once(async move { Ok(web::Bytes::from(first)) }).chain(rest);
-    let disposition = if inline && evidence::sniff::previewable(&media_type) {
-        "inline"
-    } else {
-        "attachment"
-    };
+    let inline = inline && evidence::sniff::previewable(&media_type);
     HttpResponse::Ok()
         .insert_header((header::CONTENT_TYPE, media_type))
         .insert_header((
             header::CONTENT_DISPOSITION,
-            format!("{disposition}; filename=\"{filename}\""),
+            super::download::content_disposition(inline, &filename),
         ))
         .insert_header(("X-Content-Type-Options", "nosniff"))
         .insert_header((header::CACHE_CONTROL, "no-store"))

@@ -34,9 +34,14 @@ pub use crate::dates::now;
 /// entry that is not an address (with or without a port) ends the walk at the peer:
 /// skipping it would believe an entry to its left, which the client may have written.
 pub fn client_ip(req: &HttpRequest, trusted: &TrustedProxies) -> Option<String> {
+    client_addr(req, trusted).map(|ip| ip.to_string())
+}
+
+/// [`client_ip`] as an address.
+pub fn client_addr(req: &HttpRequest, trusted: &TrustedProxies) -> Option<std::net::IpAddr> {
     let peer = req.peer_addr()?.ip();
     if !trusted.contains(peer) {
-        return Some(peer.to_string());
+        return Some(peer);
     }
     let forwarded = req
         .headers()
@@ -50,10 +55,10 @@ pub fn client_ip(req: &HttpRequest, trusted: &TrustedProxies) -> Option<String> 
             break;
         };
         if !trusted.contains(ip) {
-            return Some(ip.to_string());
+            return Some(ip);
         }
     }
-    Some(peer.to_string())
+    Some(peer)
 }
 
 /// An X-Forwarded-For entry's address: `192.0.2.7`, `2001:db8::7`, `192.0.2.7:4242` or
@@ -186,9 +191,19 @@ pub struct Caller {
     pub requester: crate::access::Requester,
     /// The session's CSRF token; `None` for an API token, which carries no cookie to forge.
     pub csrf_token: Option<String>,
+    /// When the session's password was last proven; `None` for an API token.
+    pub authenticated_at: Option<i64>,
 }
 
 impl Caller {
+    /// Whether this caller may make a change that needs a recent sign-in.
+    pub fn sign_in_proof(&self) -> crate::org::SignInProof {
+        match self.authenticated_at {
+            Some(at) if auth::proven_recently(at, now()) => crate::org::SignInProof::Recent,
+            _ => crate::org::SignInProof::Stale,
+        }
+    }
+
     /// Unsafe requests on a session must echo its CSRF token in the header.
     pub fn check_csrf(&self, req: &HttpRequest) -> Result<(), WebError> {
         let Some(expected) = &self.csrf_token else {
@@ -220,6 +235,7 @@ pub async fn require_caller(
         let (account, limits) = found.ok_or(WebError::Unauthenticated)?;
         return Ok(Caller {
             csrf_token: None,
+            authenticated_at: None,
             requester: crate::access::Requester {
                 account: account.id,
                 appliance_admin: account.appliance_admin,
@@ -232,6 +248,7 @@ pub async fn require_caller(
     Ok(Caller {
         requester: requester(&signed_in),
         csrf_token: Some(signed_in.session.csrf_token),
+        authenticated_at: Some(signed_in.session.authenticated_at),
         account: signed_in.account,
     })
 }

@@ -75,10 +75,13 @@ impl ClassLimiter {
         }
     }
 
-    /// `Err(wait)` when `key` is over its limit.
+    /// `Err(wait)` when `key` is over its limit. A limiter that cannot be read (its lock
+    /// poisoned by a panic) refuses: a limit that fails open is no limit. The next sweep
+    /// starts it afresh.
     fn check(&self, key: IpAddr) -> Result<(), Duration> {
         let Ok(limiter) = self.limiter.read() else {
-            return Ok(());
+            tracing::error!("rate limiter unreadable; refusing until it is rebuilt");
+            return Err(Duration::from_secs(1));
         };
         match limiter.check_key(&key) {
             Ok(()) => Ok(()),
@@ -91,22 +94,37 @@ impl ClassLimiter {
     }
 
     fn sweep(&self) {
+        // The read guard (poisoned or not) must be gone before `rebuild` takes the write lock.
         let too_many = match self.limiter.read() {
             Ok(limiter) => {
                 limiter.retain_recent();
                 limiter.shrink_to_fit();
-                limiter.len() > MAX_TRACKED
+                Some(limiter.len() > MAX_TRACKED)
             }
-            Err(_) => false,
+            Err(_) => None,
+        };
+        let Some(too_many) = too_many else {
+            self.rebuild();
+            tracing::warn!("rate limiter rebuilt after a poisoned lock");
+            return;
         };
         if too_many {
-            if let Ok(mut limiter) = self.limiter.write() {
-                *limiter = DefaultKeyedRateLimiter::keyed(self.quota);
-            }
+            self.rebuild();
             tracing::warn!(
                 limit = MAX_TRACKED,
                 "rate limiter table cleared under a flood of distinct addresses"
             );
+        }
+    }
+
+    fn rebuild(&self) {
+        let fresh = DefaultKeyedRateLimiter::keyed(self.quota);
+        match self.limiter.write() {
+            Ok(mut limiter) => *limiter = fresh,
+            Err(poisoned) => {
+                *poisoned.into_inner() = fresh;
+                self.limiter.clear_poison();
+            }
         }
     }
 }
@@ -228,6 +246,27 @@ mod tests {
                 .check(RouteClass::Auth, "2001:db8::ffff:2".parse().unwrap())
                 .is_err()
         );
+    }
+
+    #[test]
+    fn a_poisoned_limiter_refuses_until_the_sweep_rebuilds_it() {
+        let limits = std::sync::Arc::new(Limits::new(10, 100, 5));
+        let poisoner = limits.clone();
+        let _ = std::thread::spawn(move || {
+            let _guard = poisoner.auth.limiter.write().unwrap();
+            panic!("poison the lock");
+        })
+        .join();
+        assert!(limits.auth.limiter.is_poisoned());
+        let a: IpAddr = "10.0.0.1".parse().unwrap();
+        assert!(limits.check(RouteClass::Auth, a).is_err(), "fails closed");
+        assert!(
+            limits.check(RouteClass::Api, a).is_ok(),
+            "other classes unaffected"
+        );
+        limits.sweep();
+        assert!(!limits.auth.limiter.is_poisoned());
+        assert!(limits.check(RouteClass::Auth, a).is_ok());
     }
 
     #[test]

@@ -11,6 +11,7 @@ mod auth_api;
 mod catalog_api;
 mod docs_api;
 mod docs_pages;
+mod download;
 mod edge;
 mod error;
 mod evidence_api;
@@ -51,6 +52,9 @@ pub struct AppState {
     pub store: Arc<Store>,
     pub hasher: crate::auth::Hasher,
     pub trusted_proxies: crate::config::TrustedProxies,
+    /// Where users reach Rampart, when configured: its origin is the one unsafe requests
+    /// must come from.
+    pub public_url: Option<crate::config::PublicUrl>,
     pub limits: Arc<limits::Limits>,
     /// Where users reach Rampart, for links shown in answers.
     pub base_url: String,
@@ -374,6 +378,7 @@ pub fn build_server(
         // starve everyone else. On 2 cores that is one hash at a time.
         hasher: crate::auth::Hasher::new(cores.saturating_sub(1).max(1)),
         trusted_proxies: config.trusted_proxies.clone(),
+        public_url: config.public_url.clone(),
         body_limit_bytes: body_limit,
         upload_idle: Duration::from_secs(config.upload_idle_timeout_secs.get()),
         vault,

@@ -79,6 +79,18 @@ pub(super) fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
+/// A redirect that also sets (or removes) the session cookie.
+pub(super) fn see_other_with(
+    location: &str,
+    cookie: &actix_web::cookie::Cookie<'_>,
+) -> Result<HttpResponse, WebError> {
+    let mut response = see_other(location);
+    response
+        .add_cookie(cookie)
+        .map_err(|err| WebError::Internal(err.to_string()))?;
+    Ok(response)
+}
+
 /// Where a session that is not fully signed in must go first: the second-factor step, or
 /// enrolment on the account page when its organization requires a second factor.
 fn unfinished(signed_in: &identity::SignedIn, path: &str) -> Option<&'static str> {
@@ -328,11 +340,7 @@ pub async fn signin_submit(
             } else {
                 "/"
             };
-            let mut response = see_other(next);
-            response
-                .add_cookie(&identity::session_cookie(&signed_in.token))
-                .map_err(|err| WebError::Internal(err.to_string()))?;
-            Ok(response)
+            see_other_with(next, &identity::session_cookie(&signed_in.token))
         }
         Err(crate::auth::AuthError::InvalidCredentials) => {
             let page = SigninPage {
@@ -371,11 +379,7 @@ pub async fn signout(
         )
     })
     .await??;
-    let mut response = see_other("/signin");
-    response
-        .add_cookie(&identity::expired_cookie())
-        .map_err(|err| WebError::Internal(err.to_string()))?;
-    Ok(response)
+    see_other_with("/signin", &identity::expired_cookie())
 }
 
 #[derive(Template)]

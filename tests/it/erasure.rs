@@ -109,6 +109,30 @@ fn an_owner_erases_an_organization_and_nothing_of_it_can_be_read_again() {
         std::fs::copy(entry.path(), saved.join(entry.file_name())).unwrap();
     }
 
+    // A share link to its file, which must stop answering with the organization.
+    let link = send(
+        &server,
+        &owner,
+        "POST",
+        &format!(
+            "/api/v1/orgs/{org}/evidence/{}/links",
+            evidence["id"].as_str().unwrap()
+        ),
+        &json!({}),
+    );
+    assert_eq!(link.status(), 201);
+    let link: Value = link.json().unwrap();
+    let shared = format!(
+        "/share/{}",
+        link["url"]
+            .as_str()
+            .unwrap()
+            .rsplit_once("/share/")
+            .unwrap()
+            .1
+    );
+    assert_eq!(server.get(&shared).status(), 200);
+
     // An invitation still open: it names an address, and goes with the organization.
     let invited = send(
         &server,
@@ -157,6 +181,8 @@ fn an_owner_erases_an_organization_and_nothing_of_it_can_be_read_again() {
 
     // Gone for everyone, the appliance administrator included; its files are off the disk.
     assert_eq!(owner.get(&server, &download).status(), 404);
+    assert_eq!(server.get(&shared).status(), 404, "the share link");
+    assert_every_route_naming_it_is_gone(&server, &owner, &org, &evidence);
     assert_eq!(
         owner.get(&server, &format!("/api/v1/orgs/{org}")).status(),
         404
@@ -210,6 +236,11 @@ fn an_owner_erases_an_organization_and_nothing_of_it_can_be_read_again() {
     }
     let server = env.serve();
     assert!(!old_blobs.exists(), "swept at start");
+    assert_eq!(
+        server.get(&shared).status(),
+        404,
+        "the share link, after a restart"
+    );
     assert_eq!(env.rampart(&["evidence", "verify"]).status.code(), Some(0));
     drop(server);
 
@@ -231,6 +262,63 @@ fn an_owner_erases_an_organization_and_nothing_of_it_can_be_read_again() {
     ]);
     assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
     assert!(stdout(&elsewhere.rampart(&["admin", "org", "list"])).contains("Acme Defense"));
+}
+
+/// Every route of the API that names an organization, with the erased one's id (and the id
+/// of the file it held wherever a route names something else): each answers 404 (or
+/// refuses the body first), none 5xx, for its former owner, who is also the appliance's
+/// administrator.
+fn assert_every_route_naming_it_is_gone(
+    server: &crate::harness::TestServer,
+    owner: &Session,
+    org: &str,
+    evidence: &Value,
+) {
+    let spec: Value = server.get("/api/v1/openapi.json").json().unwrap();
+    let evidence = evidence["id"].as_str().unwrap();
+    let mut checked = 0;
+    for (path, operations) in spec["paths"].as_object().unwrap() {
+        if !path.contains("{org_id}") {
+            continue;
+        }
+        let concrete = path
+            .split('/')
+            .map(|segment| match segment {
+                "{org_id}" => org,
+                "{framework}" => "nist-800-171-r2",
+                "{source}" => "objectives",
+                "{report}" => "gaps",
+                s if s.starts_with('{') => evidence,
+                s => s,
+            })
+            .collect::<Vec<_>>()
+            .join("/");
+        for method in operations.as_object().unwrap().keys() {
+            let response = server
+                .client
+                .request(
+                    method.to_uppercase().parse().unwrap(),
+                    server.url(&concrete),
+                )
+                .header("origin", origin(server))
+                .header("cookie", &owner.cookie)
+                .header("x-csrf-token", &owner.csrf)
+                .json(&json!({}))
+                .send()
+                .unwrap();
+            let status = response.status().as_u16();
+            // A body the route cannot take may be refused before the organization is looked
+            // up; a read names nothing but the organization and must be 404.
+            let refused_body = method != "get" && [400, 411, 415, 422].contains(&status);
+            assert!(
+                status == 404 || refused_body,
+                "{method} {concrete}: {status} {}",
+                response.text().unwrap()
+            );
+            checked += 1;
+        }
+    }
+    assert!(checked > 40, "only {checked} routes name an organization");
 }
 
 #[test]

@@ -979,6 +979,28 @@ fn a_member_uploads_but_only_admins_and_owners_create_share_links() {
     assert!(link["url"].as_str().unwrap().contains("/share/"), "{link}");
     let listed = ok_json(owner.get(&server, &links));
     assert_eq!(listed["links"].as_array().unwrap().len(), 1, "{listed}");
+
+    // A link is its creator's act: it works only while they may still share.
+    let shared = format!("/share/{}", token_of(&link));
+    assert_eq!(server.get(&shared).status(), 200);
+    let admin_id = account_id(&server, &admin);
+    let role = |role: &str| {
+        send(
+            &server,
+            &owner,
+            "PUT",
+            &format!("/api/v1/orgs/{org}/members/{admin_id}"),
+            &json!({ "role": role }),
+        )
+        .status()
+    };
+    assert_eq!(role("member"), 204);
+    assert_eq!(server.get(&shared).status(), 410, "demoted creator");
+    assert_eq!(role("admin"), 204);
+    assert_eq!(server.get(&shared).status(), 200);
+    let out = env.rampart(&["admin", "user", "disable", "--email", "admin@acme.example"]);
+    assert_eq!(out.status.code(), Some(0));
+    assert_eq!(server.get(&shared).status(), 410, "disabled creator");
 }
 
 /// Starts an upload of `body` on a connection of its own, sends the first `sent` bytes,
@@ -1642,4 +1664,70 @@ fn metadata_links_requirements_and_a_past_review_date_is_drift() {
     let updated = ok_json(put(Value::Null, json!(["3.1.1"])));
     assert_eq!(updated["review_status"], "none");
     assert!(audit(&server, &owner, &org, "evidence.update").len() >= 4);
+}
+
+#[test]
+fn every_file_and_directory_is_the_daemons_alone_whatever_the_umask() {
+    let env = TestEnv {
+        umask: Some("022"),
+        ..TestEnv::new()
+    };
+    let server = env.serve();
+    let org = set_up(&server);
+    let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    upload(&server, &owner, &org, "policy.pdf", &pdf("modes"));
+    let out = env.rampart(&["audit", "seal"]);
+    assert_eq!(out.status.code(), Some(0), "{}", stderr(&out));
+
+    use std::os::unix::fs::PermissionsExt;
+    let mut open_to_others = Vec::new();
+    let mut blobs = 0;
+    let mut pending = vec![env.data_dir()];
+    while let Some(dir) = pending.pop() {
+        for entry in std::fs::read_dir(&dir).unwrap().flatten() {
+            let meta = std::fs::symlink_metadata(entry.path()).unwrap();
+            let mode = meta.permissions().mode() & 0o777;
+            if mode & 0o077 != 0 {
+                open_to_others.push(format!("{:o} {}", mode, entry.path().display()));
+            }
+            if meta.is_dir() {
+                pending.push(entry.path());
+            } else if entry.path().extension().is_some_and(|e| e == "blob") {
+                blobs += 1;
+            }
+        }
+    }
+    assert_eq!(blobs, 1, "the upload's blob was looked at");
+    assert!(open_to_others.is_empty(), "{open_to_others:#?}");
+}
+
+#[test]
+fn a_download_names_its_file_in_ascii_and_in_utf8() {
+    let (_env, server, owner, org) = signed_in();
+    let name = "Zugangsrichtlinie für Büros — 2026.pdf";
+    let evidence = upload(&server, &owner, &org, name, &pdf("names"));
+    let download = owner.get(
+        &server,
+        &format!(
+            "{}/{}/download",
+            evidence_path(&org),
+            evidence["id"].as_str().unwrap()
+        ),
+    );
+    assert_eq!(download.status(), 200);
+    let header = download.headers()["content-disposition"]
+        .as_bytes()
+        .to_vec();
+    assert!(header.is_ascii(), "{}", String::from_utf8_lossy(&header));
+    let header = String::from_utf8(header).unwrap();
+    assert!(
+        header.starts_with("attachment; filename=\"Zugangsrichtlinie f_r B_ros _ 2026.pdf\"; "),
+        "{header}"
+    );
+    assert!(
+        header.ends_with(
+            "filename*=UTF-8''Zugangsrichtlinie%20f%C3%BCr%20B%C3%BCros%20%E2%80%94%202026.pdf"
+        ),
+        "{header}"
+    );
 }

@@ -23,6 +23,8 @@ pub struct TestEnv {
     pub dir: tempfile::TempDir,
     pub extra_config: String,
     pub env: Vec<(String, String)>,
+    /// The umask `rampart` is started with, when a test sets one (octal, as `sh` takes it).
+    pub umask: Option<&'static str>,
 }
 
 impl TestEnv {
@@ -35,6 +37,7 @@ impl TestEnv {
             dir: tempfile::tempdir().expect("temp dir"),
             extra_config: extra.to_owned(),
             env: Vec::new(),
+            umask: None,
         };
         env.write_config();
         env
@@ -98,7 +101,14 @@ impl TestEnv {
 
     /// A `rampart` command with this env's config and a clean `RAMPART_*` environment.
     pub fn command(&self, args: &[&str]) -> Command {
-        let mut cmd = Command::new(BIN);
+        let mut cmd = match self.umask {
+            Some(mask) => {
+                let mut shell = Command::new("sh");
+                shell.args(["-c", &format!("umask {mask} && exec \"$0\" \"$@\""), BIN]);
+                shell
+            }
+            None => Command::new(BIN),
+        };
         cmd.args(args).arg("--config").arg(self.config_path());
         for (name, _) in std::env::vars() {
             if name.starts_with("RAMPART_") || name == "NOTIFY_SOCKET" {

@@ -357,11 +357,61 @@ fn cross_origin_and_cookie_without_origin_are_refused() {
         .send()
         .unwrap();
     assert_eq!(no_origin.status(), 403);
+    // No proxy is trusted, so a forwarded host is the client's own word and changes nothing.
+    for (name, value) in [
+        ("x-forwarded-host", "evil.example"),
+        ("forwarded", "host=evil.example"),
+        ("forwarded", "for=192.0.2.1;host=evil.example;proto=https"),
+    ] {
+        let forwarded = server
+            .client
+            .post(server.url("/api/v1/auth/logout"))
+            .header("cookie", &session.cookie)
+            .header("origin", "https://evil.example")
+            .header(name, value)
+            .header("x-csrf-token", &session.csrf)
+            .send()
+            .unwrap();
+        assert_eq!(forwarded.status(), 403, "{name}: {value}");
+    }
     assert_eq!(
         session.get(&server, "/api/v1/me").status(),
         200,
         "session survived"
     );
+}
+
+#[test]
+fn the_public_urls_origin_is_accepted_and_forwarded_hosts_only_from_proxies() {
+    let env = TestEnv::with_config(
+        "public_url = \"https://rampart.example.test\"\ntrusted_proxies = [\"127.0.0.1\"]",
+    );
+    let server = env.serve();
+    set_up(&server);
+    let session = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let attempt = |origin: &str, forwarded_host: Option<&str>| {
+        let mut request = server
+            .client
+            .put(server.url("/api/v1/me/mail-preferences"))
+            .header("cookie", &session.cookie)
+            .header("origin", origin)
+            .header("x-csrf-token", &session.csrf)
+            .json(&json!({"reminders": true, "drift_alerts": true, "weekly_digest": true}));
+        if let Some(host) = forwarded_host {
+            request = request.header("x-forwarded-host", host);
+        }
+        request.send().unwrap().status().as_u16()
+    };
+    assert_eq!(attempt("https://rampart.example.test", None), 200);
+    assert_eq!(attempt("https://RAMPART.example.test", None), 200);
+    assert_eq!(attempt("https://rampart.example.test:8443", None), 403);
+    assert_eq!(attempt("http://rampart.example.test", None), 403);
+    // The loopback peer is a trusted proxy here, so the host it forwards is believed.
+    assert_eq!(
+        attempt("https://proxy.example.test", Some("proxy.example.test")),
+        200
+    );
+    assert_eq!(attempt("https://evil.example", None), 403);
 }
 
 #[test]
@@ -777,10 +827,28 @@ fn reauthentication_checks_the_password_and_is_audited() {
             .send()
             .unwrap()
     };
+    let stale_session = Session {
+        cookie: session.cookie.clone(),
+        csrf: session.csrf.clone(),
+    };
     let wrong = reauth("not my password at all");
     assert_eq!(wrong.status(), 401);
     assert_eq!(error_code(wrong), "invalid_credentials");
-    assert_eq!(reauth(ADMIN_PASSWORD).status(), 204);
+    let confirmed = reauth(ADMIN_PASSWORD);
+    assert_eq!(confirmed.status(), 204);
+    // A re-authentication renews the session's token; the old one ends with it.
+    let session = crate::mfa::renewed(&confirmed, &session);
+    assert_eq!(stale_session.get(&server, "/api/v1/me").status(), 401);
+    assert_eq!(session.get(&server, "/api/v1/me").status(), 200);
+    let invite = |email: &str| {
+        send(
+            &server,
+            &session,
+            "POST",
+            &format!("/api/v1/orgs/{acme}/invitations"),
+            &json!({"email": email, "role": "admin"}),
+        )
+    };
     assert_eq!(invite("late@acme.example").status(), 201);
     let actions = audit_actions(&env);
     assert!(actions.contains(&("auth.reauthenticate".to_owned(), "failure".to_owned())));
@@ -1163,14 +1231,17 @@ fn changing_the_password_needs_the_current_one_and_ends_other_sessions() {
             .json(&json!({"current_password": current, "new_password": new}))
             .send()
             .unwrap()
-            .status()
     };
     let new_password = "copper meadow signal 58 tide";
-    assert_eq!(change("wrong wrong wrong", new_password), 401);
-    assert_eq!(change(ADMIN_PASSWORD, "password1234"), 422);
-    assert_eq!(change(ADMIN_PASSWORD, new_password), 204);
+    assert_eq!(change("wrong wrong wrong", new_password).status(), 401);
+    assert_eq!(change(ADMIN_PASSWORD, "password1234").status(), 422);
+    let changed = change(ADMIN_PASSWORD, new_password);
+    assert_eq!(changed.status(), 204);
     assert_eq!(other.get(&server, "/api/v1/me").status(), 401);
-    assert_eq!(session.get(&server, "/api/v1/me").status(), 200);
+    // The password was proven again, so this session lives on under a new token.
+    let renewed = crate::mfa::renewed(&changed, &session);
+    assert_eq!(renewed.get(&server, "/api/v1/me").status(), 200);
+    assert_eq!(session.get(&server, "/api/v1/me").status(), 401);
     assert_eq!(
         Session::try_login(&server, ADMIN_EMAIL, ADMIN_PASSWORD).status(),
         401

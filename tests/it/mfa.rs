@@ -60,6 +60,25 @@ fn half_login(server: &TestServer) -> Session {
     }
 }
 
+/// The session a step that raised its trust moved to: the new cookie, the same CSRF token.
+pub fn renewed(response: &reqwest::blocking::Response, before: &Session) -> Session {
+    let cookie = response
+        .headers()
+        .get("set-cookie")
+        .expect("a renewed session cookie")
+        .to_str()
+        .unwrap()
+        .split(';')
+        .next()
+        .unwrap()
+        .to_owned();
+    assert!(cookie.starts_with("__Host-rampart_session="), "{cookie}");
+    Session {
+        cookie,
+        csrf: before.csrf.clone(),
+    }
+}
+
 /// Adds an authenticator app to `session`'s account; returns its secret.
 fn enrol_totp(server: &TestServer, session: &Session) -> String {
     let enrol: Value = post(server, session, "/api/v1/me/totp", &json!({}))
@@ -138,17 +157,19 @@ fn totp_enrolment_second_step_replay_and_recovery_codes() {
     assert_eq!(bad.status(), 401);
     assert_eq!(code_of(bad), "invalid_second_factor");
     let next_code = code(&secret, now() + 30);
-    assert_eq!(
-        post(
-            &server,
-            &pending,
-            "/api/v1/auth/mfa",
-            &json!({"code": next_code})
-        )
-        .status(),
-        204
+    let given = post(
+        &server,
+        &pending,
+        "/api/v1/auth/mfa",
+        &json!({"code": next_code}),
     );
-    assert_eq!(pending.get(&server, "/api/v1/me").status(), 200);
+    assert_eq!(given.status(), 204);
+    // The second factor raises the session's trust, so it moves to a new token: the one
+    // that only knew the password is dead.
+    let signed_in = renewed(&given, &pending);
+    assert_ne!(signed_in.cookie, pending.cookie);
+    assert_eq!(signed_in.get(&server, "/api/v1/me").status(), 200);
+    assert_eq!(pending.get(&server, "/api/v1/me").status(), 401);
 
     // The same code again, on a new sign-in: refused as a replay.
     let replay = half_login(&server);
@@ -366,6 +387,65 @@ fn requiring_mfa_stops_sessions_and_tokens_already_in_use_until_a_factor_is_adde
         200,
         "enrolled: the token works again"
     );
+}
+
+#[test]
+fn weakening_an_organizations_security_settings_needs_a_recent_sign_in() {
+    let env = TestEnv::with_config("reauthentication_secs = 2");
+    let server = env.serve();
+    let acme = set_up(&server);
+    let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    enrol_totp(&server, &owner);
+    let profile = |require_mfa: bool, mail_detail: bool| json!({"name": "Acme", "require_mfa": require_mfa, "mail_detail": mail_detail});
+    let put = |session: &Session, body: &Value| {
+        crate::identity::send(
+            &server,
+            session,
+            "PUT",
+            &format!("/api/v1/orgs/{acme}"),
+            body,
+        )
+    };
+    // Making it stronger needs nothing more.
+    assert_eq!(put(&owner, &profile(true, false)).status(), 200);
+
+    std::thread::sleep(std::time::Duration::from_millis(2500));
+    for weaker in [profile(false, false), profile(true, true)] {
+        let refused = put(&owner, &weaker);
+        assert_eq!(refused.status(), 403, "{weaker}");
+        assert_eq!(code_of(refused), "reauthentication_required");
+    }
+    let kept: Value = owner
+        .get(&server, &format!("/api/v1/orgs/{acme}"))
+        .json()
+        .unwrap();
+    assert_eq!(
+        kept["require_mfa"], true,
+        "a refused change changed nothing"
+    );
+    assert_eq!(kept["mail_detail"], false);
+    // Still stronger-or-equal changes go through on a stale session.
+    assert_eq!(put(&owner, &profile(true, false)).status(), 200);
+
+    let confirmed = post(
+        &server,
+        &owner,
+        "/api/v1/auth/reauthenticate",
+        &json!({"password": ADMIN_PASSWORD}),
+    );
+    assert_eq!(confirmed.status(), 204);
+    let owner = renewed(&confirmed, &owner);
+    assert_eq!(put(&owner, &profile(false, true)).status(), 200);
+
+    let out = env.rampart(&["audit", "export"]);
+    let log = String::from_utf8_lossy(&out.stdout).into_owned();
+    let count = |action: &str| {
+        log.lines()
+            .filter(|l| l.contains(&format!("\"action\":\"{action}\"")))
+            .count()
+    };
+    assert_eq!(count("mfa.org_requirement_off"), 1);
+    assert_eq!(count("org.mail_detail_on"), 1);
 }
 
 #[test]
