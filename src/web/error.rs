@@ -328,8 +328,12 @@ impl From<crate::catalog::ImportError> for WebError {
     fn from(err: crate::catalog::ImportError) -> Self {
         use crate::catalog::{CatalogError, ImportError};
         match err {
-            ImportError::Catalog(CatalogError::Invalid { problems, .. }) => {
-                let message = err_message(&problems);
+            ImportError::Catalog(CatalogError::Invalid {
+                kind,
+                problems,
+                total,
+            }) => {
+                let message = invalid_document_message(kind, &problems, total);
                 WebError::InvalidDocument {
                     message,
                     problems: problems
@@ -361,7 +365,13 @@ impl From<crate::catalog::ImportError> for WebError {
     }
 }
 
-fn err_message(problems: &[crate::catalog::Problem]) -> String {
+/// One line for a document that breaks its schema: the kind of document it was taken for,
+/// how many problems it has, and the first.
+fn invalid_document_message(
+    kind: &str,
+    problems: &[crate::catalog::Problem],
+    total: usize,
+) -> String {
     let first = problems
         .first()
         .map(|p| {
@@ -373,9 +383,8 @@ fn err_message(problems: &[crate::catalog::Problem]) -> String {
         })
         .unwrap_or_default();
     format!(
-        "not a valid OSCAL 1.1.3 catalog ({} problem{}){first}",
-        problems.len(),
-        if problems.len() == 1 { "" } else { "s" }
+        "not a valid OSCAL 1.1.3 {kind} ({total} problem{}){first}",
+        if total == 1 { "" } else { "s" }
     )
 }
 
