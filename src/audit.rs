@@ -48,6 +48,7 @@ pub enum Actor {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, utoipa::ToSchema)]
 #[serde(rename_all = "snake_case")]
+#[schema(as = AuditOutcome)]
 pub enum Outcome {
     Success,
     Failure,
@@ -210,6 +211,7 @@ pub fn entries(store: &Store) -> Result<Vec<Entry>, AuditError> {
 
 /// Which entries to show.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Filter {
     /// Only entries whose action starts with this, such as `auth.`.
     pub action: Option<String>,

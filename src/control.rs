@@ -2,7 +2,9 @@
 //! over a Unix socket (mode 0600, peer uid checked); with no daemon running they open the
 //! store file directly. Either way the same [`handle`] runs the operation.
 //!
-//! Protocol: one JSON [`Request`] per line, answered by one JSON [`Reply`] per line.
+//! Protocol: one JSON [`Request`] per line, answered by one JSON [`Reply`] per line:
+//! `{"ok": …}`, or `{"error": {"kind": …, "message": …}}` where the [`FailureKind`] decides
+//! the verb's exit status.
 
 use std::io::{BufRead, BufReader, Write};
 use std::net::SocketAddr;
@@ -109,7 +111,257 @@ pub struct Context {
 #[serde(rename_all = "snake_case")]
 pub enum Reply {
     Ok(serde_json::Value),
-    Error(String),
+    Error(Failure),
+}
+
+/// Why an operation failed: its kind decides the exit status of the verb that asked.
+/// On the wire: `{"error": {"kind": "not_found", "message": "…"}}`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, thiserror::Error)]
+#[serde(from = "FailureOnWire")]
+#[error("{message}")]
+pub struct Failure {
+    pub kind: FailureKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum FailureKind {
+    /// The request is malformed, or a value in it is not accepted.
+    Input,
+    /// It names something (an organization, an account, a message) that does not exist.
+    NotFound,
+    /// It is well formed, but the appliance's present state or settings do not allow it.
+    Refused,
+    /// It could not be carried out: a store, disk or integrity failure. Also what a kind
+    /// this client does not know yet is taken for.
+    #[serde(other)]
+    Runtime,
+}
+
+#[derive(Deserialize)]
+#[serde(untagged)]
+enum FailureOnWire {
+    Kinded {
+        kind: FailureKind,
+        message: String,
+    },
+    /// A daemon from before failure kinds sends the message alone; its verbs exited as for
+    /// bad input, and still do.
+    MessageOnly(String),
+}
+
+impl From<FailureOnWire> for Failure {
+    fn from(wire: FailureOnWire) -> Self {
+        match wire {
+            FailureOnWire::Kinded { kind, message } => Failure { kind, message },
+            FailureOnWire::MessageOnly(message) => Failure::new(FailureKind::Input, message),
+        }
+    }
+}
+
+impl Failure {
+    pub fn new(kind: FailureKind, message: impl Into<String>) -> Failure {
+        Failure {
+            kind,
+            message: message.into(),
+        }
+    }
+}
+
+/// What kind of failure an error of a domain module is: here what an HTTP status is at the
+/// web edge.
+trait Classify: std::fmt::Display {
+    fn kind(&self) -> FailureKind;
+}
+
+fn failed<E: Classify>(err: E) -> Failure {
+    Failure::new(err.kind(), err.to_string())
+}
+
+/// The answer as JSON, or the domain's error classified.
+fn answer<T: Serialize, E: Classify>(result: Result<T, E>) -> Result<serde_json::Value, Failure> {
+    result
+        .map_err(failed)
+        .and_then(|value| serde_json::to_value(value).map_err(failed))
+}
+
+impl Classify for serde_json::Error {
+    fn kind(&self) -> FailureKind {
+        FailureKind::Runtime
+    }
+}
+
+impl Classify for crate::store::StoreError {
+    fn kind(&self) -> FailureKind {
+        match self {
+            crate::store::StoreError::UnknownOrganization(_) => FailureKind::NotFound,
+            _ => FailureKind::Runtime,
+        }
+    }
+}
+
+impl Classify for crate::access::AccessError {
+    fn kind(&self) -> FailureKind {
+        use crate::access::AccessError;
+        match self {
+            AccessError::NotFound => FailureKind::NotFound,
+            AccessError::Forbidden | AccessError::NotApplianceAdmin => FailureKind::Refused,
+            AccessError::Store(err) => err.kind(),
+            _ => FailureKind::Runtime,
+        }
+    }
+}
+
+impl Classify for crate::audit::AuditError {
+    fn kind(&self) -> FailureKind {
+        use crate::audit::AuditError;
+        match self {
+            AuditError::Store(err) => err.kind(),
+            AuditError::Access(err) => err.kind(),
+            // Includes an archive refused because the chain fails its check: a damaged
+            // log, as `audit verify` reports it.
+            _ => FailureKind::Runtime,
+        }
+    }
+}
+
+impl Classify for crate::org::OrgError {
+    fn kind(&self) -> FailureKind {
+        use crate::org::OrgError;
+        match self {
+            OrgError::InvalidName | OrgError::InvalidField { .. } => FailureKind::Input,
+            OrgError::Store(err) => err.kind(),
+            OrgError::Audit(err) => err.kind(),
+            OrgError::Access(err) => err.kind(),
+            _ => FailureKind::Runtime,
+        }
+    }
+}
+
+impl Classify for crate::mail::MailError {
+    fn kind(&self) -> FailureKind {
+        use crate::mail::MailError;
+        match self {
+            MailError::Address(_) => FailureKind::Input,
+            MailError::NotFailed(_) => FailureKind::NotFound,
+            MailError::Disabled | MailError::Config(_) => FailureKind::Refused,
+            MailError::Store(err) => err.kind(),
+            MailError::Audit(err) => err.kind(),
+            MailError::Access(err) => err.kind(),
+            _ => FailureKind::Runtime,
+        }
+    }
+}
+
+impl Classify for crate::auth::AuthError {
+    fn kind(&self) -> FailureKind {
+        use crate::auth::AuthError;
+        match self {
+            AuthError::InvalidCredentials
+            | AuthError::InvalidInput { .. }
+            | AuthError::WeakPassword(_)
+            | AuthError::InvalidSecondFactor
+            | AuthError::SetupLinkInvalid
+            | AuthError::LinkInvalid => FailureKind::Input,
+            AuthError::NoSuchAccount => FailureKind::NotFound,
+            AuthError::EmailTaken
+            | AuthError::AlreadySetUp
+            | AuthError::MailUnavailable
+            | AuthError::ResetMailUnavailable
+            | AuthError::StepUpRequired
+            | AuthError::MfaEnrolmentRequired => FailureKind::Refused,
+            AuthError::Store(err) => err.kind(),
+            AuthError::Audit(err) => err.kind(),
+            AuthError::Access(err) => err.kind(),
+            AuthError::Mail(err) => err.kind(),
+            _ => FailureKind::Runtime,
+        }
+    }
+}
+
+impl Classify for crate::erasure::ErasureError {
+    fn kind(&self) -> FailureKind {
+        use crate::erasure::ErasureError;
+        match self {
+            ErasureError::NotConfirmed(_) => FailureKind::Input,
+            ErasureError::Refused(_) => FailureKind::Refused,
+            ErasureError::Access(err) => err.kind(),
+            ErasureError::Store(err) => err.kind(),
+            ErasureError::Audit(err) => err.kind(),
+            ErasureError::Org(err) => err.kind(),
+            ErasureError::Auth(err) => err.kind(),
+            ErasureError::Mail(err) => err.kind(),
+            _ => FailureKind::Runtime,
+        }
+    }
+}
+
+impl Classify for crate::evidence::EvidenceError {
+    fn kind(&self) -> FailureKind {
+        use crate::evidence::EvidenceError;
+        match self {
+            EvidenceError::NotFound | EvidenceError::Gone(_) => FailureKind::NotFound,
+            EvidenceError::Invalid { .. }
+            | EvidenceError::TooLarge { .. }
+            | EvidenceError::UnsupportedType(_)
+            | EvidenceError::Incomplete => FailureKind::Input,
+            EvidenceError::QuotaExceeded { .. } => FailureKind::Refused,
+            EvidenceError::Access(err) => err.kind(),
+            EvidenceError::Audit(err) => err.kind(),
+            EvidenceError::Store(err) => err.kind(),
+            _ => FailureKind::Runtime,
+        }
+    }
+}
+
+impl Classify for crate::backup::BackupError {
+    fn kind(&self) -> FailureKind {
+        use crate::backup::BackupError;
+        match self {
+            BackupError::Exists(_) => FailureKind::Input,
+            BackupError::NotConfigured | BackupError::TooNew { .. } => FailureKind::Refused,
+            BackupError::Store(err) => err.kind(),
+            // A target that cannot be written, a key file that cannot be read, a damaged
+            // backup.
+            _ => FailureKind::Runtime,
+        }
+    }
+}
+
+impl Classify for crate::jobs::JobError {
+    fn kind(&self) -> FailureKind {
+        use crate::jobs::JobError;
+        match self {
+            JobError::Unknown(_) => FailureKind::Input,
+            JobError::Store(err) => err.kind(),
+            JobError::Audit(err) => err.kind(),
+            JobError::Mail(err) => err.kind(),
+            JobError::Evidence(err) => err.kind(),
+            JobError::Auth(err) => err.kind(),
+            JobError::Access(err) => err.kind(),
+            JobError::Org(err) => err.kind(),
+            JobError::Backup(err) => err.kind(),
+            _ => FailureKind::Runtime,
+        }
+    }
+}
+
+impl Classify for crate::docs::DocsError {
+    fn kind(&self) -> FailureKind {
+        use crate::docs::DocsError;
+        match self {
+            DocsError::Invalid { .. } | DocsError::Document(_) => FailureKind::Input,
+            DocsError::NotFound => FailureKind::NotFound,
+            DocsError::Access(err) => err.kind(),
+            DocsError::Store(err) => err.kind(),
+            DocsError::Audit(err) => err.kind(),
+            DocsError::Org(err) => err.kind(),
+            DocsError::Auth(err) => err.kind(),
+            DocsError::Evidence(err) => err.kind(),
+            _ => FailureKind::Runtime,
+        }
+    }
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -131,8 +383,19 @@ pub enum ControlError {
 
 /// Runs one operation against an open store. Blocking: call it off the async executor.
 pub fn handle(store: &Store, context: &Context, request: Request) -> Reply {
+    match operate(store, context, request) {
+        Ok(value) => Reply::Ok(value),
+        Err(failure) => Reply::Error(failure),
+    }
+}
+
+fn operate(
+    store: &Store,
+    context: &Context,
+    request: Request,
+) -> Result<serde_json::Value, Failure> {
     let operator = ApplianceOperator::local();
-    let result = match request {
+    match request {
         Request::Status => Ok(serde_json::json!({
             "version": env!("CARGO_PKG_VERSION"),
             "schema_version": store.schema_version(),
@@ -140,12 +403,13 @@ pub fn handle(store: &Store, context: &Context, request: Request) -> Reply {
             "listen": context.listen.map(|addr| addr.to_string()),
             "last_good_backup": crate::jobs::Jobs::last_good_backup(store).ok().flatten(),
         })),
-        Request::OrgCreate { name } => {
-            crate::org::create(store, &operator, &name, crate::dates::now())
-                .map_err(|err| err.to_string())
-                .and_then(|org| serde_json::to_value(org).map_err(|err| err.to_string()))
-        }
-        Request::OrgErase { id, confirm } => crate::erasure::erase_organization(
+        Request::OrgCreate { name } => answer(crate::org::create(
+            store,
+            &operator,
+            &name,
+            crate::dates::now(),
+        )),
+        Request::OrgErase { id, confirm } => answer(crate::erasure::erase_organization(
             store,
             crate::erasure::Eraser::Operator(&operator),
             crate::store::OrgId(id),
@@ -156,27 +420,23 @@ pub fn handle(store: &Store, context: &Context, request: Request) -> Reply {
             },
             &crate::auth::Client::default(),
             crate::dates::now(),
-        )
-        .map_err(|err| err.to_string())
-        .and_then(|receipt| serde_json::to_value(receipt).map_err(|err| err.to_string())),
-        Request::OrgList => crate::org::list(store, &operator)
-            .map_err(|err| err.to_string())
-            .and_then(|orgs| serde_json::to_value(orgs).map_err(|err| err.to_string())),
-        Request::AuditVerify => crate::audit::verify(store)
-            .map_err(|err| err.to_string())
-            .and_then(|report| serde_json::to_value(report).map_err(|err| err.to_string())),
-        Request::EvidenceVerify => crate::evidence::verify_all(store, &context.vault, &operator)
-            .map_err(|err| err.to_string())
-            .and_then(|report| serde_json::to_value(report).map_err(|err| err.to_string())),
+        )),
+        Request::OrgList => answer(crate::org::list(store, &operator)),
+        Request::AuditVerify => answer(crate::audit::verify(store)),
+        Request::EvidenceVerify => answer(crate::evidence::verify_all(
+            store,
+            &context.vault,
+            &operator,
+        )),
         Request::SetupLink => match crate::auth::issue_setup_link(store, crate::dates::now()) {
             Ok(Some(token)) => {
                 Ok(serde_json::json!({ "url": format!("{}/setup/{token}", context.base_url) }))
             }
-            Ok(None) => Err(
-                "Rampart already has an administrator; setup links are only for the first one"
-                    .to_owned(),
-            ),
-            Err(err) => Err(err.to_string()),
+            Ok(None) => Err(Failure::new(
+                FailureKind::Refused,
+                "Rampart already has an administrator; setup links are only for the first one",
+            )),
+            Err(err) => Err(failed(err)),
         },
         Request::UserCreate {
             email,
@@ -216,76 +476,71 @@ pub fn handle(store: &Store, context: &Context, request: Request) -> Reply {
                     None => serde_json::json!({ "id": account.id, "email": account.email }),
                 })
             })
-            .map_err(|err| err.to_string())
+            .map_err(failed)
         }
         Request::UserAction { email, action } => {
             use crate::auth::OperatorAction;
             let action = match action.as_str() {
-                "unlock" => Ok(OperatorAction::Unlock),
-                "disable" => Ok(OperatorAction::Disable),
-                "enable" => Ok(OperatorAction::Enable),
-                "reset_mfa" => Ok(OperatorAction::ResetMfa),
-                other => Err(format!("unknown account action {other}")),
+                "unlock" => OperatorAction::Unlock,
+                "disable" => OperatorAction::Disable,
+                "enable" => OperatorAction::Enable,
+                "reset_mfa" => OperatorAction::ResetMfa,
+                other => {
+                    return Err(Failure::new(
+                        FailureKind::Input,
+                        format!("unknown account action {other}"),
+                    ));
+                }
             };
-            action.and_then(|action| {
-                crate::auth::operator_action(store, &email, action, crate::dates::now())
-                    .map_err(|err| err.to_string())
-                    .map(|account| serde_json::json!({ "id": account.id, "email": account.email }))
-            })
+            crate::auth::operator_action(store, &email, action, crate::dates::now())
+                .map_err(failed)
+                .map(|account| serde_json::json!({ "id": account.id, "email": account.email }))
         }
         Request::UserPasswordLink { email } => crate::auth::operator_password_link(
             store,
             &email,
             crate::dates::now(),
         )
-        .map_err(|err| err.to_string())
+        .map_err(failed)
         .map(|token| serde_json::json!({ "url": format!("{}/reset/{token}", context.base_url) })),
-        Request::UserErase { email } => crate::auth::account_id_by_email(store, &email)
-            .map_err(|err| err.to_string())
-            .and_then(|id| id.ok_or_else(|| format!("no account has the address {email}")))
-            .and_then(|id| {
-                crate::erasure::erase_person(
-                    store,
-                    crate::erasure::Eraser::Operator(&operator),
-                    id,
-                    &email,
-                    context.jobs.backup_settings().keep_days,
-                    &crate::auth::Client::default(),
-                    crate::dates::now(),
-                )
-                .map_err(|err| err.to_string())
-            })
-            .and_then(|receipt| serde_json::to_value(receipt).map_err(|err| err.to_string())),
-        Request::UserList => crate::auth::list_accounts(store)
-            .map_err(|err| err.to_string())
-            .and_then(|accounts| serde_json::to_value(accounts).map_err(|err| err.to_string())),
-        Request::JobsList => context
-            .jobs
-            .list(store)
-            .map_err(|err| err.to_string())
-            .and_then(|list| serde_json::to_value(list).map_err(|err| err.to_string())),
+        Request::UserErase { email } => {
+            let id = crate::auth::account_id_by_email(store, &email)
+                .map_err(failed)?
+                .ok_or_else(|| {
+                    Failure::new(
+                        FailureKind::NotFound,
+                        format!("no account has the address {email}"),
+                    )
+                })?;
+            answer(crate::erasure::erase_person(
+                store,
+                crate::erasure::Eraser::Operator(&operator),
+                id,
+                &email,
+                context.jobs.backup_settings().keep_days,
+                &crate::auth::Client::default(),
+                crate::dates::now(),
+            ))
+        }
+        Request::UserList => answer(crate::auth::list_accounts(store)),
+        Request::JobsList => answer(context.jobs.list(store)),
         Request::ProofpackKey => crate::docs::proofpack::public_key(store)
             .map(|key| serde_json::json!({ "key": key }))
-            .map_err(|err| err.to_string()),
+            .map_err(failed),
         Request::BackupCreate { to } => {
             let to = to.unwrap_or_else(|| context.jobs.backup_settings().dir.clone());
-            context
-                .jobs
-                .backup_to(store, &to, crate::audit::Actor::Operator)
-                .map_err(|err| err.to_string())
-                .and_then(|report| serde_json::to_value(report).map_err(|err| err.to_string()))
-        }
-        Request::JobsRun { name } => crate::jobs::Job::parse(&name)
-            .and_then(|job| {
+            answer(
                 context
                     .jobs
-                    .run_blocking(store, &context.vault, job, crate::audit::Actor::Operator)
-            })
-            .map_err(|err| err.to_string())
-            .and_then(|run| serde_json::to_value(run).map_err(|err| err.to_string())),
-        Request::MailOutbox => crate::mail::outbox::list(store)
-            .map_err(|err| err.to_string())
-            .and_then(|list| serde_json::to_value(list).map_err(|err| err.to_string())),
+                    .backup_to(store, &to, crate::audit::Actor::Operator),
+            )
+        }
+        Request::JobsRun { name } => answer(crate::jobs::Job::parse(&name).and_then(|job| {
+            context
+                .jobs
+                .run_blocking(store, &context.vault, job, crate::audit::Actor::Operator)
+        })),
+        Request::MailOutbox => answer(crate::mail::outbox::list(store)),
         Request::MailRetry { id } => {
             match crate::mail::outbox::retry(
                 store,
@@ -295,26 +550,18 @@ pub fn handle(store: &Store, context: &Context, request: Request) -> Reply {
                 crate::dates::now(),
             ) {
                 Ok(true) => Ok(serde_json::json!({ "id": id, "state": "pending" })),
-                Ok(false) => Err(format!("no failed message has id {id}")),
-                Err(err) => Err(err.to_string()),
+                Ok(false) => Err(failed(crate::mail::MailError::NotFailed(id))),
+                Err(err) => Err(failed(err)),
             }
         }
-        Request::AuditSeal => crate::audit::seal::seal_now(store, crate::dates::now())
-            .map_err(|err| err.to_string())
-            .and_then(|seal| serde_json::to_value(seal).map_err(|err| err.to_string())),
+        Request::AuditSeal => answer(crate::audit::seal::seal_now(store, crate::dates::now())),
         Request::AuditArchive { dir } => crate::audit::seal::archive(store, &dir)
-            .map_err(|err| err.to_string())
+            .map_err(failed)
             .map(|files| serde_json::json!({ "files": files })),
-        Request::AuditVerifyArchive { file } => crate::audit::seal::verify_archive(store, &file)
-            .map_err(|err| err.to_string())
-            .and_then(|report| serde_json::to_value(report).map_err(|err| err.to_string())),
-        Request::AuditExport => crate::audit::entries(store)
-            .map_err(|err| err.to_string())
-            .and_then(|entries| serde_json::to_value(entries).map_err(|err| err.to_string())),
-    };
-    match result {
-        Ok(value) => Reply::Ok(value),
-        Err(message) => Reply::Error(message),
+        Request::AuditVerifyArchive { file } => {
+            answer(crate::audit::seal::verify_archive(store, &file))
+        }
+        Request::AuditExport => answer(crate::audit::entries(store)),
     }
 }
 
@@ -369,7 +616,7 @@ async fn serve_connection(
     let mut lines = AsyncBufReader::new(read.take(MAX_LINE as u64 * 64)).lines();
     while let Some(line) = lines.next_line().await? {
         let reply = if line.len() > MAX_LINE {
-            Reply::Error("request too long".into())
+            Reply::Error(Failure::new(FailureKind::Input, "request too long"))
         } else {
             match serde_json::from_str::<Request>(&line) {
                 Ok(request) => {
@@ -377,9 +624,14 @@ async fn serve_connection(
                     let context = context.clone();
                     tokio::task::spawn_blocking(move || handle(&store, &context, request))
                         .await
-                        .unwrap_or_else(|_| Reply::Error("operation failed".into()))
+                        .unwrap_or_else(|_| {
+                            Reply::Error(Failure::new(FailureKind::Runtime, "operation failed"))
+                        })
                 }
-                Err(err) => Reply::Error(format!("malformed request: {err}")),
+                Err(err) => Reply::Error(Failure::new(
+                    FailureKind::Input,
+                    format!("malformed request: {err}"),
+                )),
             }
         };
         let mut out = serde_json::to_vec(&reply).map_err(std::io::Error::other)?;
@@ -440,5 +692,37 @@ impl Client {
         let mut answer = String::new();
         self.reader.read_line(&mut answer).map_err(io)?;
         serde_json::from_str(&answer).map_err(|e| ControlError::Protocol(e.to_string()))
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failure_carries_its_kind_and_older_or_newer_daemons_are_understood() {
+        let failure = Failure::new(FailureKind::NotFound, "no account has that e-mail address");
+        let line = serde_json::to_string(&Reply::Error(failure.clone())).unwrap();
+        assert_eq!(
+            line,
+            r#"{"error":{"kind":"not_found","message":"no account has that e-mail address"}}"#
+        );
+        let Reply::Error(read) = serde_json::from_str(&line).unwrap() else {
+            panic!("{line}");
+        };
+        assert_eq!(read, failure);
+        // A daemon from before kinds: its verbs exited as for bad input.
+        let Reply::Error(old) = serde_json::from_str(r#"{"error":"organization name …"}"#).unwrap()
+        else {
+            panic!("old reply");
+        };
+        assert_eq!(old.kind, FailureKind::Input);
+        // A kind added later is taken for a runtime failure.
+        let Reply::Error(new) =
+            serde_json::from_str(r#"{"error":{"kind":"busy","message":"later"}}"#).unwrap()
+        else {
+            panic!("new reply");
+        };
+        assert_eq!(new.kind, FailureKind::Runtime);
     }
 }

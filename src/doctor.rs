@@ -193,7 +193,7 @@ fn daemon_status(config: &Config) -> Option<Result<serde_json::Value, String>> {
         .flatten()?;
     Some(match client.request(&Request::Status) {
         Ok(Reply::Ok(status)) => Ok(status),
-        Ok(Reply::Error(err)) => Err(err),
+        Ok(Reply::Error(failure)) => Err(failure.message),
         Err(err) => Err(err.to_string()),
     })
 }

@@ -7,7 +7,7 @@ use std::process::ExitCode;
 use clap::{Parser, Subcommand};
 use rampart::audit::Verification;
 use rampart::config::{Config, LogFormat};
-use rampart::control::{self, Reply, Request};
+use rampart::control::{self, FailureKind, Reply, Request};
 use rampart::daemon::{self, DaemonError};
 use rampart::doctor;
 
@@ -296,10 +296,22 @@ enum OrgCommand {
 
 /// Why a command failed, and so which exit status it gets.
 enum Failure {
-    /// Bad usage or input: exit 2.
+    /// Bad usage or input, something named that does not exist, or a request the
+    /// appliance refuses in its present state: exit 2.
     Input(String),
     /// The command was fine but could not be carried out: exit 1.
     Runtime(String),
+}
+
+impl From<control::Failure> for Failure {
+    fn from(failure: control::Failure) -> Self {
+        match failure.kind {
+            FailureKind::Input | FailureKind::NotFound | FailureKind::Refused => {
+                Failure::Input(failure.message)
+            }
+            FailureKind::Runtime => Failure::Runtime(failure.message),
+        }
+    }
 }
 
 impl From<DaemonError> for Failure {
@@ -360,7 +372,7 @@ fn operate(config: &Config, request: Request) -> Result<serde_json::Value, Failu
         };
     match reply {
         Reply::Ok(value) => Ok(value),
-        Reply::Error(message) => Err(Failure::Input(message)),
+        Reply::Error(failure) => Err(failure.into()),
     }
 }
 

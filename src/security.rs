@@ -151,6 +151,7 @@ pub struct RecentEvent {
 
 /// The dashboard's figures at one moment.
 #[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
+#[schema(as = SecurityDashboard)]
 pub struct Dashboard {
     /// When the figures were computed (Unix seconds).
     pub generated_at: i64,

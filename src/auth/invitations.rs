@@ -20,7 +20,6 @@ pub struct Invitation {
     #[schema(value_type = String)]
     pub org: OrgId,
     pub email: String,
-    #[schema(value_type = String)]
     pub role: Role,
     #[schema(value_type = String)]
     pub invited_by: AccountId,

@@ -14,7 +14,6 @@ pub struct Member {
     pub account: AccountId,
     pub email: String,
     pub display_name: String,
-    #[schema(value_type = String)]
     pub role: Role,
 }
 

@@ -15,6 +15,7 @@ pub const MAX_IMPORT_BYTES: usize = 10 * 1024 * 1024;
 pub fn parse_oscal(bytes: &[u8]) -> Result<Catalog, CatalogError> {
     if bytes.len() > MAX_IMPORT_BYTES {
         return Err(CatalogError::TooLarge {
+            kind: OscalSchema::Catalog.name(),
             size: bytes.len(),
             max: MAX_IMPORT_BYTES,
         });

@@ -28,8 +28,12 @@ pub use schema::{MAX_PROBLEMS, OscalSchema, validate_oscal};
 #[derive(Debug, Clone, thiserror::Error)]
 #[non_exhaustive]
 pub enum CatalogError {
-    #[error("the file is {size} bytes; an OSCAL catalog may be at most {max} bytes")]
-    TooLarge { size: usize, max: usize },
+    #[error("the file is {size} bytes; an OSCAL {kind} may be at most {max} bytes")]
+    TooLarge {
+        kind: &'static str,
+        size: usize,
+        max: usize,
+    },
     #[error("the file is not JSON: {message} (line {line}, column {column})")]
     NotJson {
         line: usize,

@@ -74,6 +74,7 @@ pub fn assessment_results(
 fn parse_results(bytes: &[u8]) -> Result<Value, DocsError> {
     if bytes.len() > sheets::MAX_IMPORT_BYTES {
         return Err(DocsError::Document(CatalogError::TooLarge {
+            kind: OscalSchema::AssessmentResults.name(),
             size: bytes.len(),
             max: sheets::MAX_IMPORT_BYTES,
         }));

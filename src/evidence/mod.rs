@@ -260,6 +260,7 @@ impl From<&StoredVersion> for Version {
 pub struct Evidence {
     pub id: String,
     #[serde(flatten)]
+    #[schema(schema_with = metadata_fields)]
     pub meta: Metadata,
     /// `none`, `current`, `due` (within 30 days) or `overdue`.
     pub review_status: &'static str,
@@ -269,6 +270,21 @@ pub struct Evidence {
     pub deleted_at: Option<i64>,
     pub current: Version,
     pub versions: Vec<Version>,
+}
+
+/// [`Metadata`]'s fields as part of [`Evidence`]: as a body it refuses any other field, but
+/// here the others are the file's.
+fn metadata_fields() -> utoipa::openapi::RefOr<utoipa::openapi::schema::Schema> {
+    use utoipa::PartialSchema;
+    use utoipa::openapi::RefOr;
+    use utoipa::openapi::schema::Schema;
+    match Metadata::schema() {
+        RefOr::T(Schema::Object(mut fields)) => {
+            fields.additional_properties = None;
+            RefOr::T(Schema::Object(fields))
+        }
+        other => other,
+    }
 }
 
 /// Storage use, shown to owners.
@@ -281,6 +297,7 @@ pub struct Usage {
 
 /// `GET .../evidence` filters.
 #[derive(Debug, Clone, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Filter {
     pub requirement: Option<String>,
     pub owner: Option<String>,

@@ -334,8 +334,18 @@ impl Jobs {
     ) -> Result<crate::backup::Report, JobError> {
         let _one_at_a_time = self.running.blocking_lock();
         let mut report = None;
+        // The run records the failure in words; the caller gets the error itself, so a
+        // target that cannot be written is told from a backup that is not configured.
+        let mut failure = None;
         let run = run_with(store, Job::Backup, Trigger::Manual, actor, |now| {
-            let made = crate::backup::create(store, &self.backups, to, now)?;
+            let made = match crate::backup::create(store, &self.backups, to, now) {
+                Ok(made) => made,
+                Err(err) => {
+                    let summary = err.to_string();
+                    failure = Some(err);
+                    return Err(JobError::Failed(summary));
+                }
+            };
             let summary = format!(
                 "wrote {} ({} bytes: {} organization(s), {} record(s), {} file(s))",
                 made.path.display(),
@@ -347,9 +357,10 @@ impl Jobs {
             report = Some(made);
             Ok(summary)
         })?;
-        match report {
-            Some(report) => Ok(report),
-            None => Err(JobError::Failed(run.summary)),
+        match (report, failure) {
+            (Some(report), _) => Ok(report),
+            (None, Some(err)) => Err(JobError::Backup(err)),
+            (None, None) => Err(JobError::Failed(run.summary)),
         }
     }
 

@@ -25,6 +25,7 @@ pub struct EmailChangeRequested {
 /// Ask to change your address: a single-use link (24 hours) is mailed to the new address,
 /// and the change happens when it is confirmed. Needs a sign-in within 5 minutes.
 #[utoipa::path(post, path = "/api/v1/me/email", tag = "auth", request_body = NewEmail,
+    extensions(("x-rampart-recent-sign-in" = json!(true))),
     responses((status = 202, body = EmailChangeRequested), (status = 401),
         (status = 403, description = "`reauthentication_required` or missing CSRF token"),
         (status = 409, description = "mail is not set up, so the address cannot be confirmed"),
@@ -173,6 +174,7 @@ impl std::io::Write for ChannelWriter {
 /// `org.export`. Streamed as it is made: a transfer cut short is an age file without its
 /// final chunk, which `age` refuses.
 #[utoipa::path(post, path = "/api/v1/orgs/{org_id}/export", tag = "organizations",
+    extensions(("x-rampart-recent-sign-in" = json!(true))),
     request_body = ExportRecipient,
     params(("org_id" = String, Path, description = "organization id")),
     responses((status = 200, description = "an age file (tar inside)"), (status = 401),

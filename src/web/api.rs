@@ -5,6 +5,7 @@ use actix_web::{HttpResponse, web};
 use serde::Serialize;
 use utoipa::{OpenApi, ToSchema};
 
+use super::openapi::StandardAnswers;
 use super::routing::Endpoint;
 use super::{
     AppState, account_api, assess_api, auth_api, catalog_api, docs_api, evidence_api, jobs_api,
@@ -621,6 +622,7 @@ async fn openapi_json() -> HttpResponse {
         docs_api::download,
         docs_api::signing_key
     ),
-    components(schemas(VersionInfo))
+    components(schemas(VersionInfo)),
+    modifiers(&StandardAnswers)
 )]
 pub struct ApiDoc;

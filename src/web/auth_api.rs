@@ -129,7 +129,6 @@ pub struct Membership {
     #[schema(value_type = String)]
     id: OrgId,
     name: String,
-    #[schema(value_type = String)]
     role: access::Role,
 }
 
@@ -213,6 +212,7 @@ pub async fn mfa(
 
 /// Start adding TOTP: returns the secret and `otpauth://` URL. Needs a sign-in within 5 minutes.
 #[utoipa::path(post, path = "/api/v1/me/totp", tag = "auth",
+    extensions(("x-rampart-recent-sign-in" = json!(true))),
     responses((status = 200, body = TotpEnrolment), (status = 401), (status = 403, description = "`reauthentication_required` or missing CSRF token")))]
 pub async fn totp_begin(
     req: HttpRequest,
@@ -239,6 +239,7 @@ pub struct RecoveryCodes {
 
 /// Finish adding TOTP with a first code. Ends the account's other sessions.
 #[utoipa::path(post, path = "/api/v1/me/totp/confirm", tag = "auth", request_body = TotpConfirm,
+    extensions(("x-rampart-recent-sign-in" = json!(true))),
     responses((status = 200, body = RecoveryCodes), (status = 401), (status = 403), (status = 422, description = "wrong code")))]
 pub async fn totp_confirm(
     req: HttpRequest,
@@ -340,6 +341,7 @@ pub struct TokenCreated {
 
 /// Create an API token for this organization (session only, sign-in within 5 minutes).
 #[utoipa::path(post, path = "/api/v1/orgs/{org_id}/tokens", tag = "tokens", request_body = TokenBody,
+    extensions(("x-rampart-recent-sign-in" = json!(true))),
     params(("org_id" = String, Path, description = "organization id")),
     responses((status = 201, body = TokenCreated), (status = 401), (status = 403), (status = 404), (status = 422)))]
 pub async fn token_create(
@@ -540,7 +542,6 @@ pub async fn members(
 
 #[derive(Deserialize, ToSchema)]
 pub struct RoleBody {
-    #[schema(value_type = String)]
     role: access::Role,
 }
 
@@ -554,6 +555,7 @@ pub struct EraseBody {
 /// so its records and files can never be read again, and they are removed. Answers the
 /// receipt, which says by when backups made before are gone.
 #[utoipa::path(post, path = "/api/v1/orgs/{org_id}/erase", tag = "organizations", request_body = EraseBody,
+    extensions(("x-rampart-recent-sign-in" = json!(true))),
     params(("org_id" = String, Path, description = "organization id")),
     responses((status = 200, body = crate::erasure::Receipt), (status = 401),
         (status = 403, description = "not an owner, `reauthentication_required`, or missing CSRF token"),
@@ -592,6 +594,7 @@ pub async fn org_erase(
 /// Erase your own account (sign-in within 5 minutes; `confirm` is your address). Your
 /// past actions keep a pseudonym; the answer is the receipt, and this session ends.
 #[utoipa::path(delete, path = "/api/v1/me", tag = "auth", request_body = EraseBody,
+    extensions(("x-rampart-recent-sign-in" = json!(true))),
     responses((status = 200, body = crate::erasure::PersonReceipt), (status = 401),
         (status = 403, description = "`reauthentication_required` or missing CSRF token"),
         (status = 409, description = "the last appliance administrator, or an organization's only owner"),
@@ -616,6 +619,7 @@ pub async fn me_erase(
 /// Erase an account (the appliance administrator; sign-in within 5 minutes; `confirm` is
 /// its address).
 #[utoipa::path(post, path = "/api/v1/admin/accounts/{account_id}/erase", tag = "admin", request_body = EraseBody,
+    extensions(("x-rampart-recent-sign-in" = json!(true))),
     params(("account_id" = String, Path, description = "account id")),
     responses((status = 200, body = crate::erasure::PersonReceipt), (status = 401),
         (status = 403), (status = 404),
@@ -686,6 +690,7 @@ async fn change_member(
 
 /// Change a member's role (admins; only owners make or unmake owners; sign-in within 5 minutes).
 #[utoipa::path(put, path = "/api/v1/orgs/{org_id}/members/{account_id}", tag = "organizations", request_body = RoleBody,
+    extensions(("x-rampart-recent-sign-in" = json!(true))),
     params(("org_id" = String, Path, description = "organization id"), ("account_id" = String, Path, description = "member's account id")),
     responses((status = 204, description = "changed"), (status = 401), (status = 403), (status = 404),
         (status = 422, description = "would leave the organization without an owner")))]
@@ -700,6 +705,7 @@ pub async fn member_role(
 
 /// Remove a member; their sessions end.
 #[utoipa::path(delete, path = "/api/v1/orgs/{org_id}/members/{account_id}", tag = "organizations",
+    extensions(("x-rampart-recent-sign-in" = json!(true))),
     params(("org_id" = String, Path, description = "organization id"), ("account_id" = String, Path, description = "member's account id")),
     responses((status = 204, description = "removed"), (status = 401), (status = 403), (status = 404), (status = 422)))]
 pub async fn member_remove(
@@ -713,7 +719,6 @@ pub async fn member_remove(
 #[derive(Deserialize, ToSchema)]
 pub struct InviteBody {
     email: String,
-    #[schema(value_type = String)]
     role: access::Role,
 }
 
@@ -727,6 +732,7 @@ pub struct InviteCreated {
 
 /// Invite an address with a role (admins; only owners invite owners). The link is shown now.
 #[utoipa::path(post, path = "/api/v1/orgs/{org_id}/invitations", tag = "organizations", request_body = InviteBody,
+    extensions(("x-rampart-recent-sign-in" = json!(true))),
     params(("org_id" = String, Path, description = "organization id")),
     responses((status = 201, body = InviteCreated), (status = 401), (status = 403), (status = 404), (status = 422)))]
 pub async fn invite(

@@ -134,6 +134,7 @@ fn disposition(filename: &str) -> (header::HeaderName, String) {
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct FormatQuery {
     /// `xlsx` (the default) or `csv`.
     format: Option<String>,
@@ -191,6 +192,7 @@ pub async fn table_export(
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct ApplyQuery {
     /// `true` applies the changes; otherwise only what would change is shown.
     #[serde(default)]
@@ -266,6 +268,7 @@ pub async fn import(
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct GenerateQuery {
     /// `docx` or `pdf` (the SSP); reports are PDF.
     format: Option<String>,
@@ -427,6 +430,7 @@ pub async fn proofpack(
 }
 
 #[derive(serde::Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DocumentsQuery {
     /// Only this assessment's documents.
     assessment: Option<String>,

@@ -124,7 +124,7 @@ pub struct ErrorMeta {
 }
 
 /// Where a document is wrong (a JSON Pointer) and how.
-#[derive(Debug, Clone, Serialize)]
+#[derive(Debug, Clone, Serialize, utoipa::ToSchema)]
 pub struct ErrorProblem {
     pub path: String,
     pub message: String,
@@ -330,8 +330,12 @@ impl From<crate::catalog::ImportError> for WebError {
     fn from(err: crate::catalog::ImportError) -> Self {
         use crate::catalog::{CatalogError, ImportError};
         match err {
-            ImportError::Catalog(CatalogError::Invalid { problems, .. }) => {
-                let message = err_message(&problems);
+            ImportError::Catalog(CatalogError::Invalid {
+                kind,
+                problems,
+                total,
+            }) => {
+                let message = invalid_document_message(kind, &problems, total);
                 WebError::InvalidDocument {
                     message,
                     problems: problems
@@ -363,7 +367,13 @@ impl From<crate::catalog::ImportError> for WebError {
     }
 }
 
-fn err_message(problems: &[crate::catalog::Problem]) -> String {
+/// One line for a document that breaks its schema: the kind of document it was taken for,
+/// how many problems it has, and the first.
+fn invalid_document_message(
+    kind: &str,
+    problems: &[crate::catalog::Problem],
+    total: usize,
+) -> String {
     let first = problems
         .first()
         .map(|p| {
@@ -375,9 +385,8 @@ fn err_message(problems: &[crate::catalog::Problem]) -> String {
         })
         .unwrap_or_default();
     format!(
-        "not a valid OSCAL 1.1.3 catalog ({} problem{}){first}",
-        problems.len(),
-        if problems.len() == 1 { "" } else { "s" }
+        "not a valid OSCAL 1.1.3 {kind} ({total} problem{}){first}",
+        if total == 1 { "" } else { "s" }
     )
 }
 
@@ -416,6 +425,32 @@ impl From<crate::store::StoreError> for WebError {
     }
 }
 
+/// A JSON body that cannot be read: one declared as another type is 415, like any body of
+/// a type an operation does not take; none at all, or not JSON of the expected shape, is
+/// 400 (too large, 413).
+pub(super) fn json_body_error(
+    err: actix_web::error::JsonPayloadError,
+    req: &actix_web::HttpRequest,
+) -> actix_web::Error {
+    use actix_web::error::JsonPayloadError;
+    match err {
+        JsonPayloadError::ContentType
+            if req
+                .headers()
+                .contains_key(actix_web::http::header::CONTENT_TYPE) =>
+        {
+            WebError::UnsupportedType(
+                "the body must be JSON, sent as Content-Type: application/json".into(),
+            )
+            .into()
+        }
+        JsonPayloadError::ContentType => actix_web::error::ErrorBadRequest(
+            "the body is missing: send JSON as Content-Type: application/json",
+        ),
+        other => other.into(),
+    }
+}
+
 /// A stable, machine-readable code for a status.
 fn code_for(status: StatusCode) -> &'static str {
     match status.as_u16() {
@@ -438,20 +473,30 @@ fn code_for(status: StatusCode) -> &'static str {
     }
 }
 
-#[derive(Serialize)]
-struct ErrorBody<'a> {
+/// The body of every error answer of the API (`Error` in its OpenAPI document).
+#[derive(Serialize, utoipa::ToSchema)]
+#[schema(as = Error)]
+pub(super) struct ErrorBody<'a> {
+    #[schema(inline)]
     error: ErrorDetail<'a>,
 }
 
-#[derive(Serialize)]
+#[derive(Serialize, utoipa::ToSchema)]
 struct ErrorDetail<'a> {
+    /// Stable and machine-readable: `invalid_input`, `not_found`,
+    /// `reauthentication_required`, …
     code: &'static str,
+    /// What went wrong, in words a person can act on.
     message: &'a str,
     /// The input field the message is about, when it is about one.
     #[serde(skip_serializing_if = "Option::is_none")]
+    #[schema(value_type = String, required = false)]
     field: Option<Cow<'static, str>>,
+    /// Each place an uploaded document breaks its schema.
     #[serde(skip_serializing_if = "<[ErrorProblem]>::is_empty")]
+    #[schema(value_type = Vec<ErrorProblem>, required = false)]
     problems: &'a [ErrorProblem],
+    /// Names the log line with the details, for the administrator.
     request_id: &'a str,
 }
 

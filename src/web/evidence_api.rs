@@ -55,6 +55,7 @@ pub struct LinkList {
 /// Query of an upload: the file's name, and for a new file its metadata (lists
 /// comma-separated).
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct UploadQuery {
     filename: Option<String>,
     title: Option<String>,
@@ -88,6 +89,7 @@ impl UploadQuery {
 }
 
 #[derive(Debug, Default, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct DownloadQuery {
     /// `1`: show an image or plain text in the browser instead of saving it.
     #[serde(default)]

@@ -22,6 +22,7 @@ mod jobs_api;
 mod jobs_pages;
 pub(crate) mod limits;
 mod mail_api;
+mod openapi;
 mod pages;
 mod routing;
 mod security_api;
@@ -400,7 +401,11 @@ pub fn build_server(
         App::new()
             .app_data(state.clone())
             .app_data(web::PayloadConfig::new(body_limit_usize))
-            .app_data(web::JsonConfig::default().limit(body_limit_usize))
+            .app_data(
+                web::JsonConfig::default()
+                    .limit(body_limit_usize)
+                    .error_handler(error::json_body_error),
+            )
             .app_data(web::FormConfig::default().limit(body_limit_usize))
             .wrap(from_fn(edge::edge))
             .configure(|cfg| {

@@ -55,6 +55,7 @@ pub struct NewKey {
 /// Start adding a security key or passkey: returns the WebAuthn creation options for
 /// `navigator.credentials.create`. Needs a sign-in within 5 minutes.
 #[utoipa::path(post, path = "/api/v1/me/security-keys", tag = "auth", request_body = NewKey,
+    extensions(("x-rampart-recent-sign-in" = json!(true))),
     responses((status = 200, description = "`{\"publicKey\": …}` creation options"), (status = 401),
         (status = 403, description = "`reauthentication_required` or missing CSRF token"),
         (status = 422, description = "the name is empty, too long or already used")))]
@@ -89,6 +90,7 @@ pub struct KeyAnswer {
 /// Finish adding a security key. The first second factor of an account also returns ten
 /// recovery codes, shown only now. Ends the account's other sessions.
 #[utoipa::path(post, path = "/api/v1/me/security-keys/confirm", tag = "auth", request_body = KeyAnswer,
+    extensions(("x-rampart-recent-sign-in" = json!(true))),
     responses((status = 200, body = Enrolled), (status = 401), (status = 403),
         (status = 422, description = "no request was waiting, it expired, or the key's answer was refused")))]
 pub async fn confirm(
@@ -117,6 +119,7 @@ pub async fn confirm(
 /// Remove one of your security keys. Needs a sign-in within 5 minutes; ends your other
 /// sessions.
 #[utoipa::path(delete, path = "/api/v1/me/security-keys/{key_id}", tag = "auth",
+    extensions(("x-rampart-recent-sign-in" = json!(true))),
     params(("key_id" = String, Path, description = "the id from the key list")),
     responses((status = 204, description = "removed"), (status = 401), (status = 403), (status = 404)))]
 pub async fn remove(

@@ -646,6 +646,13 @@ fn imported_catalogs_are_validated_and_can_be_assessed() {
         paths.iter().any(|p| p.starts_with("/catalog/metadata")),
         "{error}"
     );
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("not a valid OSCAL 1.1.3 catalog ("),
+        "{error}"
+    );
     let response = import(format!("{{\"pad\": \"{}\"}}", "x".repeat(11 * 1024 * 1024)));
     assert_eq!(response.status(), 413);
     let listed = ok_json(owner.get(&server, &format!("/api/v1/orgs/{org}/catalogs")));

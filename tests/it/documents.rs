@@ -730,6 +730,27 @@ fn bad_imports_are_refused_by_place_and_change_nothing() {
         422,
     );
     assert!(!error["problems"].as_array().unwrap().is_empty(), "{error}");
+    // The message names the kind of document the import takes, whatever was sent.
+    for wrong in [broken.clone(), json!({"catalog": {}})] {
+        let error = refused(
+            import(
+                &server,
+                &owner,
+                &org,
+                &id,
+                "assessment-results",
+                true,
+                wrong.to_string().as_bytes(),
+            ),
+            422,
+        );
+        let message = error["message"].as_str().unwrap();
+        assert!(
+            message.starts_with("not a valid OSCAL 1.1.3 assessment results ("),
+            "{error}"
+        );
+        assert!(!message.contains("catalog ("), "{error}");
+    }
     refused(
         import(
             &server,

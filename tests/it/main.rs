@@ -12,6 +12,7 @@ mod backup;
 mod browser;
 mod cli;
 mod compliance;
+mod contract;
 mod crash;
 mod documents;
 mod erasure;

@@ -189,3 +189,97 @@ fn a_user_created_without_a_password_gets_a_link_to_set_one() {
         crate::identity::create_user(&env, "second@acme.example", password, &org, "member");
     assert!(!with_password.is_empty());
 }
+
+/// Sends one raw line to the daemon's control socket and returns its answer.
+fn control_line(env: &TestEnv, line: &str) -> serde_json::Value {
+    use std::io::{BufRead, BufReader, Write};
+    let mut stream =
+        BufReader::new(std::os::unix::net::UnixStream::connect(env.socket_path()).unwrap());
+    stream
+        .get_mut()
+        .write_all(format!("{line}\n").as_bytes())
+        .unwrap();
+    let mut answer = String::new();
+    stream.read_line(&mut answer).unwrap();
+    serde_json::from_str(&answer).unwrap()
+}
+
+#[test]
+fn each_kind_of_failure_in_the_daemon_exits_as_documented() {
+    let mut env = TestEnv::new();
+    env.env.push((
+        "RAMPART_BACKUP_PASSPHRASE".into(),
+        "correct horse battery staple".into(),
+    ));
+    let server = env.serve();
+    set_up(&server);
+    // While the daemon runs the store is its own: every answer below comes from it.
+    let blocker = env.path().join("a-file");
+    std::fs::write(&blocker, "not a directory").unwrap();
+    let under_the_file = format!("{}/backups/", blocker.display());
+
+    // (arguments, exit status, what the message says)
+    let cases: [(&[&str], i32, &str); 6] = [
+        // A value Rampart does not accept.
+        (&["admin", "org", "create", "   "], 2, "organization name"),
+        // Something named that does not exist.
+        (
+            &["admin", "user", "unlock", "--email", "nobody@example.com"],
+            2,
+            "no account",
+        ),
+        // A request the appliance refuses as it stands.
+        (&["admin", "setup-link"], 2, "already has an administrator"),
+        // An existing file is never written over: the argument is wrong.
+        (
+            &["backup", "create", "--to", blocker.to_str().unwrap()],
+            2,
+            "exists already",
+        ),
+        // Targets that cannot be written: runtime failures, not bad usage.
+        (
+            &["backup", "create", "--to", &under_the_file],
+            1,
+            "a-file/backups",
+        ),
+        (
+            &["audit", "archive", "--to", &under_the_file],
+            1,
+            "a-file/backups",
+        ),
+    ];
+    for (args, status, said) in cases {
+        let out = env.rampart(args);
+        assert_eq!(
+            out.status.code(),
+            Some(status),
+            "{args:?}: {}",
+            stderr(&out)
+        );
+        assert!(stderr(&out).contains(said), "{args:?}: {}", stderr(&out));
+    }
+    assert_eq!(
+        std::fs::read_to_string(&blocker).unwrap(),
+        "not a directory"
+    );
+
+    // The protocol itself carries the kind.
+    for (line, kind) in [
+        (r#"{"op":"org_create","name":"  "}"#, "input"),
+        (r#"{"op":"no_such_operation"}"#, "input"),
+        (
+            r#"{"op":"user_action","email":"nobody@example.com","action":"unlock"}"#,
+            "not_found",
+        ),
+        (r#"{"op":"setup_link"}"#, "refused"),
+        (
+            &format!(r#"{{"op":"backup_create","to":"{under_the_file}"}}"#),
+            "runtime",
+        ),
+    ] {
+        let answer = control_line(&env, line);
+        assert_eq!(answer["error"]["kind"], kind, "{line}: {answer}");
+        assert!(answer["error"]["message"].is_string(), "{answer}");
+    }
+    assert!(control_line(&env, r#"{"op":"org_list"}"#)["ok"].is_array());
+}
