@@ -51,7 +51,7 @@ pub fn invite(
     client: &Client,
     now: i64,
 ) -> Result<(String, Invitation), AuthError> {
-    let email = account::normalize_email(email)?;
+    let email = account::parse_email(email)?;
     let known = store.organizations()?;
     let txn = store.write()?;
     let system = txn.system(&SystemGrant::internal())?;
@@ -60,7 +60,7 @@ pub fn invite(
     if role == Role::Owner && via != Via::Member(Role::Owner) {
         return Err(AccessError::Forbidden.into());
     }
-    if let Some(existing) = account::find_by_email(&system, &email)?
+    if let Some(existing) = account::find_by_email(&system, email.as_str())?
         && access::role_in(&system, existing.id, org)?.is_some()
     {
         return Err(AuthError::InvalidInput {
@@ -72,7 +72,7 @@ pub fn invite(
     let invitation = Invitation {
         id: uuid::Uuid::new_v4(),
         org,
-        email,
+        email: email.into_string(),
         role,
         invited_by: requester.account,
         expires_at: now + TTL_SECS,
@@ -220,13 +220,15 @@ pub async fn accept(
     now: i64,
 ) -> Result<Account, AuthError> {
     let invitation = lookup(store, token, now)?;
+    // An invitation made before addresses were checked as now may hold one that is not.
+    let email = account::parse_email(&invitation.email)?;
     let hash = match &acceptor {
         Acceptor::NewAccount {
             display_name,
             password,
         } => {
             let name = account::clean_display_name(display_name)?;
-            password::check_policy(password, &[&invitation.email, &name])?;
+            password::check_policy(password, &[email.as_str(), &name])?;
             Some(hasher.hash(password).await?)
         }
         Acceptor::SignedIn(_) => None,
@@ -238,7 +240,7 @@ pub async fn accept(
     if !inviter_still_may(&system, &invitation)? {
         return Err(AuthError::LinkInvalid);
     }
-    let existing = account::find_by_email(&system, &invitation.email)?;
+    let existing = account::find_by_email(&system, email.as_str())?;
     let member = match (acceptor, existing) {
         (Acceptor::SignedIn(id), Some(existing)) if existing.id == id => existing,
         (Acceptor::SignedIn(_), _) => {
@@ -256,7 +258,7 @@ pub async fn accept(
             });
         }
         (Acceptor::NewAccount { display_name, .. }, None) => {
-            account::create(&system, &invitation.email, display_name, hash, false, now)?
+            account::create(&system, &email, display_name, hash, false, now)?
         }
     };
     // A member's role is changed on the members page, under the owner rules (the last

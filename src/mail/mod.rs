@@ -3,8 +3,11 @@
 //! `sendmail`. Messages are never sent from a request: they are written to the durable
 //! [`outbox`] in the transaction of the event that causes them, and a worker delivers them.
 
+pub mod address;
 pub mod messages;
 pub mod outbox;
+
+pub use address::{EmailAddress, InvalidAddress};
 
 use std::sync::OnceLock;
 use std::time::Duration;

@@ -1062,6 +1062,11 @@ fn a_forgotten_password_is_reset_through_a_mailed_link() {
     assert_eq!(known.status(), 202);
     assert_eq!(known.text().unwrap(), unknown, "answers alike");
     assert_eq!(ask("not an address").status(), 422);
+    assert_eq!(
+        ask("<pat@acme.example>").status(),
+        422,
+        "one spelling per mailbox"
+    );
     let mail = sink.wait_for(1, Duration::from_secs(15));
     assert_eq!(mail[0].rcpt_tos, ["pat@acme.example"]);
     let text = mail[0].text.as_deref().unwrap();
