@@ -104,11 +104,17 @@ pub fn lookup_form(raw: &str) -> Option<String> {
 pub fn clean_display_name(raw: &str) -> Result<String, AuthError> {
     let name = raw.trim();
     let count = name.chars().count();
-    if count == 0 || count > NAME_MAX || name.chars().any(char::is_control) {
-        return Err(AuthError::InvalidInput {
-            field: "display_name",
-            message: format!("a name has 1 to {NAME_MAX} characters"),
-        });
+    let invalid = |message: String| AuthError::InvalidInput {
+        field: "display_name",
+        message,
+    };
+    if name.chars().any(char::is_control) {
+        return Err(invalid(
+            "a name cannot contain control characters such as line breaks".into(),
+        ));
+    }
+    if count == 0 || count > NAME_MAX {
+        return Err(invalid(format!("a name has 1 to {NAME_MAX} characters")));
     }
     Ok(name.to_owned())
 }
@@ -307,6 +313,19 @@ mod tests {
             lookup_form(" Ada@Example.com ").as_deref(),
             Some(parsed.as_str())
         );
+    }
+
+    #[test]
+    fn a_name_with_a_line_break_is_refused_for_its_control_character() {
+        let message = |raw: &str| match clean_display_name(raw) {
+            Err(AuthError::InvalidInput { message, .. }) => message,
+            other => panic!("{raw:?}: {other:?}"),
+        };
+        assert!(message("Eve\r\nBcc: x").contains("control characters"));
+        assert!(message("Eve\u{7}").contains("control characters"));
+        assert!(message("").contains("1 to 100"));
+        assert!(message(&"a".repeat(101)).contains("1 to 100"));
+        assert_eq!(clean_display_name(" Eve ").unwrap(), "Eve");
     }
 
     #[test]

@@ -1366,3 +1366,83 @@ fn every_entry_point_takes_one_mailbox_per_account_and_says_what_is_wrong() {
         stderr(&out)
     );
 }
+
+/// A name with a line break is refused because of the line break, wherever a name is
+/// given, as `admin org create` says it.
+#[test]
+fn a_name_with_a_line_break_is_refused_for_its_control_characters() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    let acme = set_up(&server);
+    let out = env.rampart(&["admin", "org", "create", "Acme\r\nDefense"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("control characters"),
+        "{}",
+        stderr(&out)
+    );
+
+    let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let org_path = format!("/api/v1/orgs/{acme}");
+    let assessments = format!("/api/v1/orgs/{acme}/assessments");
+    let tokens = format!("/api/v1/orgs/{acme}/tokens");
+    let cases = [
+        (
+            "PUT",
+            org_path.as_str(),
+            json!({"name": "Acme\r\nDefense"}),
+            "name",
+        ),
+        (
+            "PUT",
+            org_path.as_str(),
+            json!({"name": "Acme", "contracts": [{"number": "W1\nW2", "agency": "Army", "cui": true, "start": null, "end": null}]}),
+            "contracts.number",
+        ),
+        (
+            "POST",
+            assessments.as_str(),
+            json!({"name": "2026\rself-assessment", "framework": "cmmc-l2"}),
+            "name",
+        ),
+        (
+            "POST",
+            tokens.as_str(),
+            json!({"name": "export\r\nall", "scope": "read", "expires_in_days": 3}),
+            "name",
+        ),
+    ];
+    for (method, path, body, want) in cases {
+        let (status, field, message) = refusal(send(&server, &owner, method, path, &body));
+        assert_eq!((status, field.as_str()), (422, want), "{message}");
+        assert!(message.contains("control characters"), "{want}: {message}");
+    }
+
+    let invited: Value = send(
+        &server,
+        &owner,
+        "POST",
+        &format!("/api/v1/orgs/{acme}/invitations"),
+        &json!({"email": "eve@acme.example", "role": "member"}),
+    )
+    .json()
+    .unwrap();
+    let token = invited["url"].as_str().unwrap().rsplit('/').next().unwrap();
+    let (status, field, message) = refusal(post_json(
+        &server,
+        "/api/v1/invitations/accept",
+        &json!({"token": token, "display_name": "Eve\r\nBcc: spy@elsewhere.example",
+                "password": "velvet orbit canyon 93 drift"}),
+    ));
+    assert_eq!((status, field.as_str()), (422, "display_name"), "{message}");
+    assert!(message.contains("control characters"), "{message}");
+    // Too long is still said as before.
+    let (_, _, message) = refusal(send(
+        &server,
+        &owner,
+        "PUT",
+        &org_path,
+        &json!({"name": "a".repeat(201)}),
+    ));
+    assert!(message.contains("1 to 200"), "{message}");
+}
