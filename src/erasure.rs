@@ -304,7 +304,7 @@ pub fn erase_person(
     };
     let person = account::get(&system, target)?.ok_or(AccessError::NotFound)?;
     let confirmed =
-        crate::auth::account::normalize_email(confirm).is_ok_and(|email| email == person.email);
+        crate::auth::account::lookup_form(confirm).is_some_and(|email| email == person.email);
     if !confirmed {
         return Err(ErasureError::NotConfirmed(
             "to erase an account, confirm with its address",

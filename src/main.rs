@@ -807,6 +807,8 @@ fn run(cli: Cli) -> Result<(), Failure> {
         Command::Mail {
             command: MailCommand::Test { address },
         } => {
+            let address = rampart::mail::EmailAddress::parse(&address)
+                .map_err(|e| Failure::Input(format!("{address:?}: {e}")))?;
             let config = load_config(cli.config)?;
             let mailer = rampart::mail::Mailer::from_config(&config)
                 .map_err(|e| Failure::Input(e.to_string()))?;
@@ -820,7 +822,7 @@ fn run(cli: Cli) -> Result<(), Failure> {
                 .build()
                 .map_err(|e| Failure::Runtime(e.to_string()))?;
             let answer = runtime
-                .block_on(mailer.send(&rampart::mail::test_message(&address)))
+                .block_on(mailer.send(&rampart::mail::test_message(address.as_str())))
                 .map_err(|e| Failure::Runtime(format!("not sent: {e}")))?;
             println!("sent to {address}: {answer}");
             Ok(())

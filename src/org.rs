@@ -176,7 +176,13 @@ fn clean_contract(contract: &Contract) -> Result<Contract, OrgError> {
     let text = |field: &'static str, value: &str, what: &str| -> Result<String, OrgError> {
         let value = value.trim();
         let count = value.chars().count();
-        if count == 0 || count > 100 || value.chars().any(char::is_control) {
+        if value.chars().any(char::is_control) {
+            return Err(invalid(
+                field,
+                format!("a contract {what} cannot contain control characters such as line breaks"),
+            ));
+        }
+        if count == 0 || count > 100 {
             return Err(invalid(
                 field,
                 format!("a contract {what} has 1 to 100 characters"),
@@ -222,10 +228,12 @@ pub fn update_profile(
     now: i64,
 ) -> Result<Organization, OrgError> {
     let name = clean_name(&update.name).map_err(|_| {
-        invalid(
-            "name",
-            format!("a name has 1 to {NAME_MAX_CHARS} characters"),
-        )
+        let message = if update.name.chars().any(char::is_control) {
+            "a name cannot contain control characters such as line breaks".to_owned()
+        } else {
+            format!("a name has 1 to {NAME_MAX_CHARS} characters")
+        };
+        invalid("name", message)
     })?;
     let cage = update
         .cage

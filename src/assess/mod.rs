@@ -198,11 +198,18 @@ pub(crate) fn clean_text(field: &str, text: &str, max: usize) -> Result<String, 
 }
 
 fn clean_name(name: &str) -> Result<String, AssessError> {
-    let name = clean_text("name", name, NAME_MAX_CHARS)?;
-    if name.is_empty() || name.contains('\n') {
+    // A name is one line: free text's line breaks and tabs are control characters here.
+    if name.chars().any(char::is_control) {
         return Err(invalid(
             "name",
-            format!("a name has 1 to {NAME_MAX_CHARS} characters on one line"),
+            "a name cannot contain control characters such as line breaks",
+        ));
+    }
+    let name = clean_text("name", name, NAME_MAX_CHARS)?;
+    if name.is_empty() {
+        return Err(invalid(
+            "name",
+            format!("a name has 1 to {NAME_MAX_CHARS} characters"),
         ));
     }
     Ok(name)

@@ -4,6 +4,7 @@
 use serde::{Deserialize, Serialize};
 
 use super::AuthError;
+use crate::mail::EmailAddress;
 use crate::store::{System, SystemGet, SystemTable};
 
 const ACCOUNTS: SystemTable = SystemTable::new("s.accounts");
@@ -76,46 +77,44 @@ impl Default for MailPreferences {
     }
 }
 
-/// Trims and lowercases; refuses what cannot be an address, saying why.
-pub fn normalize_email(raw: &str) -> Result<String, AuthError> {
-    let email = raw.trim().to_lowercase();
-    let invalid = |why: &str| AuthError::InvalidInput {
-        field: "email",
-        message: why.to_owned(),
-    };
-    if email.is_empty() {
-        return Err(invalid("enter an e-mail address"));
+impl From<crate::mail::InvalidAddress> for AuthError {
+    fn from(err: crate::mail::InvalidAddress) -> Self {
+        AuthError::InvalidInput {
+            field: "email",
+            message: err.to_string(),
+        }
     }
-    if email.len() > EMAIL_MAX {
-        return Err(invalid("an e-mail address has at most 254 characters"));
-    }
-    let Some((local, domain)) = email.split_once('@') else {
-        return Err(invalid("an e-mail address needs an @"));
-    };
-    if local.is_empty()
-        || domain.is_empty()
-        || domain.contains('@')
-        || !domain.contains('.')
-        || domain.starts_with('.')
-        || domain.ends_with('.')
-        || email.chars().any(|c| c.is_whitespace() || c.is_control())
-    {
-        return Err(invalid(
-            "that is not an e-mail address, such as name@example.com",
-        ));
-    }
-    Ok(email)
+}
+
+/// A new address, as typed: the one parser ([`EmailAddress::parse`]), saying what is wrong.
+pub fn parse_email(raw: &str) -> Result<EmailAddress, AuthError> {
+    Ok(EmailAddress::parse(raw)?)
+}
+
+/// What a person typed to find an existing account (sign-in, the operator's verbs): trimmed
+/// and lower-cased as every address has been stored, so an account whose address was taken
+/// before addresses were checked as now still signs in, and can be changed or erased.
+/// `None` for what no stored address can be.
+pub fn lookup_form(raw: &str) -> Option<String> {
+    let text = raw.trim();
+    (!text.is_empty() && text.len() <= EMAIL_MAX).then(|| text.to_lowercase())
 }
 
 /// Trims; 1 to 100 characters without control characters.
 pub fn clean_display_name(raw: &str) -> Result<String, AuthError> {
     let name = raw.trim();
     let count = name.chars().count();
-    if count == 0 || count > NAME_MAX || name.chars().any(char::is_control) {
-        return Err(AuthError::InvalidInput {
-            field: "display_name",
-            message: format!("a name has 1 to {NAME_MAX} characters"),
-        });
+    let invalid = |message: String| AuthError::InvalidInput {
+        field: "display_name",
+        message,
+    };
+    if name.chars().any(char::is_control) {
+        return Err(invalid(
+            "a name cannot contain control characters such as line breaks".into(),
+        ));
+    }
+    if count == 0 || count > NAME_MAX {
+        return Err(invalid(format!("a name has 1 to {NAME_MAX} characters")));
     }
     Ok(name.to_owned())
 }
@@ -148,7 +147,7 @@ pub fn get(system: &impl SystemGet, id: AccountId) -> Result<Option<Account>, Au
         .transpose()
 }
 
-/// Looks an address up; `email` must already be normalized.
+/// Looks a stored address up: `email` is an [`EmailAddress`] or a [`lookup_form`].
 pub fn find_by_email(system: &impl SystemGet, email: &str) -> Result<Option<Account>, AuthError> {
     let Some(key) = system.get(KEYS, BLIND_INDEX_KEY)? else {
         return Ok(None);
@@ -175,21 +174,20 @@ pub fn save(system: &System<'_>, account: &Account) -> Result<(), AuthError> {
 /// Creates an account; the address must be free.
 pub fn create(
     system: &System<'_>,
-    email: &str,
+    email: &EmailAddress,
     display_name: &str,
     password_hash: Option<String>,
     appliance_admin: bool,
     now: i64,
 ) -> Result<Account, AuthError> {
-    let email = normalize_email(email)?;
     let display_name = clean_display_name(display_name)?;
-    let index = blind_index_with(&index_key_for_write(system)?, &email);
+    let index = blind_index_with(&index_key_for_write(system)?, email.as_str());
     if system.get(BY_EMAIL, &index)?.is_some() {
         return Err(AuthError::EmailTaken);
     }
     let account = Account {
         id: AccountId(uuid::Uuid::new_v4()),
-        email,
+        email: email.to_string(),
         display_name,
         password_hash,
         appliance_admin,
@@ -206,17 +204,20 @@ pub fn create(
     Ok(account)
 }
 
-/// Moves `account` to `email` (normalized, and free: the caller checked), keeping the
-/// blind index in step.
-pub fn set_email(system: &System<'_>, account: &mut Account, email: &str) -> Result<(), AuthError> {
+/// Moves `account` to `email` (free: the caller checked), keeping the blind index in step.
+pub fn set_email(
+    system: &System<'_>,
+    account: &mut Account,
+    email: &EmailAddress,
+) -> Result<(), AuthError> {
     let key = index_key_for_write(system)?;
     system.delete(BY_EMAIL, &blind_index_with(&key, &account.email))?;
     system.put(
         BY_EMAIL,
-        &blind_index_with(&key, email),
+        &blind_index_with(&key, email.as_str()),
         account.id.as_bytes(),
     )?;
-    account.email = email.to_owned();
+    account.email = email.to_string();
     save(system, account)
 }
 
@@ -294,23 +295,37 @@ mod tests {
     use super::*;
 
     #[test]
-    fn email_is_trimmed_lowercased_and_checked() {
+    fn an_old_address_is_still_found_as_it_was_stored() {
         assert_eq!(
-            normalize_email("  Alice@Example.COM ").unwrap(),
-            "alice@example.com"
+            lookup_form("  Alice@Example.COM ").as_deref(),
+            Some("alice@example.com")
         );
-        for bad in [
-            "",
-            "alice",
-            "alice@",
-            "@example.com",
-            "a@b",
-            "a b@example.com",
-            "a@@example.com",
-        ] {
-            assert!(normalize_email(bad).is_err(), "{bad:?}");
-        }
-        assert!(normalize_email(&format!("{}@example.com", "a".repeat(1_000_000))).is_err());
+        // Stored before addresses were checked as now: the account still signs in.
+        assert_eq!(
+            lookup_form("<O@example.test>").as_deref(),
+            Some("<o@example.test>")
+        );
+        assert_eq!(lookup_form("  "), None);
+        assert_eq!(lookup_form(&"a".repeat(255)), None);
+        // Whatever the parser takes is stored as the lookup finds it.
+        let parsed = parse_email(" Ada@Example.com ").unwrap();
+        assert_eq!(
+            lookup_form(" Ada@Example.com ").as_deref(),
+            Some(parsed.as_str())
+        );
+    }
+
+    #[test]
+    fn a_name_with_a_line_break_is_refused_for_its_control_character() {
+        let message = |raw: &str| match clean_display_name(raw) {
+            Err(AuthError::InvalidInput { message, .. }) => message,
+            other => panic!("{raw:?}: {other:?}"),
+        };
+        assert!(message("Eve\r\nBcc: x").contains("control characters"));
+        assert!(message("Eve\u{7}").contains("control characters"));
+        assert!(message("").contains("1 to 100"));
+        assert!(message(&"a".repeat(101)).contains("1 to 100"));
+        assert_eq!(clean_display_name(" Eve ").unwrap(), "Eve");
     }
 
     #[test]

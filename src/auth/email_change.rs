@@ -63,14 +63,14 @@ pub fn request(
     now: i64,
 ) -> Result<String, AuthError> {
     require_step_up(current, now)?;
-    let email = account::normalize_email(new_email)?;
+    let email = account::parse_email(new_email)?;
     if !crate::mail::enabled() {
         return Err(AuthError::MailUnavailable);
     }
     let txn = store.write()?;
     let system = txn.system(&SystemGrant::internal())?;
     let holder = account::get(&system, current.account)?.ok_or(AuthError::InvalidCredentials)?;
-    if holder.email == email {
+    if holder.email == email.as_str() {
         return Err(AuthError::InvalidInput {
             field: "email",
             message: "that is already your address".into(),
@@ -79,7 +79,7 @@ pub fn request(
     let token = links::new_token()?;
     let link = StoredLink {
         account: holder.id,
-        email: email.clone(),
+        email: email.to_string(),
         expires_at: now + LINK_TTL_SECS,
     };
     links::put(&system, LINKS, &token, &link)?;
@@ -92,14 +92,14 @@ pub fn request(
     audit::append(&txn, client.stamp(event), now)?;
     crate::mail::queue(&txn, now, |base| {
         messages::email_change_confirmation(
-            &email,
+            email.as_str(),
             &holder.display_name,
             &format!("{base}/email/confirm/{token}"),
         )
     })?;
     drop(system);
     txn.commit()?;
-    Ok(email)
+    Ok(email.into_string())
 }
 
 fn live(system: &impl SystemGet, token: &str, now: i64) -> Result<Option<StoredLink>, AuthError> {
@@ -122,8 +122,10 @@ pub fn confirm(store: &Store, token: &str, client: &Client, now: i64) -> Result<
     let link = live(&system, token, now)?.ok_or(AuthError::LinkInvalid)?;
     links::spend(&system, LINKS, token)?;
     let mut holder = account::get(&system, link.account)?.ok_or(AuthError::LinkInvalid)?;
+    // A link asked for before addresses were checked as now may hold one that is not.
+    let email = account::parse_email(&link.email)?;
     let actor = Actor::Account(holder.id.to_string());
-    if account::find_by_email(&system, &link.email)?.is_some() {
+    if account::find_by_email(&system, email.as_str())?.is_some() {
         let event = Event::new(actor, "account.email_change", Outcome::Failure).target(holder.id);
         audit::append(&txn, client.stamp(event), now)?;
         drop(system);
@@ -131,7 +133,7 @@ pub fn confirm(store: &Store, token: &str, client: &Client, now: i64) -> Result<
         return Err(AuthError::EmailTaken);
     }
     let old = holder.email.clone();
-    account::set_email(&system, &mut holder, &link.email)?;
+    account::set_email(&system, &mut holder, &email)?;
     let event = Event::new(actor, "account.email_change", Outcome::Success).target(holder.id);
     audit::append(&txn, client.stamp(event), now)?;
     crate::mail::queue(&txn, now, |_| messages::email_changed(&old, &link.email))?;

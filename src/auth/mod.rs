@@ -254,12 +254,12 @@ pub async fn login(
     client: &Client,
     now: i64,
 ) -> Result<SignedIn, AuthError> {
-    let found = match account::normalize_email(email) {
-        Ok(email) => {
+    let found = match account::lookup_form(email) {
+        Some(email) => {
             let read = store.read()?;
             account::find_by_email(&read.system(&SystemGrant::internal())?, &email)?
         }
-        Err(_) => None,
+        None => None,
     };
     let stored_hash = found.as_ref().and_then(|a| a.password_hash.clone());
     let matched = hasher.verify(password, stored_hash.as_deref()).await?;
@@ -441,11 +441,11 @@ pub fn create_account_as_operator(
     membership: Option<(crate::store::OrgId, access::Role)>,
     now: i64,
 ) -> Result<Account, AuthError> {
-    let email = account::normalize_email(email)?;
+    let email = account::parse_email(email)?;
     let display_name = account::clean_display_name(display_name)?;
     let hash = match password {
         Some(password) => {
-            password::check_policy(password, &[&email, &display_name])?;
+            password::check_policy(password, &[email.as_str(), &display_name])?;
             Some(password::hash_now(password)?)
         }
         None => None,
@@ -491,7 +491,7 @@ pub fn operator_action(
     action: OperatorAction,
     now: i64,
 ) -> Result<Account, AuthError> {
-    let email = account::normalize_email(email)?;
+    let email = account::lookup_form(email).ok_or(AuthError::NoSuchAccount)?;
     let txn = store.write()?;
     let system = txn.system(&SystemGrant::internal())?;
     let mut target = account::find_by_email(&system, &email)?.ok_or(AuthError::NoSuchAccount)?;
@@ -529,7 +529,7 @@ pub fn operator_action(
 
 /// A one-time link to set a new password, for the account with address `email`.
 pub fn operator_password_link(store: &Store, email: &str, now: i64) -> Result<String, AuthError> {
-    let email = account::normalize_email(email)?;
+    let email = account::lookup_form(email).ok_or(AuthError::NoSuchAccount)?;
     let id = {
         let read = store.read()?;
         account::find_by_email(&read.system(&SystemGrant::internal())?, &email)?
@@ -567,7 +567,7 @@ pub fn account_emails(
 /// The id of the account with address `email`, to filter the audit log by a person. An
 /// address that is not an account's, or not an address at all, is `None`.
 pub fn account_id_by_email(store: &Store, email: &str) -> Result<Option<AccountId>, AuthError> {
-    let Ok(email) = account::normalize_email(email) else {
+    let Some(email) = account::lookup_form(email) else {
         return Ok(None);
     };
     let read = store.read()?;
@@ -971,7 +971,15 @@ mod tests {
 
         let txn = store.write().unwrap();
         let system = txn.system(&SystemGrant::internal()).unwrap();
-        let owner = account::create(&system, "ada@example.com", "Ada", None, false, 0).unwrap();
+        let owner = account::create(
+            &system,
+            &account::parse_email("ada@example.com").unwrap(),
+            "Ada",
+            None,
+            false,
+            0,
+        )
+        .unwrap();
         drop(system);
         txn.commit().unwrap();
         let reset_link = reset::issue(&store, owner.id, 0).unwrap();
@@ -1042,7 +1050,15 @@ mod tests {
         let (_dir, store) = crate::audit::tests::store();
         let txn = store.write().unwrap();
         let system = txn.system(&SystemGrant::internal()).unwrap();
-        let holder = account::create(&system, "ada@example.com", "Ada", None, false, 0).unwrap();
+        let holder = account::create(
+            &system,
+            &account::parse_email("ada@example.com").unwrap(),
+            "Ada",
+            None,
+            false,
+            0,
+        )
+        .unwrap();
         let (token, _) = session::create(&system, holder.id, false, 0).unwrap();
         drop(system);
         txn.commit().unwrap();

@@ -66,11 +66,11 @@ pub fn request(store: &Store, email: &str, client: &Client, now: i64) -> Result<
     if !crate::mail::enabled() {
         return Err(AuthError::ResetMailUnavailable);
     }
-    let email = account::normalize_email(email)?;
+    let email = account::parse_email(email)?;
     let token = links::new_token()?;
     let txn = store.write()?;
     let system = txn.system(&SystemGrant::internal())?;
-    let holder = account::find_by_email(&system, &email)?.filter(|a| !a.disabled);
+    let holder = account::find_by_email(&system, email.as_str())?.filter(|a| !a.disabled);
     let mut event = match &holder {
         Some(holder) => {
             let stored = StoredLink {

@@ -78,13 +78,13 @@ pub async fn complete_setup(
     now: i64,
 ) -> Result<Account, AuthError> {
     check_link(store, token, now)?;
-    let email = account::normalize_email(&request.email)?;
+    let email = account::parse_email(&request.email)?;
     let display_name = account::clean_display_name(&request.display_name)?;
     crate::org::check_name(&request.organization).map_err(|err| AuthError::InvalidInput {
         field: "organization",
         message: err.to_string(),
     })?;
-    password::check_policy(&request.password, &[&email, &display_name])?;
+    password::check_policy(&request.password, &[email.as_str(), &display_name])?;
     let hash = hasher.hash(&request.password).await?;
 
     let txn = store.write()?;

@@ -70,7 +70,13 @@ fn key(token: &str) -> Vec<u8> {
 fn clean_name(name: &str) -> Result<String, AuthError> {
     let name = name.trim();
     let count = name.chars().count();
-    if count == 0 || count > 100 || name.chars().any(char::is_control) {
+    if name.chars().any(char::is_control) {
+        return Err(AuthError::InvalidInput {
+            field: "name",
+            message: "a token name cannot contain control characters such as line breaks".into(),
+        });
+    }
+    if count == 0 || count > 100 {
         return Err(AuthError::InvalidInput {
             field: "name",
             message: "a token name has 1 to 100 characters".into(),

@@ -71,6 +71,67 @@ pub fn invitation(
     )
 }
 
+message_templates!(InvitationConfirmText = "mail/invitation_confirm.txt", InvitationConfirmHtml = "mail/invitation_confirm.html", {
+    inviter: &'a str, role: &'a str, link: &'a str, hours: i64,
+});
+
+/// Sent when an invitation was accepted as a new account for this address: the account
+/// works once the link is followed and the password chosen then is given.
+pub fn invitation_confirmation(
+    to: &str,
+    inviter: &str,
+    role: &str,
+    link: &str,
+    hours: i64,
+) -> Result<Outgoing, MailError> {
+    outgoing(
+        "invitation_confirm",
+        to,
+        "Confirm your address to finish joining on Rampart".into(),
+        &InvitationConfirmText {
+            inviter,
+            role,
+            link,
+            hours,
+        },
+        &InvitationConfirmHtml {
+            inviter,
+            role,
+            link,
+            hours,
+        },
+    )
+}
+
+message_templates!(InvitationExistingText = "mail/invitation_existing.txt", InvitationExistingHtml = "mail/invitation_existing.html", {
+    inviter: &'a str, role: &'a str, link: &'a str,
+});
+
+/// Sent instead of a confirmation when an invitation was accepted as a new account for an
+/// address that has one: nothing changed, and this is how to join with it.
+pub fn invitation_existing_account(
+    to: &str,
+    inviter: &str,
+    role: &str,
+    link: &str,
+) -> Result<Outgoing, MailError> {
+    outgoing(
+        "invitation_existing",
+        to,
+        "Join with your Rampart account".into(),
+        &InvitationExistingText {
+            inviter,
+            role,
+            link,
+        },
+        &InvitationExistingHtml {
+            inviter,
+            role,
+            link,
+        },
+    )
+}
+
 message_templates!(EmailChangeText = "mail/email_change.txt", EmailChangeHtml = "mail/email_change.html", {
     name: &'a str, link: &'a str,
 });

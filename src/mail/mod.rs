@@ -3,8 +3,11 @@
 //! `sendmail`. Messages are never sent from a request: they are written to the durable
 //! [`outbox`] in the transaction of the event that causes them, and a worker delivers them.
 
+pub mod address;
 pub mod messages;
 pub mod outbox;
+
+pub use address::{EmailAddress, InvalidAddress};
 
 use std::sync::OnceLock;
 use std::time::Duration;
@@ -25,6 +28,8 @@ pub enum MailError {
     Config(String),
     #[error("mail is not set up on this appliance (mail_transport = \"none\")")]
     Disabled,
+    /// The message cannot be built for the transport (an address it refuses): no attempt
+    /// can ever send it.
     #[error("{0}")]
     Address(String),
     /// Delivery failed; the text names the stage (DNS, connection, TLS, authentication,
@@ -47,6 +52,14 @@ pub enum MailError {
     Access(#[from] crate::access::AccessError),
     #[error("no failed message has id {0}")]
     NotFailed(uuid::Uuid),
+}
+
+impl MailError {
+    /// Whether trying again can never help: the server refused the message for good, or it
+    /// cannot even be built. Such a message fails at once instead of being retried.
+    pub fn is_permanent(&self) -> bool {
+        matches!(self, MailError::Rejected(_) | MailError::Address(_))
+    }
 }
 
 /// One message ready to send: plain text and HTML alternatives of the same content.
@@ -153,10 +166,10 @@ impl Mailer {
 
     fn build(&self, message: &Outgoing) -> Result<lettre::Message, MailError> {
         let from = self.from.clone().ok_or(MailError::Disabled)?;
-        let to: Mailbox = message
-            .to
-            .parse()
-            .map_err(|err| MailError::Address(format!("{}: {err}", message.to)))?;
+        // The error leaves the recipient out: it is logged, and addresses are not.
+        let to: Mailbox = message.to.parse().map_err(|err| {
+            MailError::Address(format!("the recipient's address cannot be used: {err}"))
+        })?;
         lettre::Message::builder()
             .from(from)
             .to(to)
@@ -166,7 +179,7 @@ impl Mailer {
                 message.text.clone(),
                 message.html.clone(),
             ))
-            .map_err(|err| MailError::Address(err.to_string()))
+            .map_err(|err| MailError::Address(format!("the message cannot be built: {err}")))
     }
 
     /// Sends one message now; returns the server's answer.

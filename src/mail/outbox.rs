@@ -1,6 +1,8 @@
 //! The durable outbox. A message is written here in the same transaction as the event that
 //! causes it; a worker delivers due messages, retrying with exponential backoff for up to
 //! 24 hours. A message keeps its id (and so its Message-ID) across retries and restarts.
+//! A failure no retry can mend (the server refuses it for good, or the message cannot even
+//! be built for the transport) fails it at once.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -201,8 +203,7 @@ async fn deliver_one(
             // The kind of message and the failure; never the recipient's content.
             tracing::warn!(id = %queued.message.id, kind = %queued.message.kind, attempts = queued.attempts, error = %err, "mail not delivered");
             queued.last_answer = Some(err.to_string());
-            let refused_for_good = matches!(err, MailError::Rejected(_));
-            if refused_for_good || now - queued.created_at >= GIVE_UP_AFTER_SECS {
+            if err.is_permanent() || now - queued.created_at >= GIVE_UP_AFTER_SECS {
                 queued.state = State::Failed;
             } else {
                 queued.next_attempt_at = now + backoff(queued.attempts);
@@ -367,6 +368,74 @@ mod tests {
                 20_000
             )
             .unwrap()
+        );
+    }
+
+    /// A mailer for an SMTP server on `port`, plain, as a relay on a trusted network.
+    fn mailer(port: u16) -> Mailer {
+        let env = [
+            ("RAMPART_MAIL_TRANSPORT", "smtp".to_owned()),
+            (
+                "RAMPART_MAIL_FROM",
+                "Rampart <rampart@example.com>".to_owned(),
+            ),
+            ("RAMPART_SMTP_HOST", "127.0.0.1".to_owned()),
+            ("RAMPART_SMTP_PORT", port.to_string()),
+            ("RAMPART_SMTP_SECURITY", "none".to_owned()),
+            ("RAMPART_SMTP_ALLOW_PLAIN", "true".to_owned()),
+        ];
+        let (config, _) =
+            crate::config::Config::load(None, env.into_iter().map(|(k, v)| (k.to_owned(), v)))
+                .unwrap();
+        Mailer::from_config(&config).unwrap()
+    }
+
+    /// An address the transport refuses to parse (queued before addresses were checked as
+    /// they are now) can never be sent: it fails at the first attempt, like a recipient the
+    /// server refuses for good, and is not retried for 24 hours. Nothing listens on the
+    /// port: the message never gets as far as a connection.
+    #[test]
+    fn a_message_that_cannot_be_built_fails_at_once() {
+        let (_dir, store) = crate::audit::tests::store();
+        let store = Arc::new(store);
+        let unsendable = crate::mail::test_message("v6@[127.0.0.1]");
+        let sendable = crate::mail::test_message("ada@example.com");
+        let txn = store.write().unwrap();
+        enqueue(&txn, unsendable.clone(), 100).unwrap();
+        enqueue(&txn, sendable.clone(), 100).unwrap();
+        txn.commit().unwrap();
+        let port = std::net::TcpListener::bind("127.0.0.1:0")
+            .unwrap()
+            .local_addr()
+            .unwrap()
+            .port();
+        let runtime = tokio::runtime::Builder::new_current_thread()
+            .enable_all()
+            .build()
+            .unwrap();
+        let sent = runtime
+            .block_on(deliver_due(&store, &mailer(port), 100))
+            .unwrap();
+        assert_eq!(sent, 0);
+        let listed = list(&store).unwrap();
+        let state = |id: uuid::Uuid| listed.iter().find(|q| q.id == id).unwrap().clone();
+        let failed = state(unsendable.id);
+        assert_eq!(failed.state, State::Failed, "{failed:?}");
+        assert_eq!(failed.attempts, 1);
+        let answer = failed.last_answer.unwrap();
+        assert!(answer.contains("cannot be used"), "{answer}");
+        assert!(
+            !answer.contains("127.0.0.1"),
+            "no address in the answer: {answer}"
+        );
+        // A connection failure is passing: that one is retried.
+        let retried = state(sendable.id);
+        assert_eq!(retried.state, State::Pending, "{retried:?}");
+        assert!(
+            due(&store, 10_000, BATCH)
+                .unwrap()
+                .iter()
+                .all(|q| q.message.id == sendable.id)
         );
     }
 

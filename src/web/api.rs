@@ -150,6 +150,11 @@ pub static ROUTES: &[Endpoint] = &[
         route: || web::post().to(auth_api::accept_invitation),
     },
     Endpoint {
+        method: "post",
+        path: "/api/v1/invitations/confirm",
+        route: || web::post().to(auth_api::confirm_invitation),
+    },
+    Endpoint {
         method: "get",
         path: "/api/v1/orgs/{org_id}/audit",
         route: || web::get().to(auth_api::org_audit),
@@ -557,6 +562,7 @@ async fn openapi_json() -> HttpResponse {
         auth_api::change_password,
         auth_api::session_end,
         auth_api::accept_invitation,
+        auth_api::confirm_invitation,
         auth_api::admin_audit,
         security_api::org_security,
         security_api::admin_security,

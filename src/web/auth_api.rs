@@ -798,10 +798,30 @@ pub struct AcceptBody {
     password: Option<Password>,
 }
 
+/// The answer to accepting as a new account while mail is on: alike whether or not the
+/// address has an account.
+#[derive(Serialize, ToSchema)]
+pub struct AcceptMailed {
+    /// The invited address, where the next step was mailed.
+    email: String,
+    /// What to do next.
+    message: String,
+}
+
+/// What a person reads after accepting as a new account while mail is on.
+pub(super) fn check_mail_message(email: &str) -> String {
+    format!(
+        "Check your mail at {email}: the message there says how to finish joining. A new account works once you open its link and enter the password you chose."
+    )
+}
+
 /// Accept an invitation: with `display_name` and `password` as a new account for the
-/// invited address, or without them as the signed-in account that has that address.
+/// invited address, or without them as the signed-in account that has that address. With
+/// mail on, a new account is confirmed through a link mailed to the address (202, the same
+/// answer whether or not the address already has an account); with mail off it is made at
+/// once (200).
 #[utoipa::path(post, path = "/api/v1/invitations/accept", tag = "organizations", request_body = AcceptBody,
-    responses((status = 200, body = AccountView), (status = 410, description = "`link_invalid`"), (status = 422)))]
+    responses((status = 200, body = AccountView), (status = 202, body = AcceptMailed), (status = 410, description = "`link_invalid`"), (status = 422)))]
 pub async fn accept_invitation(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -821,11 +841,53 @@ pub async fn accept_invitation(
         (None, Some(id)) => auth::invitations::Acceptor::SignedIn(id),
         (None, None) => return Err(WebError::Unauthenticated),
     };
-    let member = auth::invitations::accept(
+    let accepted = auth::invitations::accept(
         &state.store,
         &state.hasher,
         &body.token,
         acceptor,
+        &client,
+        now(),
+    )
+    .await?;
+    Ok(match accepted {
+        auth::invitations::Accepted::Joined(member) => {
+            HttpResponse::Ok().json(AccountView::from(member.as_ref()))
+        }
+        auth::invitations::Accepted::CheckMail { email } => {
+            HttpResponse::Accepted().json(AcceptMailed {
+                message: check_mail_message(&email),
+                email,
+            })
+        }
+    })
+}
+
+#[derive(Deserialize, ToSchema)]
+pub struct ConfirmJoinBody {
+    /// The token of the link mailed to the invited address.
+    token: String,
+    /// The password chosen when the invitation was accepted.
+    #[schema(value_type = String)]
+    password: Password,
+}
+
+/// Confirm a new account accepted through an invitation, with the link mailed to its
+/// address and the password chosen when accepting: the account is made and joins.
+#[utoipa::path(post, path = "/api/v1/invitations/confirm", tag = "organizations", request_body = ConfirmJoinBody,
+    responses((status = 200, body = AccountView), (status = 410, description = "`link_invalid`"),
+        (status = 422, description = "not the password chosen when accepting, or the address has an account now")))]
+pub async fn confirm_invitation(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    body: web::Json<ConfirmJoinBody>,
+) -> Result<HttpResponse, WebError> {
+    let client = identity::client(&req, &state);
+    let member = auth::invitations::confirm(
+        &state.store,
+        &state.hasher,
+        &body.token,
+        &body.password,
         &client,
         now(),
     )

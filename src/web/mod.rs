@@ -158,6 +158,16 @@ static PAGES: &[Endpoint] = &[
     },
     Endpoint {
         method: "get",
+        path: "/invite/confirm/{token}",
+        route: || web::get().to(pages::invite_confirm_form),
+    },
+    Endpoint {
+        method: "post",
+        path: "/invite/confirm/{token}",
+        route: || web::post().to(pages::invite_confirm_submit),
+    },
+    Endpoint {
+        method: "get",
         path: "/reset",
         route: || web::get().to(pages::reset_request_form),
     },

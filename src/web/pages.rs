@@ -515,6 +515,10 @@ struct InvitePage {
     signed_in_as: Option<String>,
     csrf_token: String,
     message: String,
+    /// A new account is confirmed through mail (said before the form is sent).
+    mail_on: bool,
+    /// Sent as a new account with mail on: what to do next, the same whoever the address is.
+    check_mail: Option<String>,
 }
 
 async fn invite_page(
@@ -544,6 +548,8 @@ async fn invite_page(
             .unwrap_or_default(),
         signed_in_as: signed_in.map(|s| s.account.display_name),
         message,
+        mail_on: crate::mail::enabled(),
+        check_mail: None,
     };
     let status = if page.link_valid {
         status
@@ -610,11 +616,27 @@ pub async fn invite_submit(
     )
     .await
     {
-        Ok(_) => Ok(see_other(if acceptor_account.is_some() {
-            "/"
-        } else {
-            "/signin"
-        })),
+        Ok(auth::invitations::Accepted::Joined(_)) => {
+            Ok(see_other(if acceptor_account.is_some() {
+                "/"
+            } else {
+                "/signin"
+            }))
+        }
+        Ok(auth::invitations::Accepted::CheckMail { email }) => {
+            let page = InvitePage {
+                layout: Layout::new(),
+                link_valid: true,
+                check_mail: Some(super::auth_api::check_mail_message(&email)),
+                email,
+                role: String::new(),
+                signed_in_as: None,
+                csrf_token: String::new(),
+                message: String::new(),
+                mail_on: true,
+            };
+            Ok(html(render(&page)?))
+        }
         Err(err) => {
             let err = WebError::from(err);
             match &err {
@@ -631,6 +653,120 @@ pub async fn invite_submit(
                 _ => Err(err),
             }
         }
+    }
+}
+
+#[derive(Template)]
+#[template(path = "invite_confirm.html")]
+struct InviteConfirmPage {
+    layout: Layout,
+    /// Empty when the link does not work.
+    email: String,
+    role: String,
+    message: String,
+}
+
+fn invite_confirm_page(
+    status: StatusCode,
+    found: Option<(String, crate::access::Role)>,
+    message: String,
+) -> Result<HttpResponse, WebError> {
+    let (email, role) = found
+        .map(|(email, role)| (email, role.as_str().to_owned()))
+        .unwrap_or_default();
+    let page = InviteConfirmPage {
+        layout: Layout::new(),
+        email,
+        role,
+        message,
+    };
+    Ok(html_status(status, render(&page)?))
+}
+
+/// The link mailed to confirm a new account opens this page; the account is made only when
+/// its form is sent with the password chosen when accepting, so a mail scanner following
+/// the link, or a recipient who never accepted, makes nothing.
+pub async fn invite_confirm_form(
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+) -> Result<HttpResponse, WebError> {
+    let store = state.store.clone();
+    let token = token.into_inner();
+    match web::block(move || auth::invitations::check_confirmation(&store, &token, identity::now()))
+        .await?
+    {
+        Ok(found) => invite_confirm_page(StatusCode::OK, Some(found), String::new()),
+        Err(err) => match WebError::from(err) {
+            WebError::Gone(message) => invite_confirm_page(StatusCode::GONE, None, message),
+            other => Err(other),
+        },
+    }
+}
+
+#[derive(serde::Deserialize)]
+pub struct InviteConfirmForm {
+    password: Password,
+}
+
+/// Makes the account, signs it in and opens Rampart.
+pub async fn invite_confirm_submit(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    token: web::Path<String>,
+    form: web::Form<InviteConfirmForm>,
+) -> Result<HttpResponse, WebError> {
+    let token = token.into_inner();
+    let client = identity::client(&req, &state);
+    let confirmed = auth::invitations::confirm(
+        &state.store,
+        &state.hasher,
+        &token,
+        &form.password,
+        &client,
+        identity::now(),
+    )
+    .await;
+    let member = match confirmed {
+        Ok(member) => member,
+        Err(err) => {
+            let err = WebError::from(err);
+            let status = match &err {
+                WebError::Invalid { .. } => StatusCode::UNPROCESSABLE_ENTITY,
+                WebError::Gone(_) => StatusCode::GONE,
+                _ => return Err(err),
+            };
+            let store = state.store.clone();
+            let found = web::block(move || {
+                auth::invitations::check_confirmation(&store, &token, identity::now()).ok()
+            })
+            .await?;
+            return invite_confirm_page(status, found, err.to_string());
+        }
+    };
+    // The password was just proved: this is the account's first sign-in.
+    match auth::login(
+        &state.store,
+        &state.hasher,
+        &member.email,
+        &form.password,
+        &client,
+        identity::now(),
+    )
+    .await
+    {
+        Ok(signed_in) => {
+            let next = if signed_in.session.mfa_enrolment_required {
+                "/account"
+            } else {
+                "/"
+            };
+            let mut response = see_other(next);
+            response
+                .add_cookie(&identity::session_cookie(&signed_in.token))
+                .map_err(|err| WebError::Internal(err.to_string()))?;
+            Ok(response)
+        }
+        Err(_) => Ok(see_other("/signin")),
     }
 }
 

@@ -1321,3 +1321,199 @@ fn a_person_exports_what_rampart_holds_about_them_and_nobody_else() {
     let out = env.rampart(&["audit", "export"]);
     assert!(stdout(&out).contains("privacy.export"));
 }
+
+/// The status, field and message of a refused request.
+fn refusal(response: Response) -> (u16, String, String) {
+    let status = response.status().as_u16();
+    let body: Value = response.json().unwrap();
+    (
+        status,
+        body["error"]["field"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+        body["error"]["message"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned(),
+    )
+}
+
+/// Every way an address gets in (setup, the operator's CLI, invitations, address changes,
+/// `mail test`) takes a plain mailbox and nothing else, saying what is wrong: no second
+/// account for one mailbox behind angle brackets or a name, and no address the mailer
+/// cannot send to.
+#[test]
+fn every_entry_point_takes_one_mailbox_per_account_and_says_what_is_wrong() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    let token = printed_setup_token(&server);
+    let (status, field, message) = refusal(post_json(
+        &server,
+        "/api/v1/setup",
+        &json!({"token": token, "email": "Ada <admin@example.com>", "display_name": "Ada",
+                "password": ADMIN_PASSWORD, "organization": "Acme"}),
+    ));
+    assert_eq!((status, field.as_str()), (422, "email"), "{message}");
+    assert!(message.contains("angle brackets"), "{message}");
+    let acme = set_up(&server);
+    let pw = "velvet orbit canyon 93 drift";
+
+    // The operator's CLI: exit 2 and the reason; the one mailbox keeps one account.
+    create_user(&env, "o@example.test", pw, &acme, "member");
+    for (raw, words) in [
+        ("<o@example.test>", "angle brackets"),
+        ("x<o@example.test>", "angle brackets"),
+        ("Ops <o@example.test>", "angle brackets"),
+        ("O@Example.TEST", "already exists"),
+        ("v6@[127.0.0.1]", "not an IP address"),
+        ("o@example", "needs a dot"),
+    ] {
+        let out = env.rampart(&["admin", "user", "create", "--email", raw]);
+        assert_eq!(out.status.code(), Some(2), "{raw}: {}", stdout(&out));
+        assert!(stderr(&out).contains(words), "{raw}: {}", stderr(&out));
+    }
+    let listed: Value =
+        serde_json::from_str(&stdout(&env.rampart(&["admin", "user", "list"]))).unwrap();
+    let addresses: Vec<&str> = listed
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|a| a["email"].as_str().unwrap())
+        .collect();
+    assert_eq!(
+        addresses
+            .iter()
+            .filter(|a| a.contains("o@example.test"))
+            .count(),
+        1,
+        "{addresses:?}"
+    );
+    Session::login(&server, " O@Example.TEST ", pw);
+
+    // Invitations: refused before anything is stored or queued.
+    let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    for (raw, words) in [
+        ("v6@[127.0.0.1]", "not an IP address"),
+        ("<img/src=x/onerror=alert(1)>@example.com", "angle brackets"),
+        ("<o@example.test>", "angle brackets"),
+        ("a(comment)@example.com", "( cannot be"),
+        ("\"quoted\"@example.com", "\" cannot be"),
+        ("a@-bad-.example", "not valid"),
+    ] {
+        let (status, field, message) = refusal(send(
+            &server,
+            &owner,
+            "POST",
+            &format!("/api/v1/orgs/{acme}/invitations"),
+            &json!({"email": raw, "role": "member"}),
+        ));
+        assert_eq!((status, field.as_str()), (422, "email"), "{raw}: {message}");
+        assert!(message.contains(words), "{raw}: {message}");
+    }
+    assert!(
+        !audit_actions(&env)
+            .iter()
+            .any(|(action, _)| action == "member.invite"),
+        "nothing was invited"
+    );
+
+    // An address change is checked before anything else (mail is off here).
+    let (status, field, message) = refusal(send(
+        &server,
+        &owner,
+        "POST",
+        "/api/v1/me/email",
+        &json!({"email": "x<o@example.test>"}),
+    ));
+    assert_eq!((status, field.as_str()), (422, "email"), "{message}");
+
+    // `mail test` refuses before it looks at the mail settings.
+    let out = env.rampart(&["mail", "test", "v6@[127.0.0.1]"]);
+    assert_eq!(out.status.code(), Some(2), "{}", stderr(&out));
+    assert!(
+        stderr(&out).contains("not an IP address"),
+        "{}",
+        stderr(&out)
+    );
+}
+
+/// A name with a line break is refused because of the line break, wherever a name is
+/// given, as `admin org create` says it.
+#[test]
+fn a_name_with_a_line_break_is_refused_for_its_control_characters() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    let acme = set_up(&server);
+    let out = env.rampart(&["admin", "org", "create", "Acme\r\nDefense"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(
+        stderr(&out).contains("control characters"),
+        "{}",
+        stderr(&out)
+    );
+
+    let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let org_path = format!("/api/v1/orgs/{acme}");
+    let assessments = format!("/api/v1/orgs/{acme}/assessments");
+    let tokens = format!("/api/v1/orgs/{acme}/tokens");
+    let cases = [
+        (
+            "PUT",
+            org_path.as_str(),
+            json!({"name": "Acme\r\nDefense"}),
+            "name",
+        ),
+        (
+            "PUT",
+            org_path.as_str(),
+            json!({"name": "Acme", "contracts": [{"number": "W1\nW2", "agency": "Army", "cui": true, "start": null, "end": null}]}),
+            "contracts.number",
+        ),
+        (
+            "POST",
+            assessments.as_str(),
+            json!({"name": "2026\rself-assessment", "framework": "cmmc-l2"}),
+            "name",
+        ),
+        (
+            "POST",
+            tokens.as_str(),
+            json!({"name": "export\r\nall", "scope": "read", "expires_in_days": 3}),
+            "name",
+        ),
+    ];
+    for (method, path, body, want) in cases {
+        let (status, field, message) = refusal(send(&server, &owner, method, path, &body));
+        assert_eq!((status, field.as_str()), (422, want), "{message}");
+        assert!(message.contains("control characters"), "{want}: {message}");
+    }
+
+    let invited: Value = send(
+        &server,
+        &owner,
+        "POST",
+        &format!("/api/v1/orgs/{acme}/invitations"),
+        &json!({"email": "eve@acme.example", "role": "member"}),
+    )
+    .json()
+    .unwrap();
+    let token = invited["url"].as_str().unwrap().rsplit('/').next().unwrap();
+    let (status, field, message) = refusal(post_json(
+        &server,
+        "/api/v1/invitations/accept",
+        &json!({"token": token, "display_name": "Eve\r\nBcc: spy@elsewhere.example",
+                "password": "velvet orbit canyon 93 drift"}),
+    ));
+    assert_eq!((status, field.as_str()), (422, "display_name"), "{message}");
+    assert!(message.contains("control characters"), "{message}");
+    // Too long is still said as before.
+    let (_, _, message) = refusal(send(
+        &server,
+        &owner,
+        "PUT",
+        &org_path,
+        &json!({"name": "a".repeat(201)}),
+    ));
+    assert!(message.contains("1 to 200"), "{message}");
+}

@@ -9,6 +9,7 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::mpsc;
 use std::time::{Duration, Instant};
 
+use reqwest::blocking::Response;
 use serde::Deserialize;
 use serde_json::{Value, json};
 
@@ -983,7 +984,23 @@ fn a_header_injection_in_a_display_name_reaches_no_header() {
 
     // A name that looks like an address is only a name: when Eve invites someone, the
     // message goes to the invitee alone, from the configured sender, and her name is text.
-    assert_eq!(accept("Eve <spy@elsewhere.example>").status(), 200);
+    assert_eq!(accept("Eve <spy@elsewhere.example>").status(), 202);
+    let confirmation = sink.wait_for(2, Duration::from_secs(15))[1].clone();
+    assert_eq!(confirmation.rcpt_tos, ["eve@acme.example"]);
+    assert!(
+        !confirmation.to.contains("elsewhere"),
+        "{}",
+        confirmation.to
+    );
+    assert_eq!(
+        confirm_join(
+            &server,
+            &confirmation.links[0],
+            "velvet orbit canyon 93 drift"
+        )
+        .status(),
+        200
+    );
     let admin = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
     let promoted = crate::identity::send(
         &server,
@@ -1001,8 +1018,8 @@ fn a_header_injection_in_a_display_name_reaches_no_header() {
         &json!({"email": "new@acme.example", "role": "member"}),
     );
     assert_eq!(response.status(), 201);
-    let mail = sink.wait_for(2, Duration::from_secs(15));
-    let sent = &mail[1];
+    let mail = sink.wait_for(3, Duration::from_secs(15));
+    let sent = &mail[2];
     assert_eq!(sent.rcpt_tos, ["new@acme.example"]);
     assert!(!sent.to.contains("elsewhere"), "{}", sent.to);
     assert!(!sent.from.contains("elsewhere"), "{}", sent.from);
@@ -1062,6 +1079,11 @@ fn a_forgotten_password_is_reset_through_a_mailed_link() {
     assert_eq!(known.status(), 202);
     assert_eq!(known.text().unwrap(), unknown, "answers alike");
     assert_eq!(ask("not an address").status(), 422);
+    assert_eq!(
+        ask("<pat@acme.example>").status(),
+        422,
+        "one spelling per mailbox"
+    );
     let mail = sink.wait_for(1, Duration::from_secs(15));
     assert_eq!(mail[0].rcpt_tos, ["pat@acme.example"]);
     let text = mail[0].text.as_deref().unwrap();
@@ -1125,4 +1147,291 @@ fn a_forgotten_password_is_reset_through_a_mailed_link() {
         .collect();
     assert_eq!(requests.len(), 3, "{requests:?}");
     assert!(!log.contains(token), "no token in the audit log");
+}
+
+/// The token at the end of a link.
+fn token_of(link: &str) -> &str {
+    link.rsplit('/').next().unwrap()
+}
+
+/// Accepts the invitation `token` as a new account, signed in as nobody.
+fn accept_new(server: &TestServer, token: &str, name: &str, password: &str) -> Response {
+    crate::identity::post_json(
+        server,
+        "/api/v1/invitations/accept",
+        &json!({"token": token, "display_name": name, "password": password}),
+    )
+}
+
+/// Confirms a new account with the link mailed to its address.
+fn confirm_join(server: &TestServer, link: &str, password: &str) -> Response {
+    crate::identity::post_json(
+        server,
+        "/api/v1/invitations/confirm",
+        &json!({"token": token_of(link), "password": password}),
+    )
+}
+
+/// Every message the sink accepted for `to` whose subject contains `subject`.
+fn mailed(sink: &SmtpSink, to: &str, subject: &str) -> Vec<Mail> {
+    sink.messages()
+        .into_iter()
+        .filter(|m| m.rcpt_tos == [to] && m.subject.contains(subject))
+        .collect()
+}
+
+fn audit_export(env: &TestEnv) -> Vec<Value> {
+    stdout(&env.rampart(&["audit", "export"]))
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap())
+        .collect()
+}
+
+/// With mail on, the link shown to the inviter makes no account by itself: the account
+/// works once the invitee opens the link mailed to the address and gives the password
+/// chosen when accepting.
+#[test]
+fn an_invited_account_works_only_once_its_address_is_confirmed() {
+    let certs = Certs::new();
+    let sink = Sink::new(Security::StartTls, Some(&certs)).start();
+    let env = TestEnv::with_config(&mail_config(sink.port, "starttls", Some(&certs.ca)));
+    let server = env.serve();
+    let acme = set_up(&server);
+    let pw = "velvet orbit canyon 93 drift";
+    let url = invite(&server, &acme, "new@acme.example");
+    let token = token_of(&url);
+    let page = server.get(&format!("/invite/{token}")).text().unwrap();
+    assert!(
+        page.contains("We then mail a link to new@acme.example"),
+        "{page}"
+    );
+
+    let answer = accept_new(&server, token, "New Person", pw);
+    assert_eq!(answer.status(), 202);
+    let body: Value = answer.json().unwrap();
+    assert_eq!(body["email"], "new@acme.example");
+    assert!(
+        body["message"]
+            .as_str()
+            .unwrap()
+            .contains("Check your mail at new@acme.example"),
+        "{body}"
+    );
+    assert_eq!(
+        Session::try_login(&server, "new@acme.example", pw).status(),
+        401,
+        "not usable before the address is confirmed"
+    );
+
+    sink.wait_for(2, Duration::from_secs(15));
+    let confirmation = mailed(&sink, "new@acme.example", "Confirm your address");
+    assert_eq!(confirmation.len(), 1, "{:?}", sink.messages());
+    let link = confirmation[0].links[0].clone();
+    assert!(
+        link.starts_with(&format!("https://{}/invite/confirm/", server.addr)),
+        "{link}"
+    );
+    let text = confirmation[0].text.as_deref().unwrap();
+    assert!(text.contains(&link) && text.contains("Ada Admin"), "{text}");
+    assert!(!text.contains(pw), "{text}");
+    assert_ne!(token_of(&link), token, "a link the inviter never saw");
+
+    // Following the link (as a mail scanner does) makes nothing; it asks for the password.
+    let page = server.get(&format!("/invite/confirm/{}", token_of(&link)));
+    assert_eq!(page.status(), 200);
+    let page = page.text().unwrap();
+    assert!(
+        page.contains("new@acme.example") && page.contains("<strong>member</strong>"),
+        "{page}"
+    );
+    assert_eq!(
+        Session::try_login(&server, "new@acme.example", pw).status(),
+        401
+    );
+    let wrong = confirm_join(&server, &link, "harbor quartz lantern 58 mosaic");
+    assert_eq!(wrong.status(), 422);
+    let wrong: Value = wrong.json().unwrap();
+    assert_eq!(wrong["error"]["field"], "password", "{wrong}");
+    assert_eq!(
+        confirm_join(&server, "/invite/confirm/not-a-token", pw).status(),
+        410
+    );
+    assert_eq!(
+        Session::try_login(&server, "new@acme.example", pw).status(),
+        401
+    );
+
+    let confirmed = confirm_join(&server, &link, pw);
+    assert_eq!(confirmed.status(), 200);
+    let confirmed: Value = confirmed.json().unwrap();
+    assert_eq!(confirmed["email"], "new@acme.example");
+    assert_eq!(confirm_join(&server, &link, pw).status(), 410, "once");
+    let newcomer = Session::login(&server, "new@acme.example", pw);
+    let me: Value = newcomer.get(&server, "/api/v1/me").json().unwrap();
+    assert_eq!(me["organizations"][0]["role"], "member");
+    assert_eq!(server.get(&format!("/invite/{token}")).status(), 410);
+    assert_eq!(accept_new(&server, token, "Again", pw).status(), 410);
+
+    // Through the pages: the answer says to check the mail; the confirmation signs in.
+    let url = invite(&server, &acme, "page@acme.example");
+    let no_redirect = reqwest::blocking::Client::builder()
+        .use_preconfigured_tls(crate::harness::client_tls(&env.cert_path()))
+        .redirect(reqwest::redirect::Policy::none())
+        .build()
+        .unwrap();
+    let sent = no_redirect
+        .post(server.url(&format!("/invite/{}", token_of(&url))))
+        .header("origin", origin(&server))
+        .form(&[("display_name", "Page Person"), ("password", pw)])
+        .send()
+        .unwrap();
+    assert_eq!(sent.status(), 200);
+    let html = sent.text().unwrap();
+    assert!(
+        html.contains("Check your mail at page@acme.example"),
+        "{html}"
+    );
+    sink.wait_for(4, Duration::from_secs(15));
+    let link = mailed(&sink, "page@acme.example", "Confirm your address")[0].links[0].clone();
+    let path = format!("/invite/confirm/{}", token_of(&link));
+    let wrong = no_redirect
+        .post(server.url(&path))
+        .header("origin", origin(&server))
+        .form(&[("password", "harbor quartz lantern 58 mosaic")])
+        .send()
+        .unwrap();
+    assert_eq!(wrong.status(), 422);
+    assert!(wrong.text().unwrap().contains("id=\"confirm-error\""));
+    let done = no_redirect
+        .post(server.url(&path))
+        .header("origin", origin(&server))
+        .form(&[("password", pw)])
+        .send()
+        .unwrap();
+    assert_eq!(done.status(), 303);
+    assert_eq!(done.headers()["location"], "/");
+    assert!(
+        done.headers()["set-cookie"]
+            .to_str()
+            .unwrap()
+            .contains("__Host-rampart_session="),
+        "signed in"
+    );
+
+    let events = audit_export(&env);
+    let count = |action: &str, outcome: &str| {
+        events
+            .iter()
+            .filter(|e| e["action"] == action && e["outcome"] == outcome)
+            .count()
+    };
+    assert_eq!(count("member.accept_request", "success"), 2);
+    assert_eq!(count("member.join", "failure"), 2, "the wrong passwords");
+    assert_eq!(count("member.join", "success"), 2);
+}
+
+/// Accepting an invitation as a new account answers alike (status and body) whether or not
+/// the address has an account anywhere on the appliance; an existing account is left
+/// alone, and its owner is mailed how to join with it.
+#[test]
+fn accepting_tells_nobody_whether_the_address_has_an_account() {
+    let certs = Certs::new();
+    let sink = Sink::new(Security::StartTls, Some(&certs)).start();
+    let env = TestEnv::with_config(&mail_config(sink.port, "starttls", Some(&certs.ca)));
+    let server = env.serve();
+    let acme = set_up(&server);
+    let out = env.rampart(&["admin", "org", "create", "Globex"]);
+    let globex: Value = serde_json::from_str(&stdout(&out)).unwrap();
+    let globex = globex["id"].as_str().unwrap().to_owned();
+    let chosen = "inviter picked this 77 for them";
+    let own = "velvet orbit canyon 93 drift";
+
+    let url = invite(&server, &acme, "known@globex.example");
+    let token = token_of(&url);
+    let answer = |token: &str| {
+        let response = accept_new(&server, token, "Known Person", chosen);
+        (response.status().as_u16(), response.text().unwrap())
+    };
+    // While the address has no account, then once it has one (in another organization).
+    let unused = answer(token);
+    assert_eq!(unused.0, 202, "{}", unused.1);
+    let known_id = create_user(&env, "known@globex.example", own, &globex, "member");
+    let used = answer(token);
+    assert_eq!(used, unused, "the same status and body");
+    // And for another address that has none.
+    let other = invite(&server, &acme, "unused@acme.example");
+    let (status, body) = answer(token_of(&other));
+    assert_eq!(
+        (
+            status,
+            body.replace("unused@acme.example", "known@globex.example")
+        ),
+        unused
+    );
+
+    // The account is untouched: its own password works, the chosen one does not.
+    assert_eq!(
+        Session::try_login(&server, "known@globex.example", chosen).status(),
+        401
+    );
+    let known = Session::login(&server, "known@globex.example", own);
+
+    // Its owner is told how to join; the link mailed before the account existed makes
+    // nothing now.
+    sink.wait_for(5, Duration::from_secs(15));
+    let told = mailed(
+        &sink,
+        "known@globex.example",
+        "Join with your Rampart account",
+    );
+    assert_eq!(told.len(), 1, "{:?}", sink.messages());
+    assert_eq!(told[0].links, [url.as_str()]);
+    let text = told[0].text.as_deref().unwrap();
+    assert!(
+        text.contains("already has a Rampart account") && text.contains("sign in"),
+        "{text}"
+    );
+    let early = mailed(&sink, "known@globex.example", "Confirm your address");
+    assert_eq!(early.len(), 1);
+    assert_eq!(
+        confirm_join(&server, &early[0].links[0], chosen).status(),
+        410
+    );
+    assert_eq!(
+        Session::try_login(&server, "known@globex.example", chosen).status(),
+        401
+    );
+
+    // Signed in, the owner joins with the same invitation.
+    let joined = post(
+        &server,
+        &known,
+        "/api/v1/invitations/accept",
+        &json!({ "token": token }),
+    );
+    assert_eq!(joined.status(), 200);
+    let me: Value = known.get(&server, "/api/v1/me").json().unwrap();
+    assert_eq!(me["organizations"].as_array().unwrap().len(), 2);
+
+    // Acme's log records the acceptances alike and never names the other account.
+    let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    let log: Value = owner
+        .get(
+            &server,
+            &format!("/api/v1/orgs/{acme}/audit?action=member.accept_request"),
+        )
+        .json()
+        .unwrap();
+    let entries = log.as_array().unwrap();
+    assert_eq!(entries.len(), 3, "{log}");
+    let shape = |e: &Value| {
+        let mut keys: Vec<String> = e.as_object().unwrap().keys().cloned().collect();
+        keys.sort();
+        (keys, e["actor"].clone(), e["outcome"].clone())
+    };
+    assert!(
+        entries.iter().all(|e| shape(e) == shape(&entries[0])),
+        "{log}"
+    );
+    assert!(!log.to_string().contains(&known_id), "{log}");
 }

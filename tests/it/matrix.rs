@@ -500,6 +500,13 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
         r#"{"token":"nope"}"#,
         [401, 410, 410, 410, 410, 410, 410],
     ),
+    // The mailed link is the proof; nobody's session matters.
+    (
+        "post",
+        "/api/v1/invitations/confirm",
+        r#"{"token":"nope","password":"not the password"}"#,
+        [410, 410, 410, 410, 410, 410, 410],
+    ),
     (
         "get",
         "/api/v1/me/sessions",
