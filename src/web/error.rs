@@ -353,6 +353,7 @@ impl From<crate::catalog::ImportError> for WebError {
                 problems: Vec::new(),
             },
             ImportError::Conflict(message) => WebError::Conflict(message),
+            ImportError::QuotaExceeded(message) => WebError::QuotaExceeded(message),
             ImportError::NotFound => WebError::NotFound,
             ImportError::Access(access) => access.into(),
             ImportError::Audit(audit) => audit.into(),

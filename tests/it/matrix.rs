@@ -339,7 +339,7 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
         r#"{"values":{"A.03.01.01.ODP.01":"90 days"}}"#,
         [401, 403, 200, 200, 200, 404, 404],
     ),
-    // Catalogs: the built-ins for anyone signed in; imports for members and up.
+    // Catalogs: the built-ins for anyone signed in; imports for admins and owners.
     (
         "get",
         "/api/v1/catalogs",
@@ -446,7 +446,7 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
         "post",
         "/api/v1/orgs/{org_id}/catalogs",
         "{}",
-        [401, 403, 422, 422, 422, 404, 404],
+        [401, 403, 403, 422, 422, 404, 404],
     ),
     // Tokens are for members: the appliance administrator's read access is not handed on.
     (
