@@ -56,6 +56,9 @@ pub enum ImportError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Audit(#[from] AuditError),
+    /// Reading which assessments use a catalog failed.
+    #[error(transparent)]
+    Assess(#[from] Box<crate::assess::AssessError>),
     #[error("catalog record is unreadable: {0}")]
     Decode(#[from] serde_json::Error),
 }
@@ -276,6 +279,15 @@ fn put_body(tenant: &Tenant<'_>, id: &str, deflated: &[u8]) -> Result<u32, Impor
     Ok(chunks)
 }
 
+/// Removes every row of the imported catalog `id`.
+fn remove(tenant: &Tenant<'_>, id: &str) -> Result<(), ImportError> {
+    tenant.delete(SUMMARIES, id.as_bytes())?;
+    for (key, _) in tenant.list_prefix(BODIES, &body_prefix(id))? {
+        tenant.delete(BODIES, &key)?;
+    }
+    Ok(())
+}
+
 /// The framework `id` as the organization `tenant` belongs to sees it.
 pub fn resolve(tenant: &impl TenantGet, id: &str) -> Result<Option<CatalogRef>, ImportError> {
     if let Some(catalog) = builtin(id) {
@@ -430,6 +442,48 @@ pub fn import(
     audit::append(&txn, event, now)?;
     txn.commit()?;
     Ok(CatalogSummary::imported(id, summary))
+}
+
+/// Deletes the imported catalog `id` (admins and owners) with the organization's values of
+/// its parameters, unless an assessment uses it; audited as `catalog.delete`. A built-in's
+/// id, or one the organization never imported, is [`ImportError::NotFound`].
+pub fn delete(
+    store: &Store,
+    requester: Requester,
+    org: OrgId,
+    id: &str,
+    client: &Client,
+    now: i64,
+) -> Result<(), ImportError> {
+    let txn = store.write()?;
+    let grant = manage_grant(store, &txn, requester, org)?;
+    let tenant = txn.tenant(&grant)?;
+    if !id.starts_with(PREFIX) || summary_of(&tenant, id)?.is_none() {
+        return Err(ImportError::NotFound);
+    }
+    let users = crate::assess::using_framework(&tenant, id).map_err(Box::new)?;
+    if users > 0 {
+        return Err(ImportError::Conflict(format!(
+            "{users} assessment{} use{} this catalog; it can be deleted once none does",
+            if users == 1 { "" } else { "s" },
+            if users == 1 { "s" } else { "" },
+        )));
+    }
+    remove(&tenant, id)?;
+    crate::assess::parameters::forget(&tenant, id).map_err(Box::new)?;
+    drop(tenant);
+    let event = client.stamp(
+        Event::new(
+            Actor::Account(requester.account.to_string()),
+            "catalog.delete",
+            Outcome::Success,
+        )
+        .org(org)
+        .target(id),
+    );
+    audit::append(&txn, event, now)?;
+    txn.commit()?;
+    Ok(())
 }
 
 /// The built-in catalogs and the organization's imported ones, from their summaries.

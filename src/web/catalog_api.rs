@@ -125,3 +125,27 @@ pub async fn import(
             .await??;
     Ok(HttpResponse::Created().json(summary))
 }
+
+/// Delete an imported catalog that no assessment uses, with the organization's values of
+/// its parameters (admins and owners). Built-in catalogs cannot be deleted.
+#[utoipa::path(delete, path = "/api/v1/orgs/{org_id}/catalogs/{catalog_id}", tag = "catalogs",
+    params(("org_id" = String, Path), ("catalog_id" = String, Path)),
+    responses((status = 204, description = "deleted"), (status = 401),
+        (status = 403, description = "only admins and owners delete catalogs"),
+        (status = 404, description = "no imported catalog with that id in this organization (built-in catalogs included)"),
+        (status = 409, description = "assessments use the catalog; the message says how many")))]
+pub async fn delete(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (org, id) = path.into_inner();
+    let caller = identity::require_caller(&req, &state).await?;
+    caller.check_csrf(&req)?;
+    let org = identity::parse_org(&org)?;
+    let client = identity::client(&req, &state);
+    let store = state.store.clone();
+    web::block(move || imported::delete(&store, caller.requester, org, &id, &client, now()))
+        .await??;
+    Ok(HttpResponse::NoContent().finish())
+}

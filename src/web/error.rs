@@ -355,6 +355,7 @@ impl From<crate::catalog::ImportError> for WebError {
             ImportError::Conflict(message) => WebError::Conflict(message),
             ImportError::QuotaExceeded(message) => WebError::QuotaExceeded(message),
             ImportError::NotFound => WebError::NotFound,
+            ImportError::Assess(assess) => (*assess).into(),
             ImportError::Access(access) => access.into(),
             ImportError::Audit(audit) => audit.into(),
             other => WebError::Internal(other.to_string()),

@@ -63,6 +63,17 @@ fn import_as(server: &TestServer, session: &Session, org: &str, body: String) ->
         .unwrap()
 }
 
+fn delete_as(server: &TestServer, session: &Session, org: &str, id: &str) -> Response {
+    server
+        .client
+        .delete(server.url(&format!("/api/v1/orgs/{org}/catalogs/{id}")))
+        .header("origin", origin(server))
+        .header("cookie", &session.cookie)
+        .header("x-csrf-token", &session.csrf)
+        .send()
+        .unwrap()
+}
+
 fn imported(response: Response) -> Value {
     let status = response.status().as_u16();
     let text = response.text().unwrap();
@@ -357,6 +368,106 @@ fn the_listing_keeps_its_fields_and_a_catalog_reads_back_whole() {
     assert_eq!(requirements[5_999]["id"], "c-5999");
     assert_eq!(requirements[7]["statement"], "Keep records of it.");
     assert_eq!(requirements[0]["parameters"][0]["id"], "c-0_prm_1");
+}
+
+#[test]
+fn an_imported_catalog_no_assessment_uses_can_be_deleted() {
+    let (env, server, org, owner) = with_roles("");
+    let admin = login(&server, "admin");
+    let used = imported(import_as(
+        &server,
+        &admin,
+        &org,
+        generated_catalog(&uuid(50), 4, "Do it."),
+    ))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let unused_body = || generated_catalog(&uuid(51), 4, "Do it.");
+    let unused = imported(import_as(&server, &admin, &org, unused_body()))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    crate::compliance::create_assessment(&server, &owner, &org, &used);
+    crate::compliance::create_assessment(&server, &owner, &org, &used);
+    // A value for the unused catalog's parameter, which goes with it.
+    let set = send(
+        &server,
+        &owner,
+        "PUT",
+        &format!("/api/v1/orgs/{org}/parameters/{unused}"),
+        &json!({"values": {"c-0_prm_1": "90 days"}}),
+    );
+    assert_eq!(set.status(), 200, "{}", set.text().unwrap());
+
+    // Members and viewers may not; another organization's owner finds nothing there.
+    for role in ["member", "viewer"] {
+        assert_eq!(
+            delete_as(&server, &login(&server, role), &org, &unused).status(),
+            403
+        );
+    }
+    let other = crate::matrix::create_org(&env, "Initech");
+    crate::identity::create_user(&env, "owner@initech.example", PASSWORD, &other, "owner");
+    let stranger = Session::login(&server, "owner@initech.example", PASSWORD);
+    assert_eq!(delete_as(&server, &stranger, &org, &unused).status(), 404);
+    // Its own organization does not hold the id either.
+    assert_eq!(delete_as(&server, &stranger, &other, &unused).status(), 404);
+    // Built-in catalogs and unknown ids are not found.
+    for id in ["cmmc-l2", "nist-800-171r3", "imported-nothing", "nothing"] {
+        assert_eq!(delete_as(&server, &admin, &org, id).status(), 404, "{id}");
+    }
+    // In use: refused, with how many use it.
+    let error = error_of(delete_as(&server, &owner, &org, &used), 409);
+    assert!(
+        error["message"]
+            .as_str()
+            .unwrap()
+            .starts_with("2 assessments use this catalog"),
+        "{error}"
+    );
+    assert_eq!(
+        imported_ids(&server, &owner, &org),
+        [used.clone(), unused.clone()]
+    );
+
+    // Unused: gone, with its parameter values.
+    let response = delete_as(&server, &admin, &org, &unused);
+    assert_eq!(response.status(), 204);
+    assert_eq!(imported_ids(&server, &owner, &org), [used.as_str()]);
+    assert_eq!(
+        owner
+            .get(&server, &format!("/api/v1/orgs/{org}/catalogs/{unused}"))
+            .status(),
+        404
+    );
+    assert_eq!(delete_as(&server, &admin, &org, &unused).status(), 404);
+    imported(import_as(&server, &admin, &org, unused_body()));
+    let parameters: Value = owner
+        .get(&server, &format!("/api/v1/orgs/{org}/parameters/{unused}"))
+        .json()
+        .unwrap();
+    assert_eq!(parameters[0]["value"], Value::Null, "{parameters}");
+
+    // The used one still assesses.
+    let assessments: Value = owner
+        .get(&server, &format!("/api/v1/orgs/{org}/assessments"))
+        .json()
+        .unwrap();
+    let assessment = assessments[0]["id"].as_str().unwrap();
+    let objectives = owner.get(
+        &server,
+        &format!("/api/v1/orgs/{org}/assessments/{assessment}/objectives"),
+    );
+    assert_eq!(objectives.status(), 200);
+
+    let deletes: Vec<Value> = audit_lines(&env)
+        .into_iter()
+        .filter(|e| e["action"] == "catalog.delete")
+        .collect();
+    assert_eq!(deletes.len(), 1);
+    assert_eq!(deletes[0]["target"], unused.as_str());
+    assert_eq!(deletes[0]["org"], org.as_str());
 }
 
 fn store_bytes(env: &TestEnv) -> u64 {
