@@ -12,6 +12,7 @@
 //! An organization's imports share a [`Quota`]: the documents' sizes as uploaded and their
 //! controls, all catalogs together.
 
+use std::collections::BTreeMap;
 use std::io::Write;
 use std::ops::Deref;
 use std::sync::Arc;
@@ -503,6 +504,45 @@ pub fn list(
             .map(|(id, summary)| CatalogSummary::imported(id, summary)),
     );
     Ok(out)
+}
+
+/// The organization's catalogs for its catalogs page: each with how many assessments use
+/// it, and what the imported ones hold of the quota.
+#[derive(Debug, Clone)]
+pub struct Overview {
+    pub catalogs: Vec<(CatalogSummary, usize)>,
+    pub usage: Usage,
+}
+
+pub fn overview(
+    store: &Store,
+    requester: Requester,
+    org: OrgId,
+    client: &Client,
+    now: i64,
+) -> Result<Overview, ImportError> {
+    let grant = audit::read_grant(store, requester, org, client, now)?;
+    let read = store.read()?;
+    let tenant = read.tenant(&grant)?;
+    let imported = summaries(&tenant)?;
+    let usage = usage_of(&imported);
+    let mut users: BTreeMap<String, usize> = BTreeMap::new();
+    for assessment in crate::assess::all(&tenant).map_err(Box::new)? {
+        *users.entry(assessment.framework).or_default() += 1;
+    }
+    let catalogs = builtins()
+        .map(|c| CatalogSummary::of(c, false))
+        .chain(
+            imported
+                .into_iter()
+                .map(|(id, summary)| CatalogSummary::imported(id, summary)),
+        )
+        .map(|c| {
+            let used_by = users.get(&c.id).copied().unwrap_or(0);
+            (c, used_by)
+        })
+        .collect();
+    Ok(Overview { catalogs, usage })
 }
 
 /// One catalog, whole: families, requirements, objectives, parameters.

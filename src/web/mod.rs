@@ -9,6 +9,7 @@ mod assets;
 mod audit_pages;
 mod auth_api;
 mod catalog_api;
+mod catalog_pages;
 mod docs_api;
 mod docs_pages;
 mod edge;
@@ -232,6 +233,11 @@ static PAGES: &[Endpoint] = &[
         method: "get",
         path: "/orgs/{org_id}/assessments/{assessment_id}/gaps",
         route: || web::get().to(assess_pages::gaps),
+    },
+    Endpoint {
+        method: "get",
+        path: "/orgs/{org_id}/catalogs",
+        route: || web::get().to(catalog_pages::catalogs),
     },
     Endpoint {
         method: "get",

@@ -470,6 +470,58 @@ fn an_imported_catalog_no_assessment_uses_can_be_deleted() {
     assert_eq!(deletes[0]["org"], org.as_str());
 }
 
+#[test]
+fn the_catalogs_page_lists_catalogs_and_offers_delete_to_admins() {
+    let (env, server, org, owner) = with_roles("");
+    let used = imported(import_as(
+        &server,
+        &owner,
+        &org,
+        generated_catalog(&uuid(60), 4, "Do it."),
+    ))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    let unused = imported(import_as(
+        &server,
+        &owner,
+        &org,
+        generated_catalog(&uuid(61), 7, "Do it."),
+    ))["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    crate::compliance::create_assessment(&server, &owner, &org, &used);
+    let page = |session: &Session| {
+        let response = session.get(&server, &format!("/orgs/{org}/catalogs"));
+        let status = response.status().as_u16();
+        (status, response.text().unwrap())
+    };
+    let (status, html) = page(&login(&server, "admin"));
+    assert_eq!(status, 200);
+    assert!(html.contains("Generated 7"), "{html}");
+    assert!(html.contains("CMMC"), "{html}");
+    assert!(html.contains("Imported "), "{html}");
+    assert!(html.contains("Ada Admin"), "importer named: {html}");
+    assert!(html.contains("11 of 20000 controls"), "{html}");
+    let delete = format!("data-api-call=\"DELETE /api/v1/orgs/{org}/catalogs/{unused}\"");
+    assert!(html.contains(&delete), "{html}");
+    assert!(html.contains("data-confirm=\"Delete the catalog Generated 7?"));
+    assert!(
+        !html.contains(&format!("catalogs/{used}\"")),
+        "in use: {html}"
+    );
+    let (status, html) = page(&login(&server, "member"));
+    assert_eq!(status, 200);
+    assert!(html.contains("Generated 7"));
+    assert!(!html.contains("data-api-call"), "{html}");
+    // Someone else's organization is not found.
+    let other = crate::matrix::create_org(&env, "Initech");
+    crate::identity::create_user(&env, "owner@initech.example", PASSWORD, &other, "owner");
+    let stranger = Session::login(&server, "owner@initech.example", PASSWORD);
+    assert_eq!(page(&stranger).0, 404);
+}
+
 fn store_bytes(env: &TestEnv) -> u64 {
     std::fs::metadata(env.store_path()).unwrap().len()
 }
