@@ -125,6 +125,9 @@ pub enum Permission {
     Oversee,
     /// Share evidence with someone without an account (signed links): admins and owners.
     Share,
+    /// Import and delete the organization's own catalogs: admins and owners, since each
+    /// import spends the organization's catalog quota and the appliance's memory.
+    ManageCatalogs,
 }
 
 impl Permission {
@@ -140,7 +143,9 @@ impl Role {
         match permission {
             Permission::Read => true,
             Permission::Write => self >= Role::Member,
-            Permission::ManageMembers | Permission::Share => self >= Role::Admin,
+            Permission::ManageMembers | Permission::Share | Permission::ManageCatalogs => {
+                self >= Role::Admin
+            }
             Permission::ManageOrganization | Permission::Oversee => self == Role::Owner,
         }
     }
@@ -393,14 +398,21 @@ mod tests {
     fn roles_allow_in_order() {
         use Permission::*;
         let table = [
-            (Role::Viewer, [true, false, false, false, false]),
-            (Role::Member, [true, true, false, false, false]),
-            (Role::Admin, [true, true, true, false, false]),
-            (Role::Owner, [true, true, true, true, true]),
+            (Role::Viewer, [true, false, false, false, false, false]),
+            (Role::Member, [true, true, false, false, false, false]),
+            (Role::Admin, [true, true, true, true, false, false]),
+            (Role::Owner, [true, true, true, true, true, true]),
         ];
         for (role, expected) in table {
-            let got =
-                [Read, Write, ManageMembers, ManageOrganization, Oversee].map(|p| role.allows(p));
+            let got = [
+                Read,
+                Write,
+                ManageMembers,
+                ManageCatalogs,
+                ManageOrganization,
+                Oversee,
+            ]
+            .map(|p| role.allows(p));
             assert_eq!(got, expected, "{role:?}");
         }
     }

@@ -427,6 +427,14 @@ settings! {
     evidence_max_file_bytes: Bounded<1024, 1_099_511_627_776> = Bounded(2_147_483_648);
     /// Evidence storage per organization, all versions and the bin included (default 10 GiB).
     evidence_quota_bytes: Bounded<1024, 1_125_899_906_842_624> = Bounded(10_737_418_240);
+    /// Imported OSCAL catalogs per organization: the documents' sizes as uploaded, all
+    /// together, in bytes (default 20 MiB; one document may have 10 MiB).
+    catalog_quota_bytes: Bounded<1024, 1_073_741_824> =
+        Bounded(crate::catalog::Quota::DEFAULT.bytes);
+    /// Imported OSCAL catalogs per organization: their controls, all together (default
+    /// 20000).
+    catalog_quota_controls: Bounded<1, 10_000_000> =
+        Bounded(crate::catalog::Quota::DEFAULT.controls);
     /// Time zone the job schedules are read in (an IANA name such as "America/New_York").
     jobs_time_zone: TimeZone = TimeZone(crate::zone::Zone::utc());
     /// When deadline reminders (30, 7 and 1 days ahead) are sent.

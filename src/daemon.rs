@@ -138,6 +138,14 @@ pub fn serve(config: Config, mailer: crate::mail::Mailer) -> Result<(), DaemonEr
     // rather than on the first client's handshake.
     crate::crypto::random_bytes::<32>().map_err(MasterKeyError::from)?;
     let store = Arc::new(Store::open(&config.store_path(), master)?);
+    // Before serving, so no list or assessment meets a catalog kept the earlier way.
+    match crate::catalog::imported::convert_earlier(&store) {
+        Ok(0) => {}
+        Ok(converted) => tracing::info!(converted, "imported catalogs moved to compact storage"),
+        Err(err) => {
+            tracing::error!(error = %err, "could not move imported catalogs to compact storage");
+        }
+    }
     let listener = TcpListener::bind(config.listen).map_err(|source| DaemonError::Listen {
         addr: config.listen,
         source,

@@ -412,6 +412,17 @@ pub(crate) fn all(tenant: &impl TenantGet) -> Result<Vec<Assessment>, AssessErro
     Ok(out)
 }
 
+/// How many of the organization's assessments run against `framework`.
+pub(crate) fn using_framework(
+    tenant: &impl TenantGet,
+    framework: &str,
+) -> Result<usize, AssessError> {
+    Ok(all(tenant)?
+        .iter()
+        .filter(|a| a.framework == framework)
+        .count())
+}
+
 /// One assessment.
 pub fn get(
     store: &Store,

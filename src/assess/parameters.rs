@@ -9,7 +9,7 @@ use super::{AssessError, Author, audit_change, clean_text, invalid, read_grant, 
 use crate::access::Requester;
 use crate::auth::Client;
 use crate::catalog;
-use crate::store::{OrgId, Store, TenantGet, TenantTable};
+use crate::store::{OrgId, Store, Tenant, TenantGet, TenantTable};
 
 /// Framework id || 0 || parameter id -> [`ParameterValue`].
 const VALUES: TenantTable = TenantTable::new("t.parameter_values");
@@ -120,6 +120,16 @@ pub(crate) fn of_requirement(
             })
         })
         .collect()
+}
+
+/// Removes the organization's values of `framework`'s parameters, when the framework goes;
+/// returns how many went.
+pub(crate) fn forget(tenant: &Tenant<'_>, framework: &str) -> Result<usize, AssessError> {
+    let rows = tenant.list_prefix(VALUES, &prefix(framework))?;
+    for (row, _) in &rows {
+        tenant.delete(VALUES, row)?;
+    }
+    Ok(rows.len())
 }
 
 /// Sets parameter values for the organization (members and up); audited as

@@ -35,7 +35,11 @@ impl Scope {
     pub fn allows(self, permission: Permission) -> bool {
         match self {
             Scope::Read => permission == Permission::Read,
-            Scope::Write => matches!(permission, Permission::Read | Permission::Write),
+            // A write token may import and delete catalogs; its holder's role still decides.
+            Scope::Write => matches!(
+                permission,
+                Permission::Read | Permission::Write | Permission::ManageCatalogs
+            ),
         }
     }
 }

@@ -1,6 +1,8 @@
 //! Reading an OSCAL catalog that a person uploads: bounded in size, checked against NIST's
 //! schema before anything else looks at it, and refused with every problem named.
 
+use std::sync::{LazyLock, mpsc};
+
 use serde_json::Value;
 
 use super::oscal::{self, Dialect, Document};
@@ -10,9 +12,70 @@ use super::{Catalog, CatalogError};
 /// NIST's largest catalog (800-53 Rev 5 with 800-53A) is about 9 MB as compact JSON.
 pub const MAX_IMPORT_BYTES: usize = 10 * 1024 * 1024;
 
+/// Work for the [`READER`] thread.
+type Job = Box<dyn FnOnce() + Send>;
+
+/// Uploads are read one at a time, on one thread of their own. Reading goes through a JSON
+/// tree of the whole document, up to some twenty times its size, while the schema is
+/// checked. The allocator keeps the pages of such a peak with the thread's arena: read on
+/// whichever blocking thread took the request, each import could leave another peak
+/// behind; read here, every import reuses the same pages.
+static READER: LazyLock<Option<mpsc::Sender<Job>>> = LazyLock::new(|| {
+    let (jobs, queue) = mpsc::channel::<Job>();
+    let spawned = std::thread::Builder::new()
+        .name("catalog-reader".into())
+        .spawn(move || {
+            for job in queue {
+                job();
+            }
+        });
+    match spawned {
+        Ok(_) => Some(jobs),
+        Err(err) => {
+            tracing::warn!(error = %err, "no thread for reading catalogs; each import reads its own");
+            None
+        }
+    }
+});
+
 /// Reads an OSCAL 1.1.3 catalog (JSON). The catalog's id is its OSCAL uuid and its title
 /// the metadata title; requirement ids are the control ids.
 pub fn parse_oscal(bytes: &[u8]) -> Result<Catalog, CatalogError> {
+    let value = json_tree(bytes)?;
+    read_tree(value)
+}
+
+/// [`parse_oscal`] for an upload, on the [`READER`] thread, which also hands the catalog to
+/// `then`: the catalog is made, used and let go there, and only what `then` keeps leaves.
+pub(super) fn parse_upload<T: Send + 'static>(
+    bytes: Vec<u8>,
+    then: impl FnOnce(Catalog) -> T + Send + 'static,
+) -> Result<T, CatalogError> {
+    let (reply, answer) = mpsc::sync_channel(1);
+    let job: Job = Box::new(move || {
+        // The asker may have gone (its request broke off): nothing to answer then.
+        let _ = reply.send(read_upload(bytes).map(then));
+    });
+    match READER.as_ref() {
+        Some(reader) => {
+            // The reader is gone: read here.
+            if let Err(mpsc::SendError(job)) = reader.send(job) {
+                job();
+            }
+        }
+        None => job(),
+    }
+    answer.recv().unwrap_or(Err(CatalogError::ReaderStopped))
+}
+
+/// An upload, let go as soon as its JSON tree is built.
+fn read_upload(bytes: Vec<u8>) -> Result<Catalog, CatalogError> {
+    let value = json_tree(&bytes)?;
+    drop(bytes);
+    read_tree(value)
+}
+
+fn json_tree(bytes: &[u8]) -> Result<Value, CatalogError> {
     if bytes.len() > MAX_IMPORT_BYTES {
         return Err(CatalogError::TooLarge {
             kind: OscalSchema::Catalog.name(),
@@ -20,11 +83,15 @@ pub fn parse_oscal(bytes: &[u8]) -> Result<Catalog, CatalogError> {
             max: MAX_IMPORT_BYTES,
         });
     }
-    let value: Value = serde_json::from_slice(bytes).map_err(|err| CatalogError::NotJson {
+    serde_json::from_slice(bytes).map_err(|err| CatalogError::NotJson {
         line: err.line(),
         column: err.column(),
         message: not_json_message(&err),
-    })?;
+    })
+}
+
+/// The catalog in `value`, checked against the schema first.
+fn read_tree(value: Value) -> Result<Catalog, CatalogError> {
     validate_oscal(OscalSchema::Catalog, &value)?;
     // The schema has held, so the shape below is there; a failure here is a field the
     // schema allows and the model does not, reported as a problem like the others.

@@ -22,7 +22,7 @@ pub use builtin::{
     FarRequirement, builtin, builtins, check_builtins, far_mapping, oscal_source, scored,
 };
 pub use import::{MAX_IMPORT_BYTES, parse_oscal};
-pub use imported::{CatalogRef, CatalogSummary, ImportError, resolve};
+pub use imported::{CatalogRef, CatalogSummary, ImportError, Quota, resolve};
 pub use schema::{MAX_PROBLEMS, OscalSchema, validate_oscal};
 
 #[derive(Debug, Clone, thiserror::Error)]
@@ -56,6 +56,8 @@ pub enum CatalogError {
     Builtin { id: &'static str, message: String },
     #[error("the built-in OSCAL {kind} schema is unusable: {message}")]
     Schema { kind: &'static str, message: String },
+    #[error("the catalog could not be read: the thread reading catalogs stopped")]
+    ReaderStopped,
 }
 
 /// One way a document breaks its schema.

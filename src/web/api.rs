@@ -420,6 +420,11 @@ pub static ROUTES: &[Endpoint] = &[
         route: || web::get().to(catalog_api::get),
     },
     Endpoint {
+        method: "delete",
+        path: "/api/v1/orgs/{org_id}/catalogs/{catalog_id}",
+        route: || web::delete().to(catalog_api::delete),
+    },
+    Endpoint {
         method: "get",
         path: "/api/v1/orgs/{org_id}/parameters/{framework}",
         route: || web::get().to(assess_api::parameters),
@@ -600,6 +605,7 @@ async fn openapi_json() -> HttpResponse {
         catalog_api::list,
         catalog_api::import,
         catalog_api::get,
+        catalog_api::delete,
         evidence_api::list,
         evidence_api::upload,
         evidence_api::get,

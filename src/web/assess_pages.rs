@@ -29,6 +29,8 @@ pub(super) struct Frame {
     pub(super) org_id: String,
     pub(super) org_name: String,
     pub(super) can_edit: bool,
+    /// The reader's role; `None` for the appliance administrator looking in.
+    pub(super) role: Option<Role>,
     /// The reader is a member (not the appliance administrator looking in).
     member: bool,
     /// Account id -> display name, for the people named on the page.
@@ -36,7 +38,7 @@ pub(super) struct Frame {
 }
 
 impl Frame {
-    fn name_of(&self, account: &str) -> String {
+    pub(super) fn name_of(&self, account: &str) -> String {
         self.names
             .get(account)
             .cloned()
@@ -73,6 +75,7 @@ impl Frame {
         names: BTreeMap<String, String>,
     ) -> Frame {
         let member = membership.is_some();
+        let role = membership.as_ref().map(|(_, role)| *role);
         let (org_name, can_edit) = match membership {
             Some((name, role)) => (name, role.allows(Permission::Write)),
             // The appliance administrator reading an organization it is not a member of.
@@ -84,6 +87,7 @@ impl Frame {
             org_id: org.to_string(),
             org_name,
             can_edit,
+            role,
             member,
             names,
         }

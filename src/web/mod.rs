@@ -9,6 +9,7 @@ mod assets;
 mod audit_pages;
 mod auth_api;
 mod catalog_api;
+mod catalog_pages;
 mod docs_api;
 mod docs_pages;
 mod download;
@@ -68,6 +69,8 @@ pub struct AppState {
     pub upload_idle: Duration,
     /// Where evidence blobs live, and the upload limits.
     pub vault: Arc<crate::evidence::Vault>,
+    /// What each organization's imported catalogs may hold.
+    pub catalog_quota: crate::catalog::Quota,
     /// The scheduled jobs, for the jobs page.
     pub jobs: Arc<crate::jobs::Jobs>,
     /// False once shutdown begins, so load balancers stop sending traffic.
@@ -248,6 +251,11 @@ static PAGES: &[Endpoint] = &[
     },
     Endpoint {
         method: "get",
+        path: "/orgs/{org_id}/catalogs",
+        route: || web::get().to(catalog_pages::catalogs),
+    },
+    Endpoint {
+        method: "get",
         path: "/orgs/{org_id}/drift",
         route: || web::get().to(assess_pages::drift),
     },
@@ -393,6 +401,10 @@ pub fn build_server(
         body_limit_bytes: body_limit,
         upload_idle: Duration::from_secs(config.upload_idle_timeout_secs.get()),
         vault,
+        catalog_quota: crate::catalog::Quota {
+            bytes: config.catalog_quota_bytes.get(),
+            controls: config.catalog_quota_controls.get(),
+        },
         jobs,
         ready,
         security_txt: config.security_contact.as_ref().map(|contact| SecurityTxt {

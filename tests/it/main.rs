@@ -10,6 +10,7 @@
 mod audit;
 mod backup;
 mod browser;
+mod catalogs;
 mod cli;
 mod compliance;
 mod contract;

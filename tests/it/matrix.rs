@@ -339,7 +339,7 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
         r#"{"values":{"A.03.01.01.ODP.01":"90 days"}}"#,
         [401, 403, 200, 200, 200, 404, 404],
     ),
-    // Catalogs: the built-ins for anyone signed in; imports for members and up.
+    // Catalogs: the built-ins for anyone signed in; imports and deletes for admins and owners.
     (
         "get",
         "/api/v1/catalogs",
@@ -446,7 +446,14 @@ const MATRIX: &[(&str, &str, &str, [u16; 7])] = &[
         "post",
         "/api/v1/orgs/{org_id}/catalogs",
         "{}",
-        [401, 403, 422, 422, 422, 404, 404],
+        [401, 403, 403, 422, 422, 404, 404],
+    ),
+    // {catalog_id} is a built-in, which no one deletes: those allowed get past access to 404.
+    (
+        "delete",
+        "/api/v1/orgs/{org_id}/catalogs/{catalog_id}",
+        "",
+        [401, 403, 403, 404, 404, 404, 404],
     ),
     // Tokens are for members: the appliance administrator's read access is not handed on.
     (
