@@ -148,7 +148,14 @@ fn mfa_page_takes_a_code_once_and_says_what_is_wrong_next_to_the_field() {
     );
     assert_eq!(right.status(), 303);
     assert_eq!(location(&right), "/");
-    let home = page(&client, &server, &cookie, "/").text().unwrap();
+    // The second factor renews the session's token: the page-held cookie is replaced.
+    let signed_in = cookie_of(&right);
+    assert_ne!(signed_in, cookie);
+    assert_eq!(
+        location(&page(&client, &server, &cookie, "/account")),
+        "/signin"
+    );
+    let home = page(&client, &server, &signed_in, "/").text().unwrap();
     assert!(home.contains("id=\"account-name\">Ada Admin<"), "{home}");
 
     // The same code in a second sign-in is refused: its time step is spent.
