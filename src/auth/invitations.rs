@@ -233,13 +233,13 @@ pub fn revoke(
 /// Whether the person who sent `invitation` may still grant its role: an invitation is
 /// their act, and it must not outlive their authority (removed, demoted or disabled).
 fn inviter_still_may(system: &impl SystemGet, invitation: &Invitation) -> Result<bool, AuthError> {
-    let enabled = account::get(system, invitation.invited_by)?.is_some_and(|a| !a.disabled);
-    let role = access::role_in(system, invitation.invited_by, invitation.org)?;
-    Ok(enabled
-        && role.is_some_and(|role| {
-            role.allows(Permission::ManageMembers)
-                && (invitation.role != Role::Owner || role == Role::Owner)
-        }))
+    let role = super::authority_of(
+        system,
+        invitation.invited_by,
+        invitation.org,
+        Permission::ManageMembers,
+    )?;
+    Ok(role.is_some_and(|role| invitation.role != Role::Owner || role == Role::Owner))
 }
 
 /// How the invitee proves who they are.

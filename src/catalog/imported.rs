@@ -431,16 +431,7 @@ pub fn import(
     };
     tenant.put(SUMMARIES, id.as_bytes(), &serde_json::to_vec(&summary)?)?;
     drop(tenant);
-    let event = client.stamp(
-        Event::new(
-            Actor::Account(requester.account.to_string()),
-            "catalog.import",
-            Outcome::Success,
-        )
-        .org(org)
-        .target(&id),
-    );
-    audit::append(&txn, event, now)?;
+    record(&txn, requester, client, "catalog.import", org, &id, now)?;
     txn.commit()?;
     Ok(CatalogSummary::imported(id, summary))
 }
@@ -473,17 +464,26 @@ pub fn delete(
     remove(&tenant, id)?;
     crate::assess::parameters::forget(&tenant, id).map_err(Box::new)?;
     drop(tenant);
-    let event = client.stamp(
-        Event::new(
-            Actor::Account(requester.account.to_string()),
-            "catalog.delete",
-            Outcome::Success,
-        )
-        .org(org)
-        .target(id),
-    );
-    audit::append(&txn, event, now)?;
+    record(&txn, requester, client, "catalog.delete", org, id, now)?;
     txn.commit()?;
+    Ok(())
+}
+
+/// Appends what `requester` did to catalog `id` to the audit log, inside `txn`.
+fn record(
+    txn: &crate::store::WriteTxn<'_>,
+    requester: Requester,
+    client: &Client,
+    action: &str,
+    org: OrgId,
+    id: &str,
+    now: i64,
+) -> Result<(), ImportError> {
+    let actor = Actor::Account(requester.account.to_string());
+    let event = Event::new(actor, action, Outcome::Success)
+        .org(org)
+        .target(id);
+    audit::append(txn, client.stamp(event), now)?;
     Ok(())
 }
 
