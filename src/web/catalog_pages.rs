@@ -39,8 +39,8 @@ struct CatalogsPage {
     manages: bool,
     used_size: String,
     quota_size: String,
-    used_controls: u64,
-    quota_controls: u64,
+    used_controls: String,
+    quota_controls: String,
 }
 
 pub async fn catalogs(
@@ -96,7 +96,7 @@ pub async fn catalogs(
         catalogs,
         used_size: size_in_words(overview.usage.bytes),
         quota_size: size_in_words(quota.bytes),
-        used_controls: overview.usage.controls,
-        quota_controls: quota.controls,
+        used_controls: super::pages::grouped(overview.usage.controls),
+        quota_controls: super::pages::grouped(quota.controls),
     })?))
 }

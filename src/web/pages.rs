@@ -79,6 +79,19 @@ pub(super) fn see_other(location: &str) -> HttpResponse {
         .finish()
 }
 
+/// A count as people write it: `20,000`.
+pub(super) fn grouped(n: u64) -> String {
+    let digits = n.to_string();
+    let mut out = String::with_capacity(digits.len() + digits.len() / 3);
+    for (i, digit) in digits.chars().enumerate() {
+        if i > 0 && (digits.len() - i) % 3 == 0 {
+            out.push(',');
+        }
+        out.push(digit);
+    }
+    out
+}
+
 /// A redirect that also sets (or removes) the session cookie.
 pub(super) fn see_other_with(
     location: &str,
@@ -783,4 +796,15 @@ pub async fn privacy() -> Result<HttpResponse, WebError> {
         layout: Layout::new(),
         cookie: crate::auth::session::COOKIE,
     })?))
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn counts_are_grouped_by_thousands() {
+        assert_eq!(super::grouped(0), "0");
+        assert_eq!(super::grouped(999), "999");
+        assert_eq!(super::grouped(20_000), "20,000");
+        assert_eq!(super::grouped(1_234_567), "1,234,567");
+    }
 }

@@ -503,7 +503,7 @@ fn the_catalogs_page_lists_catalogs_and_offers_delete_to_admins() {
     assert!(html.contains("CMMC"), "{html}");
     assert!(html.contains("Imported "), "{html}");
     assert!(html.contains("Ada Admin"), "importer named: {html}");
-    assert!(html.contains("11 of 20000 controls"), "{html}");
+    assert!(html.contains("11 of 20,000 controls"), "{html}");
     let delete = format!("data-api-call=\"DELETE /api/v1/orgs/{org}/catalogs/{unused}\"");
     assert!(html.contains(&delete), "{html}");
     assert!(html.contains("data-confirm=\"Delete the catalog Generated 7?"));
