@@ -428,8 +428,11 @@ fn ask_for_confirmation(
                 )
             })?;
         }
-        // A disabled account is mailed nothing: it could not sign in to join.
-        Some(account) if account.disabled => {}
+        // A disabled account is mailed nothing: it could not sign in to join; nor is one
+        // that has joined since it was invited.
+        Some(account)
+            if account.disabled
+                || access::role_in(system, account.id, invitation.org)?.is_some() => {}
         Some(account) => {
             crate::mail::queue(txn, now, |base| {
                 crate::mail::messages::invitation_existing_account(

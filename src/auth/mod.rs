@@ -762,8 +762,10 @@ pub async fn change_password(
             .ok_or(AuthError::InvalidCredentials)?
     };
     password::check_policy(new_password, &[&holder.email, &holder.display_name])?;
-    let token = reauthenticate(store, hasher, token, current, old_password, client, now).await?;
+    // Hashed before the old password is proven: proving it renews the session's token, and
+    // nothing slow should stand between that and the answer that carries the new cookie.
     let hash = hasher.hash(new_password).await?;
+    let token = reauthenticate(store, hasher, token, current, old_password, client, now).await?;
     let txn = store.write()?;
     let system = txn.system(&grant)?;
     let holder = account::get(&system, current.account)?.ok_or(AuthError::InvalidCredentials)?;

@@ -362,7 +362,12 @@ pub fn admit(
     };
     let used = usage_of(&summaries(&read.tenant(&grant)?)?);
     let bytes = declared.unwrap_or(0);
-    if used.bytes.saturating_add(bytes) > quota.bytes || used.controls >= quota.controls {
+    // An upload of unknown length (chunked) is refused up front only by a full quota.
+    let over = match declared {
+        Some(bytes) => used.bytes.saturating_add(bytes) > quota.bytes,
+        None => used.bytes >= quota.bytes,
+    };
+    if over || used.controls >= quota.controls {
         return Err(quota_refusal(used, quota, bytes, None));
     }
     Ok(())

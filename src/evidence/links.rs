@@ -289,6 +289,23 @@ fn usable(link: &Link, now: i64) -> Result<(), EvidenceError> {
     }
 }
 
+/// A link is its creator's act: it works only while they may still share the
+/// organization's files (not removed, demoted or disabled), as an invitation does.
+fn creator_still_shares(
+    system: &impl crate::store::SystemGet,
+    link: &Link,
+    org: OrgId,
+) -> Result<(), EvidenceError> {
+    let creator = crate::auth::AccountId(parse_id(&link.created_by)?);
+    match crate::auth::authority_of(system, creator, org, Permission::Share) {
+        Ok(Some(_)) => Ok(()),
+        Ok(None) => Err(EvidenceError::Gone(
+            "this link no longer works: whoever shared it can no longer share this file".into(),
+        )),
+        Err(err) => Err(EvidenceError::Creator(err.to_string())),
+    }
+}
+
 /// Opens the file a link shares, for anyone holding its token; audited as
 /// `evidence.link_download` with the client's address.
 pub fn open_shared(
@@ -305,16 +322,7 @@ pub fn open_shared(
         let tenant = read.tenant(&grant)?;
         let link = load_link(&tenant, &id)?;
         usable(&link, now)?;
-        let creator = crate::auth::AccountId(parse_id(&link.created_by)?);
-        let system = read.system(&SystemGrant::internal())?;
-        if crate::auth::authority_of(&system, creator, org, Permission::Share)
-            .map_err(|err| EvidenceError::Creator(err.to_string()))?
-            .is_none()
-        {
-            return Err(EvidenceError::Gone(
-                "this link no longer works: whoever shared it can no longer share this file".into(),
-            ));
-        }
+        creator_still_shares(&read.system(&SystemGrant::internal())?, &link, org)?;
         let record = load(&tenant, &parse_id(&link.evidence_id)?)?;
         (link, record)
     };
@@ -324,9 +332,11 @@ pub fn open_shared(
     let download = open_version(vault, org, pick_version(&record, Some(link.version))?)?;
     let txn = store.write()?;
     let tenant = txn.tenant(&grant)?;
-    // Again inside the write: two downloads racing for one single-use link get one file.
+    // Again inside the write: two downloads racing for one single-use link get one file,
+    // and a creator demoted meanwhile stops this one.
     let mut link = load_link(&tenant, &id)?;
     usable(&link, now)?;
+    creator_still_shares(&txn.system(&SystemGrant::internal())?, &link, org)?;
     link.uses += 1;
     tenant.put(LINKS, id.as_bytes(), &serde_json::to_vec(&link)?)?;
     drop(tenant);

@@ -31,6 +31,7 @@ const PUBLIC: &[&str] = &[
     "/api/v1/auth/reset",
     "/api/v1/auth/reset/request",
     "/api/v1/auth/email/confirm",
+    "/api/v1/invitations/confirm",
 ];
 
 const RECENT_SENTENCE: &str = "Needs a recent sign-in: the password (and second factor) \
