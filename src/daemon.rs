@@ -138,6 +138,11 @@ pub fn serve(config: Config, mailer: crate::mail::Mailer) -> Result<(), DaemonEr
     // rather than on the first client's handshake.
     crate::crypto::random_bytes::<32>().map_err(MasterKeyError::from)?;
     let store = Arc::new(Store::open(&config.store_path(), master)?);
+    // Uploaded catalogs are read by a child process, whose memory goes back at its exit.
+    match std::env::current_exe() {
+        Ok(binary) => crate::catalog::reader::read_in_child_processes(binary),
+        Err(err) => tracing::warn!(error = %err, "catalogs will be read in the daemon"),
+    }
     // Before serving, so no list or assessment meets a catalog kept the earlier way.
     match crate::catalog::imported::convert_earlier(&store) {
         Ok(0) => {}

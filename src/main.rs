@@ -84,6 +84,10 @@ enum Command {
     /// Write the man pages (one per verb) and shell completions into DIR, for packages.
     #[command(hide = true)]
     GenerateDocs { dir: PathBuf },
+    /// Reads one uploaded catalog from standard input for the running daemon, which runs
+    /// it so the memory reading takes goes back to the system (for the daemon's use only).
+    #[command(name = "read-catalog", hide = true)]
+    ReadCatalog,
     /// Restore a backup into an empty data directory (never over a live one).
     Restore {
         /// The backup file (`rampart-backup-….age`).
@@ -677,6 +681,10 @@ fn generate_docs(dir: &std::path::Path) -> Result<(), Failure> {
 
 fn run(cli: Cli) -> Result<(), Failure> {
     match cli.command {
+        Command::ReadCatalog => {
+            rampart::catalog::reader::serve_child(rampart::catalog::imported::read_upload)
+                .map_err(|err| Failure::Runtime(format!("reading a catalog: {err}")))
+        }
         Command::GenerateDocs { dir } => generate_docs(&dir),
         Command::Backup { command } => backup(cli.config, command),
         Command::Restore {

@@ -270,6 +270,16 @@ fn deflate(catalog: &Catalog) -> Result<Vec<u8>, ImportError> {
     Ok(deflater.finish().map_err(compress_failed)?)
 }
 
+/// Reads an upload where this process stands: the catalog checked, then summarized and
+/// compressed on the one thread that reads catalogs. What a `read-catalog` child runs.
+pub fn read_upload(bytes: Vec<u8>) -> Result<super::reader::Prepared, CatalogError> {
+    super::import::parse_upload(bytes, |catalog| {
+        deflate(&catalog)
+            .map(|deflated| super::reader::Prepared::of(&catalog, deflated))
+            .map_err(|err| CatalogError::Reader(err.to_string()))
+    })?
+}
+
 /// Writes the body of catalog `id`, `deflated`, in chunks; returns how many.
 fn put_body(tenant: &Tenant<'_>, id: &str, deflated: &[u8]) -> Result<u32, ImportError> {
     let mut chunks = 0u32;
@@ -388,26 +398,24 @@ pub fn import(
     let size = u64::try_from(bytes.len()).unwrap_or(u64::MAX);
     // Checks the caller, and that the file could fit, before parsing a byte of it.
     admit(store, requester, org, Some(size), quota)?;
-    let imported_by = requester.account.to_string();
-    // Summarized and compressed where it was read, before the write transaction (which
-    // holds up every other change): only the summary and the compressed body come back.
-    let (id, summary, deflated) = super::import::parse_upload(bytes, move |mut catalog| {
-        catalog.id = format!("{PREFIX}{}", catalog.id);
-        let counts = catalog.counts();
-        let summary = Summary {
-            title: catalog.title.clone(),
-            version: catalog.version.clone(),
-            families: counts.families,
-            requirements: counts.requirements,
-            withdrawn: counts.withdrawn,
-            objectives: counts.objectives,
-            bytes: size,
-            chunks: 0,
-            imported_at: now,
-            imported_by,
-        };
-        deflate(&catalog).map(|deflated| (catalog.id, summary, deflated))
-    })??;
+    // Read (in a child process once the daemon runs), summarized and compressed before the
+    // write transaction, which holds up every other change: only the summary and the
+    // compressed body come back.
+    let prepared = super::reader::read(bytes, read_upload)?;
+    let id = format!("{PREFIX}{}", prepared.id);
+    let summary = Summary {
+        title: prepared.title,
+        version: prepared.version,
+        families: prepared.families,
+        requirements: prepared.requirements,
+        withdrawn: prepared.withdrawn,
+        objectives: prepared.objectives,
+        bytes: size,
+        chunks: 0,
+        imported_at: now,
+        imported_by: requester.account.to_string(),
+    };
+    let deflated = prepared.deflated;
     let txn = store.write()?;
     let grant = manage_grant(store, &txn, requester, org)?;
     let tenant = txn.tenant(&grant)?;

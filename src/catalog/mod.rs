@@ -12,6 +12,7 @@ mod builtin;
 mod import;
 pub mod imported;
 mod oscal;
+pub mod reader;
 mod schema;
 
 use std::collections::HashMap;
@@ -58,10 +59,16 @@ pub enum CatalogError {
     Schema { kind: &'static str, message: String },
     #[error("the catalog could not be read: the thread reading catalogs stopped")]
     ReaderStopped,
+    /// Refused by the child process that read it, which says why.
+    #[error("{0}")]
+    Refused(String),
+    /// The child process reading a catalog failed.
+    #[error("the catalog could not be read: {0}")]
+    Reader(String),
 }
 
 /// One way a document breaks its schema.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, serde::Deserialize)]
 pub struct Problem {
     /// A JSON Pointer to the offending value, e.g. `/catalog/groups/0/controls/3/id`; empty
     /// for the document itself.

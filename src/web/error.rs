@@ -353,7 +353,8 @@ impl From<crate::catalog::ImportError> for WebError {
             ImportError::Catalog(
                 catalog @ (CatalogError::NotJson { .. }
                 | CatalogError::Empty
-                | CatalogError::Duplicate { .. }),
+                | CatalogError::Duplicate { .. }
+                | CatalogError::Refused(_)),
             ) => WebError::InvalidDocument {
                 message: catalog.to_string(),
                 problems: Vec::new(),
