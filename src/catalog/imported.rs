@@ -327,13 +327,22 @@ pub fn size_in_words(bytes: u64) -> String {
     }
 }
 
-fn quota_refusal(used: Usage, quota: Quota, bytes: u64, controls: Option<u64>) -> ImportError {
-    let adds = match controls {
-        Some(controls) => format!("{} and {controls} controls", size_in_words(bytes)),
-        None => size_in_words(bytes),
+fn quota_refusal(
+    used: Usage,
+    quota: Quota,
+    bytes: Option<u64>,
+    controls: Option<u64>,
+) -> ImportError {
+    let adds = match (bytes, controls) {
+        (Some(bytes), Some(controls)) => {
+            format!(" ({} and {controls} controls)", size_in_words(bytes))
+        }
+        (Some(bytes), None) => format!(" ({})", size_in_words(bytes)),
+        // An upload of unknown length, refused by a full quota.
+        (None, _) => String::new(),
     };
     ImportError::QuotaExceeded(format!(
-        "this catalog ({adds}) does not fit the organization's quota for imported catalogs: \
+        "this catalog{adds} does not fit the organization's quota for imported catalogs: \
          {} of {} and {} of {} controls are used; delete an imported catalog no assessment \
          uses, or ask the appliance administrator to raise the quota",
         size_in_words(used.bytes),
@@ -371,14 +380,13 @@ pub fn admit(
         access::authorize(&system, &known, requester, org, Permission::ManageCatalogs)?.0
     };
     let used = usage_of(&summaries(&read.tenant(&grant)?)?);
-    let bytes = declared.unwrap_or(0);
     // An upload of unknown length (chunked) is refused up front only by a full quota.
     let over = match declared {
         Some(bytes) => used.bytes.saturating_add(bytes) > quota.bytes,
         None => used.bytes >= quota.bytes,
     };
     if over || used.controls >= quota.controls {
-        return Err(quota_refusal(used, quota, bytes, None));
+        return Err(quota_refusal(used, quota, declared, None));
     }
     Ok(())
 }
@@ -436,7 +444,12 @@ pub fn import(
     if used.bytes.saturating_add(size) > quota.bytes
         || used.controls.saturating_add(summary.controls()) > quota.controls
     {
-        return Err(quota_refusal(used, quota, size, Some(summary.controls())));
+        return Err(quota_refusal(
+            used,
+            quota,
+            Some(size),
+            Some(summary.controls()),
+        ));
     }
     let summary = Summary {
         chunks: put_body(&tenant, &id, &deflated)?,

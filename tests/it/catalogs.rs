@@ -317,6 +317,37 @@ fn the_quota_is_configurable() {
 }
 
 #[test]
+fn a_full_quota_refuses_an_upload_of_unknown_length_before_reading_it() {
+    let catalog = catalog_of_size(&uuid(35), 3, 2_000);
+    let (_env, server, org, owner) = with_roles(&format!(
+        "catalog_quota_bytes = {}\ncatalog_quota_controls = 1000\n",
+        catalog.len()
+    ));
+    imported(import_as(&server, &owner, &org, catalog));
+    // Chunked: no Content-Length to weigh. Refused before the body is read, the refusal
+    // cannot name the upload's size (one read first would).
+    let chunked = server
+        .client
+        .post(server.url(&format!("/api/v1/orgs/{org}/catalogs")))
+        .header("origin", origin(&server))
+        .header("cookie", &owner.cookie)
+        .header("x-csrf-token", &owner.csrf)
+        .header("content-type", "application/json")
+        .body(reqwest::blocking::Body::new(std::io::Cursor::new(
+            b"this is not a catalog".to_vec(),
+        )))
+        .send()
+        .unwrap();
+    let error = error_of(chunked, 507);
+    let message = error["message"].as_str().unwrap();
+    assert!(
+        message.starts_with("this catalog does not fit"),
+        "{message}"
+    );
+    assert!(message.contains("3 of 1000 controls"), "{message}");
+}
+
+#[test]
 fn the_listing_keeps_its_fields_and_a_catalog_reads_back_whole() {
     let (_env, server, org, owner) = with_roles("");
     // Large enough that its compressed body takes several rows.
