@@ -11,6 +11,7 @@ mod records;
 mod summary;
 
 pub mod drift;
+pub mod overview;
 pub mod parameters;
 pub mod upcoming;
 

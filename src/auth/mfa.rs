@@ -92,6 +92,24 @@ pub fn new_secret(account_email: &str) -> Result<(Vec<u8>, String, String), Auth
     Ok((secret.to_vec(), base32, url))
 }
 
+/// The QR code of an `otpauth://` URL, as an SVG `data:` URL an `<img>` shows (the page's
+/// CSP allows `data:` images and no script draws it). Dark modules on white with the quiet
+/// zone, so phone cameras read it in dark mode too.
+pub fn qr_code(url: &str) -> Result<String, AuthError> {
+    use base64::Engine;
+    let code = qrcode::QrCode::with_error_correction_level(url.as_bytes(), qrcode::EcLevel::M)
+        .map_err(|err| AuthError::Internal(format!("QR code: {err}")))?;
+    let svg = code
+        .render::<qrcode::render::svg::Color<'_>>()
+        .min_dimensions(200, 200)
+        .quiet_zone(true)
+        .build();
+    Ok(format!(
+        "data:image/svg+xml;base64,{}",
+        base64::engine::general_purpose::STANDARD.encode(svg)
+    ))
+}
+
 /// RFC 4648 base32 without padding, as authenticator apps take secrets.
 fn base32_encode(bytes: &[u8]) -> String {
     const ALPHABET: &[u8; 32] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZ234567";
@@ -130,6 +148,19 @@ pub fn confirm(state: &mut MfaState, code: &str, now: i64) -> Result<Vec<String>
         last_step: step,
     });
     state.pending_totp = None;
+    let codes = new_recovery_codes()?;
+    state.recovery = codes.iter().map(|c| hash_recovery(c)).collect();
+    Ok(codes)
+}
+
+/// New recovery codes for an account with a second factor; the old ones stop working.
+pub fn replace_recovery_codes(state: &mut MfaState) -> Result<Vec<String>, AuthError> {
+    if state.totp.is_none() && state.security_keys.is_empty() {
+        return Err(AuthError::InvalidInput {
+            field: "recovery_codes",
+            message: "recovery codes stand in for a second factor: add one first".into(),
+        });
+    }
     let codes = new_recovery_codes()?;
     state.recovery = codes.iter().map(|c| hash_recovery(c)).collect();
     Ok(codes)

@@ -806,6 +806,8 @@ pub struct TotpEnrolment {
     pub secret: String,
     /// `otpauth://` URL, for a QR code.
     pub otpauth_url: String,
+    /// The QR code of `otpauth_url`: an SVG image as a `data:` URL.
+    pub qr_code: String,
 }
 
 /// Starts TOTP enrolment (step-up required); the secret is active only once confirmed.
@@ -822,6 +824,7 @@ pub fn begin_totp(store: &Store, current: &Session, now: i64) -> Result<TotpEnro
     txn.commit()?;
     Ok(TotpEnrolment {
         secret: base32,
+        qr_code: mfa::qr_code(&url)?,
         otpauth_url: url,
     })
 }
@@ -851,6 +854,38 @@ pub fn confirm_totp(
     );
     audit::append(&txn, client.stamp(event), now)?;
     mail_mfa_changed(&txn, &account.email, "an authenticator app was added", now)?;
+    drop(system);
+    txn.commit()?;
+    Ok(codes)
+}
+
+/// Replaces the account's recovery codes (step-up required): the old ones stop working and
+/// the new ones are returned, shown this once. Audited, and the account is told by mail.
+pub fn regenerate_recovery_codes(
+    store: &Store,
+    current: &Session,
+    client: &Client,
+    now: i64,
+) -> Result<Vec<String>, AuthError> {
+    require_step_up(current, now)?;
+    let txn = store.write()?;
+    let system = txn.system(&SystemGrant::internal())?;
+    let mut account =
+        account::get(&system, current.account)?.ok_or(AuthError::InvalidCredentials)?;
+    let codes = mfa::replace_recovery_codes(&mut account.mfa)?;
+    account::save(&system, &account)?;
+    let event = Event::new(
+        Actor::Account(account.id.to_string()),
+        "mfa.recovery_codes_regenerate",
+        Outcome::Success,
+    );
+    audit::append(&txn, client.stamp(event), now)?;
+    mail_mfa_changed(
+        &txn,
+        &account.email,
+        "new recovery codes were made; the old ones no longer work",
+        now,
+    )?;
     drop(system);
     txn.commit()?;
     Ok(codes)

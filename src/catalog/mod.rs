@@ -260,6 +260,8 @@ impl Catalog {
     }
 
     pub fn requirement(&self, id: &str) -> Option<&Requirement> {
+        // Ids reach here as the API spells them; pages pass people's forms through
+        // [`parse_requirement_ref`] first.
         self.requirement_in_family(id).map(|(_, req)| req)
     }
 
@@ -394,5 +396,42 @@ mod tests {
         assert!(back.objective("1b").is_none());
         back.reindex().unwrap();
         assert!(back.objective("1b").is_some());
+    }
+}
+
+/// A requirement or objective as people write it, in the form the catalogs use: the CMMC
+/// form `AC.L2-3.1.1` (any family, Level 1 or 2) becomes `3.1.1`, with any objective
+/// suffix (`AC.L2-3.1.1[a]` becomes `3.1.1[a]`); `3.1.1`, `3.1.1[a]` and Rev 3's `03.01.01`
+/// are already in that form. Surrounding spaces go; anything else is returned as typed,
+/// for the caller to refuse by name.
+pub fn parse_requirement_ref(text: &str) -> String {
+    let text = text.trim();
+    let bytes = text.as_bytes();
+    let cmmc_prefix = bytes.len() > 6
+        && bytes[..2].iter().all(u8::is_ascii_alphabetic)
+        && bytes[2] == b'.'
+        && bytes[3].eq_ignore_ascii_case(&b'l')
+        && matches!(bytes[4], b'1' | b'2' | b'3')
+        && bytes[5] == b'-';
+    if cmmc_prefix {
+        text[6..].to_owned()
+    } else {
+        text.to_owned()
+    }
+}
+
+#[cfg(test)]
+mod reference_tests {
+    use super::parse_requirement_ref;
+
+    #[test]
+    fn the_forms_people_type_name_the_same_requirement() {
+        assert_eq!(parse_requirement_ref("AC.L2-3.1.1"), "3.1.1");
+        assert_eq!(parse_requirement_ref(" ac.l1-3.1.1[a] "), "3.1.1[a]");
+        assert_eq!(parse_requirement_ref("3.1.1"), "3.1.1");
+        assert_eq!(parse_requirement_ref("03.01.01"), "03.01.01");
+        assert_eq!(parse_requirement_ref("SC.L2-3.13.11"), "3.13.11");
+        assert_eq!(parse_requirement_ref("AC.L2-"), "AC.L2-");
+        assert_eq!(parse_requirement_ref("nonsense"), "nonsense");
     }
 }

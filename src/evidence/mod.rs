@@ -485,7 +485,7 @@ fn known_ids(
 ) -> Result<Vec<String>, EvidenceError> {
     let mut out: Vec<String> = ids
         .iter()
-        .map(|id| id.trim().to_owned())
+        .map(|id| crate::catalog::parse_requirement_ref(id))
         .filter(|id| !id.is_empty())
         .collect();
     out.sort();

@@ -250,7 +250,7 @@ pub async fn account(
     })
     .await??;
     let page = AccountPage {
-        layout: Layout::new(),
+        layout: Layout::signed_in(&req, &state, &signed_in).await?,
         csrf_token: signed_in.session.csrf_token.clone(),
         display_name: signed_in.account.display_name.clone(),
         email: signed_in.account.email.clone(),
@@ -304,6 +304,12 @@ struct MembersPage {
     script: String,
 }
 
+impl MembersPage {
+    fn label(&self, token: &str) -> String {
+        super::words::label(token)
+    }
+}
+
 pub async fn members(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -329,7 +335,7 @@ pub async fn members(
     })
     .await??;
     let page = MembersPage {
-        layout: Layout::new(),
+        layout: Layout::signed_in(&req, &state, &signed_in).await?,
         csrf_token: signed_in.session.csrf_token.clone(),
         org_id: org.to_string(),
         org_name: profile.name,

@@ -90,6 +90,11 @@ pub static ROUTES: &[Endpoint] = &[
         route: || web::post().to(auth_api::totp_confirm),
     },
     Endpoint {
+        method: "post",
+        path: "/api/v1/me/recovery-codes",
+        route: || web::post().to(auth_api::recovery_codes_regenerate),
+    },
+    Endpoint {
         method: "get",
         path: "/api/v1/orgs/{org_id}",
         route: || web::get().to(auth_api::org_profile),
@@ -548,6 +553,7 @@ async fn openapi_json() -> HttpResponse {
         auth_api::me,
         auth_api::totp_begin,
         auth_api::totp_confirm,
+        auth_api::recovery_codes_regenerate,
         auth_api::org_profile,
         auth_api::token_create,
         auth_api::token_list,

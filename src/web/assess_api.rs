@@ -175,6 +175,7 @@ pub async fn requirement(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, WebError> {
     let (org, id, requirement) = path.into_inner();
+    let requirement = crate::catalog::parse_requirement_ref(&requirement);
     read(
         &req,
         &state,
@@ -199,6 +200,7 @@ pub async fn update_requirement(
     body: web::Json<RequirementDetail>,
 ) -> Result<HttpResponse, WebError> {
     let (org, id, requirement) = path.into_inner();
+    let requirement = crate::catalog::parse_requirement_ref(&requirement);
     let body = body.into_inner();
     change(&req, &state, &org, move |store, author, org, now| {
         assess::update_requirement(store, author, org, &id, &requirement, &body, now)
@@ -282,6 +284,7 @@ pub async fn put_poam(
     body: web::Json<PoamInput>,
 ) -> Result<HttpResponse, WebError> {
     let (org, id, requirement) = path.into_inner();
+    let requirement = crate::catalog::parse_requirement_ref(&requirement);
     let body = body.into_inner();
     change(&req, &state, &org, move |store, author, org, now| {
         assess::put_poam(store, author, org, &id, &requirement, &body, now)

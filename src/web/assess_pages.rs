@@ -35,9 +35,29 @@ pub(super) struct Frame {
     member: bool,
     /// Account id -> display name, for the people named on the page.
     names: BTreeMap<String, String>,
+    /// The application shell around the page, until [`Frame::layout`] takes it.
+    shell: Option<super::shell::Shell>,
 }
 
 impl Frame {
+    /// A status, role or outcome token in words.
+    pub(super) fn label(&self, token: &str) -> String {
+        super::words::label(token)
+    }
+
+    /// How far off a day is: "in 7 days", "3 days overdue".
+    pub(super) fn days(&self, days: &i64) -> String {
+        super::words::days_from_today(*days)
+    }
+
+    /// The page's layout, in the shell worked out for the reader.
+    pub(super) fn layout(&mut self) -> Layout {
+        Layout {
+            shell: self.shell.take(),
+            ..Layout::new()
+        }
+    }
+
     pub(super) fn name_of(&self, account: &str) -> String {
         self.names
             .get(account)
@@ -90,6 +110,7 @@ impl Frame {
             role,
             member,
             names,
+            shell: None,
         }
     }
 }
@@ -142,9 +163,10 @@ where
         Ok(found) => found,
         Err(redirect) => return Ok(Err(redirect)),
     };
-    Ok(Ok(
-        read_page(req, state, signed_in, org, people, read).await?
-    ))
+    let shell = super::shell::for_page(req, state, &signed_in).await?;
+    let (mut frame, value) = read_page(req, state, signed_in, org, people, read).await?;
+    frame.shell = Some(shell);
+    Ok(Ok((frame, value)))
 }
 
 /// [`page_data`] for a reader already signed in and allowed to ask for `org`.
@@ -188,7 +210,7 @@ pub async fn assessments(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let (frame, assessments) = match page_data(
+    let (mut frame, assessments) = match page_data(
         &req,
         &state,
         &path,
@@ -204,7 +226,7 @@ pub async fn assessments(
         .map(|c| (c.id.clone(), c.title.clone()))
         .collect();
     Ok(html(render(&AssessmentsPage {
-        layout: Layout::new(),
+        layout: frame.layout(),
         frame,
         assessments: assessments
             .into_iter()
@@ -326,8 +348,9 @@ fn trend(dashboard: &Dashboard) -> Option<Trend> {
 
 #[derive(Template)]
 #[template(path = "assessment.html")]
-struct DashboardPage {
-    layout: Layout,
+struct DashboardBody {
+    /// Why Level 2 status is what it is, with like reasons counted together.
+    reasons: Vec<ReasonGroup>,
     frame: Frame,
     d: Arc<Dashboard>,
     bars: Vec<FamilyBar>,
@@ -336,6 +359,66 @@ struct DashboardPage {
     trend_w: i64,
     trend_h: i64,
     framework: String,
+}
+
+impl DashboardBody {
+    fn label(&self, token: &str) -> String {
+        super::words::label(token)
+    }
+}
+
+/// Reasons of one kind: a sentence, and the requirements it is about (none for a reason
+/// about the whole assessment).
+pub(super) struct ReasonGroup {
+    pub(super) summary: String,
+    pub(super) requirements: Vec<String>,
+}
+
+/// The scoring rules give one reason per requirement ("3.1.1 is not assessed"); a person
+/// needs them counted: "104 requirements are not assessed".
+pub(super) fn group_reasons(reasons: &[String]) -> Vec<ReasonGroup> {
+    const KINDS: [(&str, &str, &str); 2] = [
+        (
+            " is not assessed",
+            "requirement is not assessed yet",
+            "requirements are not assessed yet",
+        ),
+        (
+            " may not be on a POA&M",
+            "unmet requirement may not be on a POA&M, so it must be met",
+            "unmet requirements may not be on a POA&M, so they must be met",
+        ),
+    ];
+    let mut whole = Vec::new();
+    let mut grouped: Vec<Vec<String>> = vec![Vec::new(); KINDS.len()];
+    for reason in reasons {
+        match KINDS
+            .iter()
+            .position(|(suffix, _, _)| reason.ends_with(suffix))
+        {
+            Some(kind) => {
+                grouped[kind].push(reason[..reason.len() - KINDS[kind].0.len()].to_owned())
+            }
+            None => whole.push(ReasonGroup {
+                summary: super::words::label(reason),
+                requirements: Vec::new(),
+            }),
+        }
+    }
+    for ((_, one, many), requirements) in KINDS.iter().zip(grouped) {
+        if requirements.is_empty() {
+            continue;
+        }
+        let summary = match requirements.len() {
+            1 => format!("1 {one}"),
+            n => format!("{n} {many}"),
+        };
+        whole.push(ReasonGroup {
+            summary,
+            requirements,
+        });
+    }
+    whole
 }
 
 pub async fn dashboard(
@@ -354,10 +437,21 @@ pub async fn dashboard(
     let assessment = uuid::Uuid::parse_str(&id).ok();
     // Read before anything below: a page kept under it is at least as new as it says.
     let generation = store.generation();
-    if let Some(page) =
+    let shell = super::shell::for_page(&req, &state, &signed_in).await?;
+    let in_shell = |title: &str, body: &str| -> Result<HttpResponse, WebError> {
+        Ok(html(render(&super::pages::Wrapped {
+            layout: Layout {
+                shell: Some(shell),
+                ..Layout::new()
+            },
+            title,
+            body,
+        })?))
+    };
+    if let Some((title, body)) =
         assessment.and_then(|id| kept_dashboard_page(store, &signed_in, org, id, today))
     {
-        return Ok(html(page));
+        return in_shell(&title, &body);
     }
     let requester = identity::requester(&signed_in);
     let kept = kept_frame(store, &signed_in, org)
@@ -382,8 +476,13 @@ pub async fn dashboard(
     let bars = family_bars(&d);
     let framework = d.framework.clone();
     let (member, can_edit) = (frame.member, frame.can_edit);
-    let page = web::Bytes::from(render(&DashboardPage {
-        layout: Layout::new(),
+    let title: Arc<str> = Arc::from(d.assessment.name.as_str());
+    let body: Arc<str> = Arc::from(render(&DashboardBody {
+        reasons: d
+            .outcome
+            .as_ref()
+            .map(|o| group_reasons(&o.level2.reasons))
+            .unwrap_or_default(),
         frame,
         bars_height: bars.len() * BAR_ROW,
         trend: trend(&d),
@@ -397,10 +496,10 @@ pub async fn dashboard(
         DASHBOARD_PAGES.put(
             (org, assessment, can_edit),
             generation,
-            (today, page.clone()),
+            (today, Arc::clone(&title), Arc::clone(&body)),
         );
     }
-    Ok(html(page))
+    in_shell(&title, &body)
 }
 
 /// Organization, assessment and whether the reader may edit -> the rendered dashboard page,
@@ -411,7 +510,8 @@ pub async fn dashboard(
 static DASHBOARD_PAGES: LazyLock<GenerationCache<(OrgId, uuid::Uuid, bool), DayPage>> =
     LazyLock::new(|| GenerationCache::new(256));
 
-type DayPage = (time::Date, web::Bytes);
+/// The day, the page's title and its content (the shell is the reader's own, added to it).
+type DayPage = (time::Date, Arc<str>, Arc<str>);
 
 /// The dashboard page kept for a member with the reader's rights, if nothing was
 /// committed since and it is the same day.
@@ -421,16 +521,16 @@ fn kept_dashboard_page(
     org: OrgId,
     assessment: uuid::Uuid,
     today: time::Date,
-) -> Option<web::Bytes> {
+) -> Option<(Arc<str>, Arc<str>)> {
     let role = crate::access::kept_member_role(
         store,
         identity::requester(signed_in),
         org,
         Permission::Read,
     )?;
-    let (day, page) =
+    let (day, title, body) =
         DASHBOARD_PAGES.get(store, &(org, assessment, role.allows(Permission::Write)))?;
-    (day == today).then_some(page)
+    (day == today).then_some((title, body))
 }
 
 // ---------------------------------------------------------------------------------------
@@ -459,6 +559,16 @@ struct FamilyRows {
     requirements: Vec<RequirementRow>,
 }
 
+impl FamilyRows {
+    /// Requirements decided: met, not met or not applicable.
+    fn assessed(&self) -> usize {
+        self.requirements
+            .iter()
+            .filter(|r| r.status != "not_assessed")
+            .count()
+    }
+}
+
 #[derive(Template)]
 #[template(path = "objectives.html")]
 struct ObjectivesPage {
@@ -475,7 +585,7 @@ pub async fn objectives(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
     let (org, id) = path.into_inner();
-    let (frame, list) = match page_data(
+    let (mut frame, list) = match page_data(
         &req,
         &state,
         &org,
@@ -559,7 +669,7 @@ pub async fn objectives(
         .map(|(id, name)| (id.clone(), name.clone()))
         .collect();
     Ok(html(render(&ObjectivesPage {
-        layout: Layout::new(),
+        layout: frame.layout(),
         frame,
         assessment,
         families,
@@ -569,6 +679,12 @@ pub async fn objectives(
 
 // ---------------------------------------------------------------------------------------
 // Requirement detail.
+
+impl RequirementPage {
+    fn label(&self, token: &str) -> String {
+        super::words::label(token)
+    }
+}
 
 struct HistoryRow {
     at: String,
@@ -587,25 +703,49 @@ struct RequirementPage {
     assessment: Assessment,
     r: RequirementView,
     status: &'static str,
+    /// Objectives met or not applicable.
+    objectives_met: usize,
+    /// Per linked evidence file: its review status in words.
+    evidence_review: Vec<String>,
+    evidence_script: String,
     history: Vec<HistoryRow>,
     responsible: Vec<(String, String, bool)>,
     inherited: &'static str,
     evidence: Vec<crate::evidence::Evidence>,
 }
 
-/// A history value as one line a person can read.
-fn describe(value: &serde_json::Value) -> String {
+/// A history value as one line a person can read: fields by their names, statuses in
+/// words, people by name.
+fn describe(value: &serde_json::Value, frame: &Frame) -> String {
+    use serde_json::Value;
+    let shown = |value: &Value| -> String {
+        match value {
+            Value::String(s) if s.contains('_') && !s.contains(' ') => super::words::label(s),
+            Value::String(s) if uuid::Uuid::parse_str(s).is_ok() => frame.name_of(s),
+            Value::String(s) => s.clone(),
+            Value::Array(items) => items
+                .iter()
+                .map(|item| match item {
+                    Value::String(s) if uuid::Uuid::parse_str(s).is_ok() => frame.name_of(s),
+                    Value::String(s) => s.clone(),
+                    other => describe(other, frame),
+                })
+                .collect::<Vec<_>>()
+                .join(", "),
+            Value::Bool(true) => "yes".to_owned(),
+            Value::Bool(false) => "no".to_owned(),
+            Value::Object(_) => describe(value, frame),
+            other => other.to_string(),
+        }
+    };
     match value {
-        serde_json::Value::Object(map) => map
+        Value::Object(map) => map
             .iter()
             .filter(|(_, v)| !v.is_null() && *v != "" && *v != &serde_json::json!([]))
-            .map(|(k, v)| match v {
-                serde_json::Value::String(s) => format!("{k}: {s}"),
-                other => format!("{k}: {other}"),
-            })
+            .map(|(k, v)| format!("{}: {}", super::words::label(k), shown(v)))
             .collect::<Vec<_>>()
             .join("; "),
-        other => other.to_string(),
+        other => shown(other),
     }
 }
 
@@ -615,8 +755,9 @@ pub async fn requirement(
     path: web::Path<(String, String, String)>,
 ) -> Result<HttpResponse, WebError> {
     let (org, id, requirement) = path.into_inner();
+    let requirement = crate::catalog::parse_requirement_ref(&requirement);
     let vault = state.vault.clone();
-    let (frame, (assessment, r, evidence)) = match page_data(
+    let (mut frame, (assessment, r, evidence)) = match page_data(
         &req,
         &state,
         &org,
@@ -647,10 +788,10 @@ pub async fn requirement(
         .map(|c| HistoryRow {
             at: when(c.at),
             actor: frame.name_of(&c.actor),
-            source: c.source.as_str().to_owned(),
+            source: super::words::label(c.source.as_str()),
             subject: c.subject.clone(),
-            before: describe(&c.before),
-            after: describe(&c.after),
+            before: describe(&c.before, &frame),
+            after: describe(&c.after, &frame),
         })
         .collect();
     let responsible = frame
@@ -663,9 +804,21 @@ pub async fn requirement(
         Some(assess::InheritanceKind::Full) => "full",
         Some(assess::InheritanceKind::Partial) => "partial",
     };
+    let objectives_met = r
+        .objectives
+        .iter()
+        .filter(|o| matches!(o.status, Status::Met | Status::NotApplicable))
+        .count();
+    let evidence_rows = evidence
+        .iter()
+        .map(|e| super::words::label(e.review_status))
+        .collect();
     Ok(html(render(&RequirementPage {
-        layout: Layout::new(),
+        layout: frame.layout(),
         status: Status::as_str(r.status),
+        objectives_met,
+        evidence_review: evidence_rows,
+        evidence_script: assets::url("js/evidence.js"),
         frame,
         assessment,
         history,
@@ -685,15 +838,57 @@ struct PoamPage {
     layout: Layout,
     frame: Frame,
     v: PoamView,
+    show: &'static str,
+    filters: Vec<(&'static str, &'static str, usize)>,
+    rows: Vec<PoamRow>,
+}
+
+/// Which POA&M rows a list shows.
+#[derive(serde::Deserialize)]
+pub struct PoamQuery {
+    show: Option<String>,
+}
+
+/// One row of the POA&M list.
+struct PoamRow {
+    requirement: String,
+    label: String,
+    title: String,
+    points: Option<i64>,
+    eligible: Option<bool>,
+    weakness: Option<String>,
+    next_due: Option<String>,
+    overdue: bool,
+    /// `open`, `closed`, or empty for no plan yet.
+    item_status: &'static str,
+}
+
+/// The list's filters: key, label, and how many rows each shows.
+const POAM_FILTERS: [(&str, &str); 4] = [
+    ("open", "Open"),
+    ("overdue", "Overdue"),
+    ("closed", "Closed"),
+    ("unplanned", "Not met, no plan yet"),
+];
+
+fn poam_shows(show: &str, entry: &assess::PoamEntry) -> bool {
+    let status = entry.item.as_ref().map(|i| i.status);
+    match show {
+        "overdue" => entry.overdue,
+        "closed" => status == Some(assess::PoamStatus::Closed),
+        "unplanned" => status.is_none() && entry.status == Status::NotMet,
+        _ => status == Some(assess::PoamStatus::Open),
+    }
 }
 
 pub async fn poam(
     req: HttpRequest,
     state: web::Data<AppState>,
     path: web::Path<(String, String)>,
+    query: web::Query<PoamQuery>,
 ) -> Result<HttpResponse, WebError> {
     let (org, id) = path.into_inner();
-    let (frame, v) = match page_data(
+    let (mut frame, v) = match page_data(
         &req,
         &state,
         &org,
@@ -707,10 +902,119 @@ pub async fn poam(
         Ok(found) => found,
         Err(redirect) => return Ok(redirect),
     };
+    let show = POAM_FILTERS
+        .iter()
+        .map(|(key, _)| *key)
+        .find(|key| query.show.as_deref() == Some(*key))
+        .unwrap_or("open");
+    let filters = POAM_FILTERS
+        .iter()
+        .map(|(key, label)| {
+            let count = v.entries.iter().filter(|e| poam_shows(key, e)).count();
+            (*key, *label, count)
+        })
+        .collect();
+    let rows = v
+        .entries
+        .iter()
+        .filter(|e| poam_shows(show, e))
+        .map(|e| PoamRow {
+            requirement: e.requirement.clone(),
+            label: e.label.clone(),
+            title: e.title.clone(),
+            points: e.points,
+            eligible: e.eligible,
+            weakness: e.item.as_ref().map(|i| i.weakness.clone()),
+            next_due: e.next_due.clone(),
+            overdue: e.overdue,
+            item_status: e.item.as_ref().map_or("", |i| i.status.as_str()),
+        })
+        .collect();
     Ok(html(render(&PoamPage {
-        layout: Layout::new(),
+        layout: frame.layout(),
         frame,
         v,
+        show,
+        filters,
+        rows,
+    })?))
+}
+
+#[derive(Template)]
+#[template(path = "poam_item.html")]
+struct PoamItemPage {
+    layout: Layout,
+    frame: Frame,
+    assessment: Assessment,
+    entry: assess::PoamEntry,
+    /// Members who may answer for the item: id, name, chosen.
+    people: Vec<(String, String, bool)>,
+    /// Milestones to show: the item's, or one blank row for a new plan.
+    milestones: Vec<assess::Milestone>,
+    /// When the item was made and last changed, for people.
+    dates: Option<(String, String)>,
+}
+
+/// One requirement's POA&M item, with its whole edit form filled in.
+pub async fn poam_item(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+    path: web::Path<(String, String, String)>,
+) -> Result<HttpResponse, WebError> {
+    let (org, id, requirement) = path.into_inner();
+    let requirement = crate::catalog::parse_requirement_ref(&requirement);
+    let wanted = requirement.clone();
+    let (mut frame, v) = match page_data(
+        &req,
+        &state,
+        &org,
+        People::Named,
+        move |store, requester, org, client, now| {
+            Ok(assess::poam(store, requester, org, &id, client, now)?)
+        },
+    )
+    .await?
+    {
+        Ok(found) => found,
+        Err(redirect) => return Ok(redirect),
+    };
+    let Some(entry) = v.entries.into_iter().find(|e| e.requirement == wanted) else {
+        return Err(WebError::NotFound);
+    };
+    let chosen = entry
+        .item
+        .as_ref()
+        .map(|i| i.responsible.clone())
+        .unwrap_or_default();
+    let people = frame
+        .names
+        .iter()
+        .map(|(id, name)| (id.clone(), name.clone(), chosen.contains(id)))
+        .collect();
+    let milestones = entry
+        .item
+        .as_ref()
+        .map(|i| i.milestones.clone())
+        .filter(|m| !m.is_empty())
+        .unwrap_or_else(|| {
+            vec![assess::Milestone {
+                title: String::new(),
+                due: String::new(),
+                done_on: None,
+            }]
+        });
+    let dates = entry
+        .item
+        .as_ref()
+        .map(|i| (when(i.created_at), when(i.updated_at)));
+    Ok(html(render(&PoamItemPage {
+        layout: frame.layout(),
+        dates,
+        frame,
+        assessment: v.assessment,
+        entry,
+        people,
+        milestones,
     })?))
 }
 
@@ -721,6 +1025,9 @@ struct GapsPage {
     frame: Frame,
     assessment: Assessment,
     g: Gaps,
+    /// Of the plan to conditional status: requirements still to assess, and to fix.
+    to_assess: Vec<String>,
+    to_fix: Vec<String>,
 }
 
 pub async fn gaps(
@@ -729,7 +1036,7 @@ pub async fn gaps(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
     let (org, id) = path.into_inner();
-    let (frame, (assessment, g)) = match page_data(
+    let (mut frame, (assessment, g)) = match page_data(
         &req,
         &state,
         &org,
@@ -744,11 +1051,26 @@ pub async fn gaps(
         Ok(found) => found,
         Err(redirect) => return Ok(redirect),
     };
+    // The plan to conditional status names requirements to assess and requirements to
+    // fix: a person does different work for each.
+    let (to_assess, to_fix) = g
+        .to_conditional
+        .as_ref()
+        .map(|plan| {
+            plan.fixes.iter().cloned().partition(|id| {
+                g.unmet
+                    .iter()
+                    .any(|gap| gap.requirement == *id && gap.status == Status::NotAssessed)
+            })
+        })
+        .unwrap_or_default();
     Ok(html(render(&GapsPage {
-        layout: Layout::new(),
+        layout: frame.layout(),
         frame,
         assessment,
         g,
+        to_assess,
+        to_fix,
     })?))
 }
 
@@ -765,7 +1087,7 @@ pub async fn drift(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let (frame, items) = match page_data(
+    let (mut frame, items) = match page_data(
         &req,
         &state,
         &path,
@@ -780,7 +1102,7 @@ pub async fn drift(
         Err(redirect) => return Ok(redirect),
     };
     Ok(html(render(&DriftPage {
-        layout: Layout::new(),
+        layout: frame.layout(),
         frame,
         items,
     })?))

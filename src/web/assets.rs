@@ -86,3 +86,10 @@ pub async fn serve(name: web::Path<String>) -> Result<HttpResponse, WebError> {
         .insert_header((header::CACHE_CONTROL, "public, max-age=31536000, immutable"))
         .body(file.data.into_owned()))
 }
+
+/// Browsers ask for `/favicon.ico` on their own: the app icon answers.
+pub async fn favicon() -> HttpResponse {
+    HttpResponse::MovedPermanently()
+        .insert_header((header::LOCATION, url("img/icon.svg")))
+        .finish()
+}

@@ -318,6 +318,7 @@ impl AuditPage {
 /// Runs `search` with the parsed form and renders the page. `search` is the domain call that
 /// decides access, so a refusal is the same whether or not the form is valid.
 async fn audit_page(
+    layout: Layout,
     state: &web::Data<AppState>,
     org: Option<OrgId>,
     form: AuditForm,
@@ -346,7 +347,7 @@ async fn audit_page(
     });
     let newest = (valid && !form.before.trim().is_empty()).then(|| page_link(&form, None));
     let page = AuditPage {
-        layout: Layout::new(),
+        layout,
         nav: Nav::of(org, "audit"),
         heading: if org.is_some() {
             "Organization audit log"
@@ -354,7 +355,7 @@ async fn audit_page(
             "Appliance audit log"
         },
         scope: match org {
-            Some(org) => format!("Organization {org}"),
+            Some(_) => "This organization: its records and its members\u{2019} actions".into(),
             None => "Every organization, and the appliance itself".into(),
         },
         form,
@@ -384,16 +385,23 @@ pub async fn org_audit(
     let requester = identity::requester(&signed_in);
     let client = identity::client(&req, &state);
     let store = state.store.clone();
-    audit_page(&state, Some(org), form.into_inner(), move |filter| {
-        Ok(crate::audit::org_search(
-            &store,
-            requester,
-            org,
-            filter,
-            &client,
-            now(),
-        )?)
-    })
+    let layout = Layout::signed_in(&req, &state, &signed_in).await?;
+    audit_page(
+        layout,
+        &state,
+        Some(org),
+        form.into_inner(),
+        move |filter| {
+            Ok(crate::audit::org_search(
+                &store,
+                requester,
+                org,
+                filter,
+                &client,
+                now(),
+            )?)
+        },
+    )
     .await
 }
 
@@ -408,7 +416,8 @@ pub async fn admin_audit(
     };
     let requester = identity::requester(&signed_in);
     let store = state.store.clone();
-    audit_page(&state, None, form.into_inner(), move |filter| {
+    let layout = Layout::signed_in(&req, &state, &signed_in).await?;
+    audit_page(layout, &state, None, form.into_inner(), move |filter| {
         Ok(crate::audit::appliance_search(&store, requester, filter)?)
     })
     .await

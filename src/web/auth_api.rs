@@ -265,6 +265,27 @@ pub async fn totp_confirm(
     }))
 }
 
+/// Replace the recovery codes: the old ones stop working; the new ones are shown this once.
+/// Needs a sign-in within 5 minutes, and a second factor to stand in for.
+#[utoipa::path(post, path = "/api/v1/me/recovery-codes", tag = "auth",
+    extensions(("x-rampart-recent-sign-in" = json!(true))),
+    responses((status = 200, body = RecoveryCodes), (status = 401), (status = 403, description = "`reauthentication_required` or missing CSRF token"), (status = 422, description = "no second factor")))]
+pub async fn recovery_codes_regenerate(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let signed_in = identity::require_writer(&req, &state).await?;
+    let client = identity::client(&req, &state);
+    let store = state.store.clone();
+    let codes = web::block(move || {
+        auth::regenerate_recovery_codes(&store, &signed_in.session, &client, now())
+    })
+    .await??;
+    Ok(HttpResponse::Ok().json(RecoveryCodes {
+        recovery_codes: codes,
+    }))
+}
+
 #[derive(Deserialize, ToSchema)]
 pub struct ResetBody {
     /// The token from the one-time link.

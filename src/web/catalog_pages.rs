@@ -48,7 +48,7 @@ pub async fn catalogs(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let (frame, overview) = match page_data(
+    let (mut frame, overview) = match page_data(
         &req,
         &state,
         &path,
@@ -86,7 +86,7 @@ pub async fn catalogs(
         })
         .collect();
     Ok(html(render(&CatalogsPage {
-        layout: Layout::new(),
+        layout: frame.layout(),
         manages: frame
             .role
             .is_some_and(|role| role.allows(Permission::ManageCatalogs)),

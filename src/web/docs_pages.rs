@@ -28,6 +28,7 @@ struct Row {
     assessment: String,
     created: String,
     created_by: String,
+    size: String,
 }
 
 #[derive(Template)]
@@ -50,34 +51,35 @@ pub async fn documents(
     state: web::Data<AppState>,
     path: web::Path<String>,
 ) -> Result<HttpResponse, WebError> {
-    let (frame, (assessments, system, versions, is_owner, signing_key, people)) = match page_data(
-        &req,
-        &state,
-        &path,
-        People::Unnamed,
-        |store, requester, org, client, now| {
-            let assessments = assess::list(store, requester, org, client, now)?;
-            let system = system::get(store, requester, org, client, now)?;
-            let versions = archive::list(store, requester, org, None, client, now)?;
-            let is_owner = crate::org::member_profile(store, requester, org)?
-                .is_some_and(|(_, role)| role == Role::Owner);
-            let key = proofpack::public_key(store)?;
-            let people = crate::auth::members::list(store, requester, org)
-                .map(|members| {
-                    members
-                        .into_iter()
-                        .map(|m| (m.account.to_string(), m.email))
-                        .collect::<std::collections::BTreeMap<_, _>>()
-                })
-                .unwrap_or_default();
-            Ok((assessments, system, versions, is_owner, key, people))
-        },
-    )
-    .await?
-    {
-        Ok(found) => found,
-        Err(redirect) => return Ok(redirect),
-    };
+    let (mut frame, (assessments, system, versions, is_owner, signing_key, people)) =
+        match page_data(
+            &req,
+            &state,
+            &path,
+            People::Unnamed,
+            |store, requester, org, client, now| {
+                let assessments = assess::list(store, requester, org, client, now)?;
+                let system = system::get(store, requester, org, client, now)?;
+                let versions = archive::list(store, requester, org, None, client, now)?;
+                let is_owner = crate::org::member_profile(store, requester, org)?
+                    .is_some_and(|(_, role)| role == Role::Owner);
+                let key = proofpack::public_key(store)?;
+                let people = crate::auth::members::list(store, requester, org)
+                    .map(|members| {
+                        members
+                            .into_iter()
+                            .map(|m| (m.account.to_string(), m.email))
+                            .collect::<std::collections::BTreeMap<_, _>>()
+                    })
+                    .unwrap_or_default();
+                Ok((assessments, system, versions, is_owner, key, people))
+            },
+        )
+        .await?
+        {
+            Ok(found) => found,
+            Err(redirect) => return Ok(redirect),
+        };
     let rows = versions
         .into_iter()
         .map(|version| Row {
@@ -98,6 +100,7 @@ pub async fn documents(
                 .get(&version.created_by)
                 .cloned()
                 .unwrap_or_else(|| version.created_by.clone()),
+            size: super::words::size(version.size),
             version,
         })
         .collect();
@@ -108,7 +111,7 @@ pub async fn documents(
         .collect::<Vec<_>>()
         .join("\n");
     Ok(html(render(&DocumentsPage {
-        layout: Layout::new(),
+        layout: frame.layout(),
         frame,
         script: assets::url("js/documents.js"),
         assessments,

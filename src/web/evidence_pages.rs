@@ -9,7 +9,8 @@ use super::assess_pages::{Frame, People, page_data};
 use super::assets;
 use super::error::WebError;
 use super::pages::{Layout, html, render};
-use crate::evidence::{self, Evidence, Filter, Usage, links::Link};
+use super::words;
+use crate::evidence::{self, Evidence, Filter, links::Link};
 
 #[derive(Template)]
 #[template(path = "evidence.html")]
@@ -17,12 +18,19 @@ struct LibraryPage {
     layout: Layout,
     frame: Frame,
     script: String,
-    evidence: Vec<Evidence>,
-    usage: Usage,
+    rows: Vec<EvidenceRow>,
     filter: Filter,
-    /// Usage in whole megabytes, for people.
-    used_mb: u64,
-    quota_mb: u64,
+    /// Usage, the quota and the largest file, for people.
+    used: String,
+    quota: String,
+    max_file: String,
+}
+
+/// A file in the library, with what people read about it.
+struct EvidenceRow {
+    e: Evidence,
+    size: String,
+    review: String,
 }
 
 pub async fn library(
@@ -34,7 +42,7 @@ pub async fn library(
     let vault = state.vault.clone();
     let filter = filter.into_inner();
     let wanted = filter.clone();
-    let (frame, (evidence, usage)) = match page_data(
+    let (mut frame, (evidence, usage)) = match page_data(
         &req,
         &state,
         &path,
@@ -51,13 +59,20 @@ pub async fn library(
         Err(redirect) => return Ok(redirect),
     };
     Ok(html(render(&LibraryPage {
-        layout: Layout::new(),
+        layout: frame.layout(),
         frame,
         script: assets::url("js/evidence.js"),
-        used_mb: usage.used_bytes.div_ceil(1_000_000),
-        quota_mb: usage.quota_bytes / 1_000_000,
-        evidence,
-        usage,
+        used: words::size(usage.used_bytes),
+        quota: words::size(usage.quota_bytes),
+        max_file: words::size(usage.max_file_bytes),
+        rows: evidence
+            .into_iter()
+            .map(|e| EvidenceRow {
+                size: words::size(e.current.size),
+                review: words::label(e.review_status),
+                e,
+            })
+            .collect(),
         filter,
     })?))
 }
@@ -70,6 +85,12 @@ struct DetailPage {
     script: String,
     evidence: Evidence,
     links: Vec<Link>,
+    /// Per version: size and who uploaded it when, for people.
+    versions: Vec<(String, String, String)>,
+    /// Per link: when it expires.
+    link_expiry: Vec<String>,
+    deleted: Option<String>,
+    review: String,
     tags: String,
     requirements: String,
     objectives: String,
@@ -81,11 +102,11 @@ pub async fn detail(
     path: web::Path<(String, String)>,
 ) -> Result<HttpResponse, WebError> {
     let (org, id) = path.into_inner();
-    let (frame, (evidence, links)) = match page_data(
+    let (mut frame, (evidence, links)) = match page_data(
         &req,
         &state,
         &org,
-        People::Unnamed,
+        People::Named,
         move |store, requester, org, client, now| {
             let evidence = evidence::get(store, requester, org, &id, client, now)?;
             let links = evidence::links::list(store, requester, org, &id, client, now)?;
@@ -97,8 +118,24 @@ pub async fn detail(
         Ok(found) => found,
         Err(redirect) => return Ok(redirect),
     };
+    let when = super::account_pages::when;
+    let versions = evidence
+        .versions
+        .iter()
+        .map(|v| {
+            (
+                words::size(v.size),
+                frame.name_of(&v.uploaded_by),
+                when(v.uploaded_at),
+            )
+        })
+        .collect();
     Ok(html(render(&DetailPage {
-        layout: Layout::new(),
+        layout: frame.layout(),
+        versions,
+        link_expiry: links.iter().map(|l| when(l.expires_at)).collect(),
+        deleted: evidence.deleted_at.map(when),
+        review: words::label(evidence.review_status),
         frame,
         script: assets::url("js/evidence.js"),
         tags: evidence.meta.tags.join(", "),

@@ -69,7 +69,7 @@ pub async fn jobs(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpRe
     let (store, jobs) = (state.store.clone(), state.jobs.clone());
     let list = web::block(move || jobs.list_for(&store, requester)).await??;
     Ok(html(render(&JobsPage {
-        layout: Layout::new(),
+        layout: Layout::signed_in(&req, &state, &signed_in).await?,
         nav: Nav::of(None, "jobs"),
         csrf_token: signed_in.session.csrf_token.clone(),
         script: assets::url("js/jobs.js"),
@@ -148,7 +148,7 @@ pub async fn outbox(
         (rank, std::cmp::Reverse(m.created_at))
     });
     Ok(html(render(&OutboxPage {
-        layout: Layout::new(),
+        layout: Layout::signed_in(&req, &state, &signed_in).await?,
         nav: Nav::of(None, "mail"),
         csrf_token: signed_in.session.csrf_token.clone(),
         script: assets::url("js/jobs.js"),

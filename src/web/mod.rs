@@ -24,11 +24,14 @@ mod jobs_pages;
 pub(crate) mod limits;
 mod mail_api;
 mod openapi;
+mod overview_pages;
 mod pages;
 mod routing;
 mod security_api;
 mod security_keys_api;
 mod security_pages;
+mod shell;
+mod words;
 
 use std::net::TcpListener;
 use std::sync::Arc;
@@ -146,6 +149,31 @@ static PAGES: &[Endpoint] = &[
     },
     Endpoint {
         method: "get",
+        path: "/orgs/{org_id}",
+        route: || web::get().to(overview_pages::overview),
+    },
+    Endpoint {
+        method: "get",
+        path: "/orgs/{org_id}/settings",
+        route: || web::get().to(overview_pages::settings),
+    },
+    Endpoint {
+        method: "get",
+        path: "/orgs/{org_id}/poam",
+        route: || web::get().to(overview_pages::poam),
+    },
+    Endpoint {
+        method: "get",
+        path: "/admin",
+        route: || web::get().to(pages::administration),
+    },
+    Endpoint {
+        method: "get",
+        path: "/favicon.ico",
+        route: || web::get().to(assets::favicon),
+    },
+    Endpoint {
+        method: "get",
         path: "/orgs/{org_id}/members",
         route: || web::get().to(account_pages::members),
     },
@@ -243,6 +271,11 @@ static PAGES: &[Endpoint] = &[
         method: "get",
         path: "/orgs/{org_id}/assessments/{assessment_id}/poam",
         route: || web::get().to(assess_pages::poam),
+    },
+    Endpoint {
+        method: "get",
+        path: "/orgs/{org_id}/assessments/{assessment_id}/poam/{requirement_id}",
+        route: || web::get().to(assess_pages::poam_item),
     },
     Endpoint {
         method: "get",

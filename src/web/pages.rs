@@ -18,16 +18,34 @@ pub struct Layout {
     pub version: &'static str,
     pub css: String,
     pub js: String,
+    pub icon: String,
+    /// The application shell, on every page of a signed-in person.
+    pub shell: Option<super::shell::Shell>,
 }
 
 impl Layout {
+    /// The layout of a page for anyone (sign-in, setup, errors): no shell.
     pub fn new() -> Layout {
         Layout {
             product: PRODUCT,
             version: env!("CARGO_PKG_VERSION"),
             css: assets::url("css/app.css"),
             js: assets::url("js/app.js"),
+            icon: assets::url("img/icon.svg"),
+            shell: None,
         }
+    }
+
+    /// The layout of the signed-in page `req` asked for, in the application shell.
+    pub async fn signed_in(
+        req: &HttpRequest,
+        state: &web::Data<AppState>,
+        signed_in: &identity::SignedIn,
+    ) -> Result<Layout, WebError> {
+        Ok(Layout {
+            shell: Some(super::shell::for_page(req, state, signed_in).await?),
+            ..Layout::new()
+        })
     }
 }
 
@@ -35,6 +53,15 @@ impl Default for Layout {
     fn default() -> Self {
         Layout::new()
     }
+}
+
+/// A page whose content was rendered (and perhaps kept) apart from its reader's shell.
+#[derive(Template)]
+#[template(path = "wrapped.html")]
+pub(super) struct Wrapped<'a> {
+    pub(super) layout: Layout,
+    pub(super) title: &'a str,
+    pub(super) body: &'a str,
 }
 
 pub fn render(page: &impl Template) -> Result<String, WebError> {
@@ -148,64 +175,79 @@ pub(super) async fn require_org_page(
 #[template(path = "index.html")]
 struct IndexPage {
     layout: Layout,
-    schema_version: u64,
-    account: Option<String>,
-    csrf_token: String,
+    /// The organizations the person belongs to: id, name and role.
+    organizations: Vec<(String, String, String)>,
     appliance_admin: bool,
-    /// For appliance administrators: what is wrong with backups.
-    backup_warning: Option<String>,
-    /// The organizations the person belongs to: id and name.
-    organizations: Vec<(String, String)>,
 }
 
+/// The home page: a person in one organization goes straight to its overview; anyone else
+/// chooses. Anonymous visitors go to sign in.
 pub async fn index(req: HttpRequest, state: web::Data<AppState>) -> Result<HttpResponse, WebError> {
-    let signed_in = identity::current(&req, &state).await?;
-    // A sign-in still owing its second factor (or an enrolment) is not signed in yet.
-    if let Some(next) = signed_in.as_ref().and_then(|s| unfinished(s, req.path())) {
-        return Ok(see_other(next));
+    let signed_in = match require_page(&req, &state).await? {
+        Ok(signed_in) => signed_in,
+        Err(redirect) => return Ok(redirect),
+    };
+    let (store, requester) = (state.store.clone(), identity::requester(&signed_in));
+    let organizations = kept_or_block(
+        crate::org::kept_member_profiles(&state.store, requester),
+        move || crate::org::member_profiles(&store, requester),
+    )
+    .await?;
+    if let [(only, _)] = organizations.as_slice() {
+        return Ok(see_other(&format!("/orgs/{}", only.id)));
     }
-    let organizations = match &signed_in {
-        Some(s) => {
-            let (store, requester) = (state.store.clone(), identity::requester(s));
-            kept_or_block(
-                crate::org::kept_member_profiles(&state.store, requester),
-                move || crate::org::member_profiles(&store, requester),
+    let mut organizations: Vec<_> = organizations
+        .into_iter()
+        .map(|(org, role)| {
+            (
+                org.id.to_string(),
+                org.name,
+                super::words::label(role.as_str()),
             )
-            .await?
-            .into_iter()
-            .map(|(org, _)| (org.id.to_string(), org.name))
-            .collect()
-        }
-        None => Vec::new(),
-    };
-    let backup_warning = match &signed_in {
-        Some(s) if s.account.appliance_admin => {
-            let (store, jobs) = (state.store.clone(), state.jobs.clone());
-            kept_or_block(
-                state
-                    .jobs
-                    .kept_backup_warning(&state.store, identity::now()),
-                move || jobs.backup_warning(&store, identity::now()),
-            )
-            .await?
-        }
-        _ => None,
-    };
+        })
+        .collect();
+    organizations.sort_by_key(|(_, name, _)| name.to_lowercase());
     let page = IndexPage {
-        layout: Layout::new(),
-        backup_warning,
+        layout: Layout::signed_in(&req, &state, &signed_in).await?,
         organizations,
-        schema_version: state.store.schema_version(),
-        csrf_token: signed_in
-            .as_ref()
-            .map(|s| s.session.csrf_token.clone())
-            .unwrap_or_default(),
-        appliance_admin: signed_in
-            .as_ref()
-            .is_some_and(|s| s.account.appliance_admin),
-        account: signed_in.map(|s| s.account.display_name),
+        appliance_admin: signed_in.account.appliance_admin,
     };
     Ok(html(render(&page)?))
+}
+
+#[derive(Template)]
+#[template(path = "admin.html")]
+struct AdministrationPage {
+    layout: Layout,
+    schema_version: u64,
+    backup_warning: Option<String>,
+    mail_on: bool,
+}
+
+/// The appliance administrator's home: the state of backups, mail and the store.
+pub async fn administration(
+    req: HttpRequest,
+    state: web::Data<AppState>,
+) -> Result<HttpResponse, WebError> {
+    let signed_in = match require_page(&req, &state).await? {
+        Ok(signed_in) => signed_in,
+        Err(redirect) => return Ok(redirect),
+    };
+    crate::access::authorize_appliance(identity::requester(&signed_in))?;
+    let (store, jobs) = (state.store.clone(), state.jobs.clone());
+    let backup_warning = kept_or_block(
+        state
+            .jobs
+            .kept_backup_warning(&state.store, identity::now()),
+        move || jobs.backup_warning(&store, identity::now()),
+    )
+    .await?;
+    Ok(html(render(&AdministrationPage {
+        layout: Layout::signed_in(&req, &state, &signed_in).await?,
+        schema_version: state.store.schema_version(),
+        backup_warning,
+        mail_on: crate::mail::enabled(),
+    })?))
 }
 
 #[derive(Template)]
@@ -269,7 +311,21 @@ pub async fn setup_submit(
     )
     .await
     {
-        Ok(_) => Ok(see_other("/signin?setup=done")),
+        // The administrator just chose the password: this is their first sign-in, and they
+        // land on their organization's overview.
+        Ok(_) => match auth::login(
+            &state.store,
+            &state.hasher,
+            &form.email,
+            &form.password,
+            &client,
+            identity::now(),
+        )
+        .await
+        {
+            Ok(signed_in) => see_other_with("/", &identity::session_cookie(&signed_in.token)),
+            Err(_) => Ok(see_other("/signin?setup=done")),
+        },
         Err(err) => {
             let err = WebError::from(err);
             let (status, field, link_valid) = match &err {
@@ -629,12 +685,31 @@ pub async fn invite_submit(
     )
     .await
     {
-        Ok(auth::invitations::Accepted::Joined(_)) => {
-            Ok(see_other(if acceptor_account.is_some() {
-                "/"
-            } else {
-                "/signin"
-            }))
+        Ok(auth::invitations::Accepted::Joined(account)) => {
+            match (&form.password, acceptor_account) {
+                // A new account with the password just chosen: its first sign-in.
+                (Some(password), None) => match auth::login(
+                    &state.store,
+                    &state.hasher,
+                    &account.email,
+                    password,
+                    &client,
+                    identity::now(),
+                )
+                .await
+                {
+                    Ok(signed_in) => {
+                        let next = if signed_in.session.mfa_enrolment_required {
+                            "/account"
+                        } else {
+                            "/"
+                        };
+                        see_other_with(next, &identity::session_cookie(&signed_in.token))
+                    }
+                    Err(_) => Ok(see_other("/signin")),
+                },
+                _ => Ok(see_other("/")),
+            }
         }
         Ok(auth::invitations::Accepted::CheckMail { email }) => {
             let page = InvitePage {

@@ -120,7 +120,7 @@ fn day_label(start: i64) -> String {
     shown.chars().take(10).collect()
 }
 
-fn page(dashboard: &Dashboard, org: Option<OrgId>) -> SecurityPage {
+fn page(layout: Layout, dashboard: &Dashboard, org: Option<OrgId>) -> SecurityPage {
     let hourly: Vec<&[u32]> = dashboard
         .series
         .iter()
@@ -132,7 +132,7 @@ fn page(dashboard: &Dashboard, org: Option<OrgId>) -> SecurityPage {
         .map(|s| s.daily.as_slice())
         .collect();
     SecurityPage {
-        layout: Layout::new(),
+        layout,
         script: assets::url("js/security.js"),
         nav: Nav::of(org, "security"),
         heading: if org.is_some() {
@@ -141,7 +141,7 @@ fn page(dashboard: &Dashboard, org: Option<OrgId>) -> SecurityPage {
             "Appliance security dashboard"
         },
         scope: match org {
-            Some(org) => format!("Organization {org}: its events and its members\u{2019} sign-ins"),
+            Some(_) => "This organization: its events and its members\u{2019} sign-ins".into(),
             None => "Every organization, and the appliance itself".into(),
         },
         source: match org {
@@ -205,7 +205,8 @@ pub async fn org_security(
     let store = state.store.clone();
     let dashboard =
         web::block(move || security::for_org(&store, requester, org, &client, now())).await??;
-    Ok(html(render(&page(&dashboard, Some(org)))?))
+    let layout = Layout::signed_in(&req, &state, &signed_in).await?;
+    Ok(html(render(&page(layout, &dashboard, Some(org)))?))
 }
 
 pub async fn admin_security(
@@ -219,7 +220,8 @@ pub async fn admin_security(
     let requester = identity::requester(&signed_in);
     let store = state.store.clone();
     let dashboard = web::block(move || security::for_appliance(&store, requester, now())).await??;
-    Ok(html(render(&page(&dashboard, None))?))
+    let layout = Layout::signed_in(&req, &state, &signed_in).await?;
+    Ok(html(render(&page(layout, &dashboard, None))?))
 }
 
 #[cfg(test)]

@@ -609,7 +609,7 @@ fn assessment_page_updates_objectives_by_keyboard_and_in_bulk() {
     wait_for_row(&browser, "3.1.1[b]", "not_met");
     assert_eq!(
         browser.text(".requirement[data-requirement='3.1.1'] [data-requirement-status]"),
-        "not_met"
+        "Not met"
     );
 
     // A status changed with the select, and a note, save without reloading the page.
@@ -878,4 +878,206 @@ fn documents_page_describes_the_system_makes_an_ssp_and_builds_a_proofpack() {
             .ends_with(&format!("/assessments/{id}/oscal/ssp")),
         "{href}"
     );
+}
+
+/// axe-core's script, installed by `./scripts/test` from the npm registry.
+fn axe_source() -> String {
+    let path = std::env::var("TEST_AXE_JS").unwrap_or_else(|_| {
+        format!(
+            "{}/target/axe/node_modules/axe-core/axe.min.js",
+            env!("CARGO_MANIFEST_DIR")
+        )
+    });
+    std::fs::read_to_string(&path).unwrap_or_else(|err| {
+        panic!("cannot read axe-core at {path} ({err}): run ./scripts/test, which installs it")
+    })
+}
+
+/// What a person must never see on a page: the API's enum tokens and ids.
+const RAW_TOKENS: &[&str] = &["not_met", "not_assessed", "not_applicable", "poam_overdue"];
+
+/// Checks the current page as a person at this width meets it: no sideways scrolling, the
+/// organization's navigation present, no token or id in the visible text, and axe-core
+/// finds no violation. Returns what failed, so one run lists every page's faults.
+fn page_faults(browser: &Browser, axe: &str, path: &str, width: u32) -> Vec<String> {
+    let mut faults = Vec::new();
+    let checked = browser.execute(
+        r#"const text = document.body.innerText;
+        return {
+            scroll: document.documentElement.scrollWidth,
+            inner: window.innerWidth,
+            nav: document.querySelectorAll('nav[aria-label]').length,
+            main: document.querySelectorAll('main').length,
+            wide: [...document.querySelectorAll('main *')]
+                .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && e.children.length === 0)
+                .slice(0, 4)
+                .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ').join('.') : '') + ' ' + Math.round(e.getBoundingClientRect().right)),
+            ids: (text.match(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi) || []),
+            text,
+        };"#,
+        &[],
+    );
+    let (scroll, inner) = (
+        checked["scroll"].as_i64().unwrap(),
+        checked["inner"].as_i64().unwrap(),
+    );
+    if scroll > inner {
+        faults.push(format!(
+            "{path} at {width}px: the page is {scroll}px wide, past the edge: {}",
+            checked["wide"]
+        ));
+    }
+    if checked["nav"].as_u64() == Some(0) {
+        faults.push(format!("{path}: no labelled navigation"));
+    }
+    if checked["main"].as_u64() != Some(1) {
+        faults.push(format!("{path}: not exactly one main"));
+    }
+    if let Some(ids) = checked["ids"].as_array().filter(|ids| !ids.is_empty()) {
+        faults.push(format!("{path}: ids shown: {ids:?}"));
+    }
+    let text = checked["text"].as_str().unwrap_or_default();
+    for token in RAW_TOKENS {
+        if text.contains(token) {
+            faults.push(format!("{path}: shows the token {token}"));
+        }
+    }
+    if width > 1000 {
+        let violations = browser.execute(
+            &format!(
+                "{axe}\nreturn axe.run(document, {{resultTypes: ['violations']}}).then(r => r.violations.map(v => v.id + ' (' + v.impact + '): ' + v.nodes.slice(0, 3).map(n => n.target.join(' ')).join(', ')));"
+            ),
+            &[],
+        );
+        for violation in violations.as_array().unwrap() {
+            faults.push(format!("{path}: axe: {}", violation.as_str().unwrap()));
+        }
+    }
+    faults
+}
+
+/// An organization with some of everything: an assessment with statuses and a note, a
+/// POA&M item with two milestones, an evidence file. Returns the organization's id, the
+/// assessment's and the file's.
+fn populated(server: &TestServer) -> (String, String, String) {
+    let org = set_up(server);
+    let owner = crate::identity::Session::login(server, ADMIN_EMAIL, ADMIN_PASSWORD);
+    // An assessment with some of everything: statuses, a plan with milestones, evidence.
+    let created: Value = crate::identity::send(
+        server,
+        &owner,
+        "POST",
+        &format!("/api/v1/orgs/{org}/assessments"),
+        &json!({"name": "2026 self-assessment", "framework": "cmmc-l2"}),
+    )
+    .json()
+    .unwrap();
+    let assessment = created["id"].as_str().unwrap().to_owned();
+    let base = format!("/api/v1/orgs/{org}/assessments/{assessment}");
+    let marked = crate::identity::send(
+        server,
+        &owner,
+        "PATCH",
+        &format!("{base}/objectives"),
+        &json!({"updates": [
+            {"objective": "3.1.1[a]", "status": "met"},
+            {"objective": "3.1.1[b]", "status": "not_met", "note": "Two shared logins remain on the shop-floor terminals, which every shift uses"},
+            {"objective": "3.1.2[a]", "status": "not_applicable"},
+        ]}),
+    );
+    assert_eq!(marked.status(), 200, "{}", marked.text().unwrap());
+    let planned = crate::identity::send(
+        server,
+        &owner,
+        "PUT",
+        &format!("{base}/poam/3.1.1"),
+        &json!({"weakness": "Shared logins", "remediation": "Named accounts for every operator",
+                "milestones": [{"title": "Accounts made", "due": "2099-01-01"},
+                               {"title": "Shared logins removed", "due": "2099-02-01"}],
+                "status": "open"}),
+    );
+    assert_eq!(planned.status(), 200, "{}", planned.text().unwrap());
+    let file = crate::evidence::upload(server, &owner, &org, "access-policy.txt", b"policy");
+    let evidence = file["id"].as_str().unwrap().to_owned();
+    (org, assessment, evidence)
+}
+
+/// The main pages a person works in, by path.
+fn main_pages(org: &str, assessment: &str, evidence: &str) -> Vec<(&'static str, String)> {
+    let a = format!("/orgs/{org}/assessments/{assessment}");
+    vec![
+        ("overview", format!("/orgs/{org}")),
+        ("assessments", format!("/orgs/{org}/assessments")),
+        ("dashboard", a.clone()),
+        ("objectives", format!("{a}/objectives")),
+        ("requirement", format!("{a}/requirements/3.1.1")),
+        ("poam", format!("{a}/poam")),
+        ("poam-item", format!("{a}/poam/3.1.1")),
+        ("gaps", format!("{a}/gaps")),
+        ("org-poam", format!("/orgs/{org}/poam")),
+        ("evidence", format!("/orgs/{org}/evidence")),
+        ("evidence-file", format!("/orgs/{org}/evidence/{evidence}")),
+        ("documents", format!("/orgs/{org}/documents")),
+        ("team", format!("/orgs/{org}/members")),
+        ("settings", format!("/orgs/{org}/settings")),
+        ("drift", format!("/orgs/{org}/drift")),
+        ("account", "/account".to_owned()),
+        ("admin", "/admin".to_owned()),
+    ]
+}
+
+#[test]
+fn main_pages_fit_a_phone_name_things_in_words_and_pass_axe() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    let (org, assessment, evidence) = populated(&server);
+    let browser = Browser::start(&env.cert_path());
+    sign_in(&browser, &server);
+    let axe = axe_source();
+    let pages = main_pages(&org, &assessment, &evidence);
+    let mut faults = Vec::new();
+    for width in [1280, 390] {
+        browser.set_viewport(width, 900);
+        for (_, path) in &pages {
+            browser.goto(&format!("{}{path}", rampart(&server)));
+            browser.wait_for("main", PAGE_LOAD);
+            faults.extend(page_faults(&browser, &axe, path, width));
+        }
+    }
+    assert!(faults.is_empty(), "{}", faults.join("\n"));
+
+    // On a phone the sections fold into the menu, which opens them.
+    browser.set_viewport(390, 900);
+    browser.goto(&format!("{}/orgs/{org}", rampart(&server)));
+    let shown = "return getComputedStyle(document.getElementById('sections-menu')).display;";
+    assert_eq!(browser.execute(shown, &[]), "none");
+    browser.click("#menu-toggle");
+    assert_eq!(browser.execute(shown, &[]), "block");
+    browser.click("nav[aria-label='Organization'] a[href$='/evidence']");
+    browser.wait_for("#evidence-upload, main h1", PAGE_LOAD);
+    assert!(browser.current_url().ends_with("/evidence"));
+}
+
+/// The README's tour: screenshots of the main pages at desktop and phone widths, from a
+/// real server. Run by `./scripts/screenshots`, which sets `RAMPART_SCREENSHOTS`.
+#[test]
+#[ignore = "makes the README's screenshots: ./scripts/screenshots"]
+fn tour_screenshots() {
+    let Ok(dir) = std::env::var("RAMPART_SCREENSHOTS") else {
+        panic!("set RAMPART_SCREENSHOTS to the folder for the pictures");
+    };
+    std::fs::create_dir_all(&dir).unwrap();
+    let env = TestEnv::new();
+    let server = env.serve();
+    let (org, assessment, evidence) = populated(&server);
+    let browser = Browser::start(&env.cert_path());
+    sign_in(&browser, &server);
+    for (width, suffix) in [(1280, "desktop"), (390, "phone")] {
+        browser.set_viewport(width, if width > 1000 { 900 } else { 844 });
+        for (name, path) in main_pages(&org, &assessment, &evidence) {
+            browser.goto(&format!("{}{path}", rampart(&server)));
+            browser.wait_for("main", PAGE_LOAD);
+            std::fs::write(format!("{dir}/{name}-{suffix}.png"), browser.screenshot()).unwrap();
+        }
+    }
 }

@@ -2,46 +2,6 @@
 // session's CSRF token; errors are shown next to the field the API names.
 "use strict";
 
-// Asks for the password again when a change needs a recent sign-in, then retries once.
-function reauthenticate() {
-  const dialog = document.getElementById("reauth");
-  if (!dialog) return Promise.reject(new Error("sign in again to do this"));
-  const form = document.getElementById("reauth-form");
-  const input = document.getElementById("reauth-password");
-  return new Promise((resolve, reject) => {
-    const cancel = document.getElementById("reauth-cancel");
-    const done = (ok, err) => {
-      form.onsubmit = null;
-      cancel.onclick = null;
-      input.value = "";
-      dialog.close();
-      ok ? resolve() : reject(err);
-    };
-    form.onsubmit = async (event) => {
-      event.preventDefault();
-      try {
-        await call("POST", "/api/v1/auth/reauthenticate", { password: input.value });
-        done(true);
-      } catch (err) {
-        showError(form, err);
-      }
-    };
-    cancel.onclick = () => done(false, new Error("cancelled"));
-    dialog.showModal();
-    input.focus();
-  });
-}
-
-async function callWithStepUp(method, path, body) {
-  try {
-    return await call(method, path, body);
-  } catch (err) {
-    if (err.code !== "reauthentication_required") throw err;
-    await reauthenticate();
-    return call(method, path, body);
-  }
-}
-
 function clearErrors(form) {
   form.querySelectorAll(".field-error.js-error").forEach((el) => el.remove());
   form.querySelectorAll('[aria-invalid="true"]').forEach((el) => el.removeAttribute("aria-invalid"));
@@ -88,8 +48,16 @@ function reveal(id, fill) {
   section.scrollIntoView({ block: "nearest" });
 }
 
+// New recovery codes: shown once, with Copy and Download, and a warning before leaving
+// the page until the person says they saved them.
+let unsavedCodes = false;
+window.addEventListener("beforeunload", (event) => {
+  if (unsavedCodes) event.preventDefault();
+});
+
 function showRecoveryCodes(codes) {
   if (!codes || codes.length === 0) return;
+  const text = `Rampart recovery codes (each works once)\n\n${codes.join("\n")}\n`;
   reveal("recovery", () => {
     const list = document.getElementById("recovery-codes");
     list.replaceChildren(...codes.map((code) => {
@@ -97,6 +65,40 @@ function showRecoveryCodes(codes) {
       item.textContent = code;
       return item;
     }));
+    document.getElementById("recovery-download").href =
+      URL.createObjectURL(new Blob([text], { type: "text/plain" }));
+  });
+  unsavedCodes = true;
+  const saved = document.getElementById("recovery-saved");
+  const done = document.getElementById("recovery-done");
+  saved.checked = false;
+  done.disabled = true;
+  saved.onchange = () => { done.disabled = !saved.checked; };
+  done.onclick = () => {
+    unsavedCodes = false;
+    location.reload();
+  };
+  document.getElementById("recovery-copy").onclick = async () => {
+    try {
+      await navigator.clipboard.writeText(text);
+      status("Copied the recovery codes.");
+    } catch (_) {
+      status("Your browser did not allow copying: select the codes, or download them.");
+    }
+  };
+}
+
+function bindRecoveryRegenerate() {
+  const button = document.getElementById("recovery-regenerate");
+  if (!button) return;
+  button.addEventListener("click", async () => {
+    if (!window.confirm("Make new recovery codes? The ones you have stop working.")) return;
+    try {
+      const result = await call("POST", "/api/v1/me/recovery-codes");
+      showRecoveryCodes(result.recovery_codes);
+    } catch (err) {
+      status(err.message);
+    }
   });
 }
 
@@ -106,8 +108,48 @@ const shows = {
   }),
   invite: (result) => reveal("new-invite", () => {
     document.getElementById("new-invite-link").textContent = result.url;
+    showInvitation(result);
   }),
 };
+
+const ROLE_LABELS = { owner: "Owner", admin: "Admin", member: "Member", viewer: "Viewer" };
+
+// A new invitation appears in the table at once, with its Withdraw button.
+function showInvitation(invitation) {
+  const body = document.querySelector("#invitations tbody");
+  if (!body) return;
+  body.querySelector("td.muted")?.closest("tr").remove();
+  const row = document.createElement("tr");
+  const cell = (text, label) => {
+    const td = document.createElement("td");
+    td.textContent = text;
+    td.dataset.label = label;
+    row.append(td);
+    return td;
+  };
+  cell(invitation.email, "E-mail");
+  cell(ROLE_LABELS[invitation.role] || invitation.role, "Role");
+  cell(new Date(invitation.expires_at * 1000).toISOString().slice(0, 16).replace("T", " ") + " UTC", "Expires");
+  const actions = cell("", "Actions");
+  const button = document.createElement("button");
+  button.type = "button";
+  button.className = "secondary";
+  button.textContent = "Withdraw";
+  const org = body.closest("table").dataset.org;
+  button.addEventListener("click", async () => {
+    if (!window.confirm(`Withdraw the invitation to ${invitation.email}?`)) return;
+    try {
+      await call("DELETE", `/api/v1/orgs/${org}/invitations/${invitation.id}`);
+      row.remove();
+      status("Invitation withdrawn.");
+    } catch (err) {
+      status(err.message);
+    }
+  });
+  actions.append(button);
+  body.prepend(row);
+  status(`Invited ${invitation.email}.`);
+}
 
 function bindApiForms() {
   for (const form of document.querySelectorAll("form[data-api]")) {
@@ -157,6 +199,7 @@ function bindTotp() {
     try {
       const enrolment = await callWithStepUp("POST", "/api/v1/me/totp");
       document.getElementById("totp-secret").textContent = enrolment.secret;
+      document.getElementById("totp-qr").src = enrolment.qr_code;
       document.getElementById("totp-url").href = enrolment.otpauth_url;
       document.getElementById("totp-enrol").hidden = false;
       begin.hidden = true;
@@ -255,3 +298,4 @@ bindApiForms();
 bindTotp();
 bindSecurityKeys();
 bindSecurityKeySignIn();
+bindRecoveryRegenerate();

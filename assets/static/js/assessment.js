@@ -27,6 +27,7 @@ function showFormError(form, err) {
 // --- the objectives page -------------------------------------------------------------
 
 const STATUS_KEYS = { m: "met", n: "not_met", a: "not_applicable", u: "not_assessed" };
+const STATUS_LABELS = { met: "Met", not_met: "Not met", not_applicable: "Not applicable", not_assessed: "Not assessed" };
 
 function requirementStatus(block) {
   const statuses = [...block.querySelectorAll("tr.objective")].map((row) => row.dataset.status);
@@ -50,7 +51,7 @@ function showSaved(rows, updates) {
   for (const block of new Set(rows.map((row) => row.closest(".requirement")))) {
     const pill = block.querySelector("[data-requirement-status]");
     const now = requirementStatus(block);
-    pill.textContent = now;
+    pill.textContent = STATUS_LABELS[now];
     pill.className = `pill status-${now}`;
   }
 }
@@ -81,15 +82,26 @@ function objectiveUpdate(row, statusValue) {
 function applyFilters() {
   const wanted = document.getElementById("filter-status")?.value || "";
   const owner = document.getElementById("filter-owner")?.value || "";
-  for (const block of document.querySelectorAll(".requirement")) {
-    const owned = !owner || block.dataset.owners.split(" ").includes(owner);
-    let shown = 0;
-    for (const row of block.querySelectorAll("tr.objective")) {
-      const visible = owned && (!wanted || row.dataset.status === wanted);
-      row.hidden = !visible;
-      if (visible) shown += 1;
+  const family = document.getElementById("filter-family")?.value || "";
+  const text = (document.getElementById("filter-text")?.value || "").trim().toLowerCase();
+  for (const section of document.querySelectorAll("details.family")) {
+    const inFamily = !family || section.dataset.family === family;
+    let blocks = 0;
+    for (const block of section.querySelectorAll(".requirement")) {
+      const owned = inFamily && (!owner || block.dataset.owners.split(" ").includes(owner));
+      const heading = block.querySelector("h3").textContent.toLowerCase();
+      let shown = 0;
+      for (const row of block.querySelectorAll("tr.objective")) {
+        const matches = !text || heading.includes(text) || row.textContent.toLowerCase().includes(text) ||
+          (row.querySelector("textarea")?.value || "").toLowerCase().includes(text);
+        const visible = owned && matches && (!wanted || row.dataset.status === wanted);
+        row.hidden = !visible;
+        if (visible) shown += 1;
+      }
+      block.hidden = shown === 0;
+      if (shown) blocks += 1;
     }
-    block.hidden = shown === 0;
+    section.hidden = blocks === 0;
   }
 }
 
@@ -102,6 +114,14 @@ function bindObjectives() {
   if (!root) return;
   document.getElementById("filter-status")?.addEventListener("change", applyFilters);
   document.getElementById("filter-owner")?.addEventListener("change", applyFilters);
+  document.getElementById("filter-family")?.addEventListener("change", applyFilters);
+  document.getElementById("filter-text")?.addEventListener("input", applyFilters);
+  // A link to one requirement (from its page) opens its family and shows it.
+  const target = location.hash && document.getElementById(decodeURIComponent(location.hash.slice(1)));
+  if (target) {
+    target.closest("details")?.setAttribute("open", "");
+    target.scrollIntoView({ block: "start" });
+  }
   if (!("editable" in root.dataset)) return;
 
   root.addEventListener("change", (event) => {
@@ -218,19 +238,91 @@ function bindForms() {
     }
     return [method, path, { name: form.dataset.name, dates }];
   });
-  bindForm("form[data-poam-form]", (form) => {
-    const title = value(form, "milestone_title");
+}
+
+// --- a POA&M item: the whole plan, milestones one by one -------------------------------
+
+function bindPoamItem() {
+  const form = document.querySelector("form[data-poam-item]");
+  if (!form) return;
+  const list = document.getElementById("milestones");
+  const today = () => new Date().toISOString().slice(0, 10);
+  let serial = list.children.length;
+  const renumber = () => {
+    for (const row of list.children) {
+      serial += 1;
+      for (const input of row.querySelectorAll("input")) {
+        const label = row.querySelector(`label[for="${input.id}"]`);
+        input.id = `${input.name}-${serial}`;
+        if (label) label.htmlFor = input.id;
+      }
+    }
+  };
+  list.addEventListener("click", (event) => {
+    const row = event.target.closest("li.milestone");
+    if (!row) return;
+    if (event.target.matches("[data-remove-milestone]")) {
+      const title = row.querySelector('input[name="ms_title"]').value.trim() || "this milestone";
+      if (!window.confirm(`Remove “${title}” from the plan? It is gone once you save.`)) return;
+      row.remove();
+      status("Removed. Save the plan to keep the change.");
+    } else if (event.target.matches("[data-complete-milestone]")) {
+      row.querySelector('input[name="ms_done"]').value = today();
+      status("Marked done today. Save the plan to keep the change.");
+    }
+  });
+  document.getElementById("add-milestone")?.addEventListener("click", () => {
+    const template = list.querySelector("li.milestone");
+    const row = template.cloneNode(true);
+    for (const input of row.querySelectorAll("input")) input.value = "";
+    list.append(row);
+    renumber();
+    row.querySelector('input[name="ms_title"]').focus();
+  });
+  form.addEventListener("submit", async (event) => {
+    event.preventDefault();
+    form.querySelectorAll(".field-error.js-error").forEach((el) => el.remove());
+    const milestones = [...list.querySelectorAll("li.milestone")]
+      .map((row) => ({
+        title: row.querySelector('input[name="ms_title"]').value.trim(),
+        due: row.querySelector('input[name="ms_due"]').value,
+        done_on: row.querySelector('input[name="ms_done"]').value || null,
+      }))
+      .filter((m) => m.title || m.due);
     const body = {
       weakness: value(form, "weakness"),
       remediation: value(form, "remediation"),
-      milestones: title ? [{ title, due: value(form, "milestone_due") }] : [],
       resources: value(form, "resources"),
+      responsible: [...form.elements.responsible.selectedOptions].map((o) => o.value),
+      milestones,
       status: value(form, "status"),
       closing_evidence: value(form, "closing_evidence"),
     };
-    return ["PUT", form.dataset.poamForm + encodeURIComponent(value(form, "requirement_id")), body];
+    try {
+      await call("PUT", form.dataset.poamItem, body);
+      status(`Saved: the plan with ${milestones.length} milestone${milestones.length === 1 ? "" : "s"}.`);
+    } catch (err) {
+      const milestone = /^milestones\[(\d+)\]\.(\w+)/.exec(err.field || "");
+      if (milestone) {
+        const row = list.querySelectorAll("li.milestone")[Number(milestone[1])];
+        const name = { title: "ms_title", due: "ms_due", done_on: "ms_done" }[milestone[2]];
+        const input = row?.querySelector(`input[name="${name}"]`);
+        if (input) {
+          const message = document.createElement("p");
+          message.className = "field-error js-error";
+          message.setAttribute("role", "alert");
+          message.textContent = err.message;
+          input.setAttribute("aria-invalid", "true");
+          input.insertAdjacentElement("afterend", message);
+          input.focus();
+          return;
+        }
+      }
+      showFormError(form, err);
+    }
   });
 }
 
+bindPoamItem();
 bindObjectives();
 bindForms();

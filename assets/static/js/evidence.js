@@ -42,6 +42,9 @@ function onSubmit(id, handler) {
     try {
       await handler(form);
     } catch (err) {
+      // A refused upload keeps the form as it was, with the bar back at zero.
+      const bar = document.getElementById("upload-progress");
+      if (bar) { bar.value = 0; bar.hidden = true; }
       say(err.message);
     }
   });
@@ -49,14 +52,14 @@ function onSubmit(id, handler) {
 
 onSubmit("upload", async (form) => {
   const file = document.getElementById("evidence-file").files[0];
-  if (!file) return say("choose a file first");
+  if (!file) return say("Choose a file first.");
   const query = new URLSearchParams({ filename: file.name });
   const data = new FormData(form);
   for (const key of ["title", "requirements", "review_by"]) {
     const value = (data.get(key) || "").trim();
     if (value) query.set(key, value);
   }
-  say("uploading…");
+  say("Uploading…");
   await send(`/api/v1/orgs/${form.dataset.org}/evidence?${query}`, file);
   window.location.reload();
 });

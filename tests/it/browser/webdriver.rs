@@ -157,6 +157,34 @@ impl Browser {
         self.call(Method::POST, "/url", json!({"url": url}));
     }
 
+    /// Makes the viewport `width` CSS pixels wide (and `height` tall).
+    pub fn set_viewport(&self, width: u32, height: u32) {
+        self.call(
+            Method::POST,
+            "/window/rect",
+            json!({"width": width, "height": height}),
+        );
+        // The window's frame is outside the viewport: grow it by the difference.
+        let inner = self.execute("return [window.innerWidth, window.innerHeight];", &[]);
+        let (w, h) = (inner[0].as_i64().unwrap(), inner[1].as_i64().unwrap());
+        if w != i64::from(width) || h != i64::from(height) {
+            self.call(
+                Method::POST,
+                "/window/rect",
+                json!({"width": 2 * i64::from(width) - w, "height": 2 * i64::from(height) - h}),
+            );
+        }
+    }
+
+    /// The viewport as a PNG.
+    pub fn screenshot(&self) -> Vec<u8> {
+        use base64::Engine;
+        let shot = self.call(Method::GET, "/screenshot", json!({}));
+        base64::engine::general_purpose::STANDARD
+            .decode(shot.as_str().unwrap())
+            .unwrap()
+    }
+
     pub fn current_url(&self) -> String {
         let url = self.call(Method::GET, "/url", json!({}));
         url.as_str().unwrap().to_owned()
