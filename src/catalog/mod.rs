@@ -406,18 +406,18 @@ mod tests {
 /// for the caller to refuse by name.
 pub fn parse_requirement_ref(text: &str) -> String {
     let text = text.trim();
-    let bytes = text.as_bytes();
-    let cmmc_prefix = bytes.len() > 6
-        && bytes[..2].iter().all(u8::is_ascii_alphabetic)
-        && bytes[2] == b'.'
-        && bytes[3].eq_ignore_ascii_case(&b'l')
-        && matches!(bytes[4], b'1' | b'2' | b'3')
-        && bytes[5] == b'-';
-    if cmmc_prefix {
-        text[6..].to_owned()
-    } else {
-        text.to_owned()
+    match text.split_at_checked(6) {
+        Some((prefix, rest)) if !rest.is_empty() && is_cmmc_prefix(prefix.as_bytes()) => {
+            rest.to_owned()
+        }
+        _ => text.to_owned(),
     }
+}
+
+/// `AC.L2-`: a family's two letters, a dot, the level and a dash.
+fn is_cmmc_prefix(prefix: &[u8]) -> bool {
+    matches!(prefix, [a, b, b'.', b'L' | b'l', b'1' | b'2' | b'3', b'-']
+        if a.is_ascii_alphabetic() && b.is_ascii_alphabetic())
 }
 
 #[cfg(test)]

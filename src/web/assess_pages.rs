@@ -377,48 +377,46 @@ pub(super) struct ReasonGroup {
 /// The scoring rules give one reason per requirement ("3.1.1 is not assessed"); a person
 /// needs them counted: "104 requirements are not assessed".
 pub(super) fn group_reasons(reasons: &[String]) -> Vec<ReasonGroup> {
-    const KINDS: [(&str, &str, &str); 2] = [
+    // The sentence the rules end each reason with; one, and many.
+    let mut kinds = [
         (
             " is not assessed",
             "requirement is not assessed yet",
             "requirements are not assessed yet",
+            Vec::new(),
         ),
         (
             " may not be on a POA&M",
             "unmet requirement may not be on a POA&M, so it must be met",
             "unmet requirements may not be on a POA&M, so they must be met",
+            Vec::new(),
         ),
     ];
-    let mut whole = Vec::new();
-    let mut grouped: Vec<Vec<String>> = vec![Vec::new(); KINDS.len()];
-    for reason in reasons {
-        match KINDS
-            .iter()
-            .position(|(suffix, _, _)| reason.ends_with(suffix))
-        {
-            Some(kind) => {
-                grouped[kind].push(reason[..reason.len() - KINDS[kind].0.len()].to_owned())
+    let mut out = Vec::new();
+    'reasons: for reason in reasons {
+        for (suffix, _, _, requirements) in &mut kinds {
+            if let Some(requirement) = reason.strip_suffix(*suffix) {
+                requirements.push(requirement.to_owned());
+                continue 'reasons;
             }
-            None => whole.push(ReasonGroup {
-                summary: super::words::label(reason),
-                requirements: Vec::new(),
-            }),
         }
+        out.push(ReasonGroup {
+            summary: super::words::label(reason),
+            requirements: Vec::new(),
+        });
     }
-    for ((_, one, many), requirements) in KINDS.iter().zip(grouped) {
-        if requirements.is_empty() {
-            continue;
-        }
+    for (_, one, many, requirements) in kinds {
         let summary = match requirements.len() {
+            0 => continue,
             1 => format!("1 {one}"),
             n => format!("{n} {many}"),
         };
-        whole.push(ReasonGroup {
+        out.push(ReasonGroup {
             summary,
             requirements,
         });
     }
-    whole
+    out
 }
 
 pub async fn dashboard(
@@ -1117,5 +1115,29 @@ mod tests {
         assert_eq!(trend_y(110), 0);
         assert_eq!(trend_y(-203), TREND_H);
         assert!(trend_y(88) > 0 && trend_y(88) < TREND_H / 2);
+    }
+
+    #[test]
+    fn level2_reasons_are_counted_by_kind() {
+        let reasons: Vec<String> = [
+            "the CMMC score 60 is below 88",
+            "3.1.1 is not assessed",
+            "3.1.2 is not assessed",
+            "3.1.20 may not be on a POA&M",
+        ]
+        .map(String::from)
+        .into();
+        let groups = group_reasons(&reasons);
+        let summaries: Vec<&str> = groups.iter().map(|g| g.summary.as_str()).collect();
+        assert_eq!(
+            summaries,
+            [
+                "The CMMC score 60 is below 88",
+                "2 requirements are not assessed yet",
+                "1 unmet requirement may not be on a POA&M, so it must be met",
+            ]
+        );
+        assert_eq!(groups[1].requirements, ["3.1.1", "3.1.2"]);
+        assert!(groups[0].requirements.is_empty());
     }
 }

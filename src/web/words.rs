@@ -62,9 +62,9 @@ pub fn size(bytes: u64) -> String {
         unit += 1;
     }
     if value < 10.0 && value.fract() >= 0.05 {
-        format!("{value:.1} {}", UNITS[unit])
+        format!("{value:.1} {}", UNITS.get(unit).unwrap_or(&"TB"))
     } else {
-        format!("{value:.0} {}", UNITS[unit])
+        format!("{value:.0} {}", UNITS.get(unit).unwrap_or(&"TB"))
     }
 }
 

@@ -34,9 +34,10 @@ fn sign_in(browser: &Browser, server: &TestServer) {
     browser.wait_for("#account-name", PAGE_LOAD);
 }
 
-/// Signs out with the home page's button.
+/// Signs out from the account menu, as a person would.
 fn sign_out(browser: &Browser, server: &TestServer) {
     browser.goto(&format!("{}/", rampart(server)));
+    browser.click(".account-menu summary");
     browser.click("form[action='/signout'] button");
     browser.wait_for("#password", PAGE_LOAD);
     let (status, _) = api(browser, "GET", "/api/v1/me", None, Value::Null);
@@ -244,7 +245,14 @@ fn password_sign_in_through_the_page() {
     assert!(browser.cookie("__Host-rampart_session").is_none());
 
     sign_in(&browser, &server);
-    assert_eq!(browser.current_url(), format!("{}/", rampart(&server)));
+    // One organization: its overview is where a sign-in lands.
+    assert!(
+        browser
+            .current_url()
+            .starts_with(&format!("{}/orgs/", rampart(&server))),
+        "{}",
+        browser.current_url()
+    );
     assert_eq!(browser.text("#account-name"), "Ada Admin");
     assert!(browser.cookie("__Host-rampart_session").is_some());
     let (status, me) = api(&browser, "GET", "/api/v1/me", None, Value::Null);
@@ -679,7 +687,7 @@ fn assessment_page_updates_objectives_by_keyboard_and_in_bulk() {
         rampart(&server)
     ));
     browser.wait_for("#history", PAGE_LOAD);
-    assert_eq!(browser.text("#requirement-status"), "not_met");
+    assert_eq!(browser.text("#requirement-status"), "Not met");
 }
 
 /// Waits until the page's visible text includes `text`.

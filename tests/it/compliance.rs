@@ -536,7 +536,7 @@ fn pages_show_the_assessment_to_readers_and_edit_controls_to_writers() {
     assert_eq!(status, 200);
     assert!(requirement.contains(r#"id="history""#));
     assert!(requirement.contains("Shared logins"));
-    for sub in ["poam", "gaps"] {
+    for sub in ["poam?show=unplanned", "gaps"] {
         let (status, body) = page(&owner, &format!("{pages}/{sub}"));
         assert_eq!(status, 200, "{sub}: {body}");
         assert!(body.contains("3.1.1"), "{sub}");
@@ -848,7 +848,7 @@ fn kept_pages_follow_every_change_at_once() {
         assert!(body.contains(&name), "round {round}");
         // No SSP yet (3.12.4[a] not met): no score.
         assert!(
-            body.contains("<span class=\"tile-value\">none</span>"),
+            body.contains("<span class=\"tile-value\">—</span>"),
             "round {round}"
         );
         assert!(view(&member, "/").1.contains(&name), "round {round}");

@@ -155,7 +155,9 @@ fn mfa_page_takes_a_code_once_and_says_what_is_wrong_next_to_the_field() {
         location(&page(&client, &server, &cookie, "/account")),
         "/signin"
     );
-    let home = page(&client, &server, &signed_in, "/").text().unwrap();
+    let home = page(&client, &server, &signed_in, "/account")
+        .text()
+        .unwrap();
     assert!(home.contains("id=\"account-name\">Ada Admin<"), "{home}");
 
     // The same code in a second sign-in is refused: its time step is spent.
@@ -263,7 +265,9 @@ fn members_page_is_for_members_and_shows_management_only_to_managers() {
     );
     assert!(html.contains(&format!("data-api=\"POST /api/v1/orgs/{org}/invitations\"")));
     assert!(
-        html.contains("<option value=\"owner\">owner</option>"),
+        html.contains(
+            "<option value=\"owner\">Owner: everything, including the audit log</option>"
+        ),
         "owners may invite owners"
     );
 
@@ -385,7 +389,7 @@ fn the_privacy_notice_is_public_and_the_session_cookie_is_the_only_cookie() {
         );
     }
     for path in [
-        "/".to_owned(),
+        format!("/orgs/{org}"),
         format!("/orgs/{org}/assessments"),
         format!("/orgs/{org}/evidence"),
         format!("/orgs/{org}/documents"),
