@@ -27,6 +27,7 @@ pub mod org;
 pub mod privacy;
 pub mod scoring;
 pub mod security;
+pub mod sizes;
 pub mod store;
 pub mod tls;
 pub mod web;

@@ -315,16 +315,9 @@ pub fn resolve(tenant: &impl TenantGet, id: &str) -> Result<Option<CatalogRef>, 
     })
 }
 
-/// In words: `12.3 MB`, `640 KB`.
+/// In words, as every size is shown: [`crate::sizes::in_words`].
 pub fn size_in_words(bytes: u64) -> String {
-    const MB: u64 = 1024 * 1024;
-    if bytes < MB {
-        format!("{} KB", bytes.div_ceil(1024))
-    } else {
-        // Tenths of a megabyte, rounded up, so a size is never shown below what it is.
-        let tenths = bytes.saturating_mul(10).div_ceil(MB);
-        format!("{}.{} MB", tenths / 10, tenths % 10)
-    }
+    crate::sizes::in_words(bytes)
 }
 
 fn quota_refusal(
@@ -653,14 +646,6 @@ pub fn convert_earlier(store: &Store) -> Result<usize, ImportError> {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn sizes_read_as_people_say_them() {
-        assert_eq!(size_in_words(1), "1 KB");
-        assert_eq!(size_in_words(640 * 1024), "640 KB");
-        assert_eq!(size_in_words(20 * 1024 * 1024), "20.0 MB");
-        assert_eq!(size_in_words(5 * 1024 * 1024 + 1), "5.1 MB");
-    }
 
     fn store() -> (tempfile::TempDir, Store, OrgId) {
         let dir = tempfile::tempdir().unwrap();

@@ -44,28 +44,9 @@ pub fn label(token: &str) -> String {
     })
 }
 
-/// A size as people read it: `640 bytes`, `12 KB`, `3.4 MB`, `10 GB` (powers of 1000, as
-/// disks are sold).
+/// A size as people read it: `640 bytes`, `4.1 KB`, `12 MB`.
 pub fn size(bytes: u64) -> String {
-    const UNITS: [&str; 4] = ["KB", "MB", "GB", "TB"];
-    if bytes < 1000 {
-        return if bytes == 1 {
-            "1 byte".to_owned()
-        } else {
-            format!("{bytes} bytes")
-        };
-    }
-    let mut value = bytes as f64 / 1000.0;
-    let mut unit = 0;
-    while value >= 1000.0 && unit + 1 < UNITS.len() {
-        value /= 1000.0;
-        unit += 1;
-    }
-    if value < 10.0 && value.fract() >= 0.05 {
-        format!("{value:.1} {}", UNITS.get(unit).unwrap_or(&"TB"))
-    } else {
-        format!("{value:.0} {}", UNITS.get(unit).unwrap_or(&"TB"))
-    }
+    crate::sizes::in_words(bytes)
 }
 
 /// How far off a day is from today: `today`, `tomorrow`, `in 7 days`, `yesterday`,
@@ -91,16 +72,6 @@ mod tests {
         assert_eq!(label("owner"), "Owner");
         assert_eq!(label("something_new"), "Something new");
         assert_eq!(label(""), "");
-    }
-
-    #[test]
-    fn sizes_read_in_decimal_units() {
-        assert_eq!(size(1), "1 byte");
-        assert_eq!(size(639), "639 bytes");
-        assert_eq!(size(12_400), "12 KB");
-        assert_eq!(size(3_400_000), "3.4 MB");
-        assert_eq!(size(10_737_418_240), "11 GB");
-        assert_eq!(size(10_000_000_000), "10 GB");
     }
 
     #[test]

@@ -227,7 +227,7 @@ fn the_quota_counts_bytes_and_a_refusal_keeps_nothing() {
     );
     assert_eq!(error["code"], "quota_exceeded");
     let message = error["message"].as_str().unwrap();
-    assert!(message.contains("of 20.0 MB"), "{message}");
+    assert!(message.contains("of 21 MB"), "{message}");
     assert!(message.contains("4000 of 20000 controls"), "{message}");
     assert_eq!(listed(&server, &owner, &org), before, "nothing of it kept");
     // No audit entry claims an import that did not happen.
@@ -313,7 +313,7 @@ fn the_quota_is_configurable() {
         import_as(&server, &owner, &org, catalog_of_size(&uuid(32), 1, 5000)),
         507,
     );
-    assert!(error["message"].as_str().unwrap().contains("of 4 KB"));
+    assert!(error["message"].as_str().unwrap().contains("of 4.1 KB"));
 }
 
 #[test]

@@ -391,7 +391,9 @@ fn requiring_mfa_stops_sessions_and_tokens_already_in_use_until_a_factor_is_adde
 
 #[test]
 fn weakening_an_organizations_security_settings_needs_a_recent_sign_in() {
-    let env = TestEnv::with_config("reauthentication_secs = 2");
+    // A window long enough for enrolment on a loaded machine (sign-in hashes the password
+    // in a debug build), short enough to wait out.
+    let env = TestEnv::with_config("reauthentication_secs = 4");
     let server = env.serve();
     let acme = set_up(&server);
     let owner = Session::login(&server, ADMIN_EMAIL, ADMIN_PASSWORD);
@@ -409,7 +411,7 @@ fn weakening_an_organizations_security_settings_needs_a_recent_sign_in() {
     // Making it stronger needs nothing more.
     assert_eq!(put(&owner, &profile(true, false)).status(), 200);
 
-    std::thread::sleep(std::time::Duration::from_millis(2500));
+    std::thread::sleep(std::time::Duration::from_millis(4500));
     for weaker in [profile(false, false), profile(true, true)] {
         let refused = put(&owner, &weaker);
         assert_eq!(refused.status(), 403, "{weaker}");
