@@ -103,7 +103,7 @@ pub fn locate(path: &str) -> Option<(OrgId, Section)> {
     let first = rest.split('/').next().unwrap_or("");
     let section = match first {
         "" | "drift" => Section::Overview,
-        "assessments" if rest.ends_with("/poam") => Section::Poam,
+        "assessments" if rest.ends_with("/poam") || rest.contains("/poam/") => Section::Poam,
         "assessments" => Section::Assessments,
         "poam" => Section::Poam,
         "evidence" => Section::Evidence,
@@ -211,6 +211,7 @@ mod tests {
         assert_eq!(at("/drift"), Some(Section::Overview));
         assert_eq!(at("/assessments/x"), Some(Section::Assessments));
         assert_eq!(at("/assessments/x/poam"), Some(Section::Poam));
+        assert_eq!(at("/assessments/x/poam/3.1.1"), Some(Section::Poam));
         assert_eq!(at("/members"), Some(Section::Team));
         assert_eq!(at("/catalogs"), Some(Section::Settings));
         assert_eq!(at("/nowhere"), None);

@@ -454,6 +454,14 @@ fn totp_through_the_account_page_and_the_second_factor_page() {
     browser.wait_for("#totp-enrol:not([hidden])", PAGE_LOAD);
     let secret = browser.text("#totp-secret");
     assert_eq!(secret.len(), 32, "a 160-bit base32 secret: {secret}");
+    // The QR code is an SVG the server drew, shown as an image the browser could decode.
+    let qr = browser.execute(
+        "const img = document.getElementById('totp-qr');
+         return img.decode().then(() => [img.src.slice(0, 26), img.naturalWidth]);",
+        &[],
+    );
+    assert_eq!(qr[0], "data:image/svg+xml;base64,");
+    assert!(qr[1].as_u64().unwrap() >= 200, "{qr}");
     browser.type_into("#totp-code", "000000");
     browser.click("#totp-confirm button[type=submit]");
     browser.wait_for("#totp-code[aria-invalid=true] + .field-error", PAGE_LOAD);
@@ -461,6 +469,21 @@ fn totp_through_the_account_page_and_the_second_factor_page() {
     browser.type_into("#totp-code", &totp_code(&secret, unix_now()));
     browser.click("#totp-confirm button[type=submit]");
     assert_eq!(recovery_codes_shown(&browser), 10);
+    // The codes are saved before leaving: Done waits for the acknowledgement.
+    let done_disabled = "return document.getElementById('recovery-done').disabled;";
+    assert_eq!(browser.execute(done_disabled, &[]), true);
+    let download = browser.execute(
+        "return document.getElementById('recovery-download').href;",
+        &[],
+    );
+    assert!(
+        download.as_str().unwrap().starts_with("blob:"),
+        "{download}"
+    );
+    browser.click("#recovery-saved");
+    assert_eq!(browser.execute(done_disabled, &[]), false);
+    browser.click("#recovery-done");
+    browser.wait_for("#recovery-regenerate", PAGE_LOAD);
     sign_out(&browser, &server);
 
     password_step(&browser, &server, "#code");
@@ -913,11 +936,11 @@ fn page_faults(browser: &Browser, axe: &str, path: &str, width: u32) -> Vec<Stri
         r#"const text = document.body.innerText;
         return {
             scroll: document.documentElement.scrollWidth,
-            inner: window.innerWidth,
+            inner: document.documentElement.clientWidth,
             nav: document.querySelectorAll('nav[aria-label]').length,
             main: document.querySelectorAll('main').length,
             wide: [...document.querySelectorAll('main *')]
-                .filter(e => e.getBoundingClientRect().right > window.innerWidth + 1 && e.children.length === 0)
+                .filter(e => e.getBoundingClientRect().right > document.documentElement.clientWidth + 1 && e.children.length === 0)
                 .slice(0, 4)
                 .map(e => e.tagName.toLowerCase() + (e.id ? '#' + e.id : '') + (e.className && typeof e.className === 'string' ? '.' + e.className.split(' ').join('.') : '') + ' ' + Math.round(e.getBoundingClientRect().right)),
             ids: (text.match(/[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}/gi) || []),
@@ -1088,4 +1111,188 @@ fn tour_screenshots() {
             std::fs::write(format!("{dir}/{name}-{suffix}.png"), browser.screenshot()).unwrap();
         }
     }
+}
+
+#[test]
+fn first_setup_signs_the_administrator_in_on_the_overview() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    let token = crate::identity::printed_setup_token(&server);
+    let browser = Browser::start(&env.cert_path());
+    browser.goto(&format!("{}/setup/{token}", rampart(&server)));
+    browser.type_into("#email", ADMIN_EMAIL);
+    browser.type_into("#display_name", "Ada Admin");
+    browser.type_into("#password", ADMIN_PASSWORD);
+    browser.type_into("#organization", "Acme Defense");
+    browser.click("form button[type=submit]");
+    browser.wait_for("#first-steps", PAGE_LOAD);
+    assert!(
+        browser
+            .current_url()
+            .starts_with(&format!("{}/orgs/", rampart(&server)))
+    );
+    assert_eq!(browser.text("main h1"), "Acme Defense");
+    assert_eq!(browser.text("#account-name"), "Ada Admin");
+    // The first step leads to starting an assessment.
+    browser.click("#first-steps a[href$='#new-assessment']");
+    browser.wait_for("#assessment-name", PAGE_LOAD);
+}
+
+#[test]
+fn a_poam_item_keeps_every_milestone_through_edits() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    let (org, assessment, _) = populated(&server);
+    let browser = Browser::start(&env.cert_path());
+    sign_in(&browser, &server);
+    let item_page = format!(
+        "{}/orgs/{org}/assessments/{assessment}/poam/AC.L2-3.1.1",
+        rampart(&server)
+    );
+    browser.goto(&item_page);
+    browser.wait_for("#poam-item", PAGE_LOAD);
+    // Pre-filled with what was saved, and warned about: 3.1.1 is worth 5 points.
+    assert_eq!(
+        browser.execute(
+            "return document.getElementById('poam-weakness').value;",
+            &[]
+        ),
+        "Shared logins"
+    );
+    browser.find("#not-eligible");
+    let titles = "return [...document.querySelectorAll('input[name=ms_title]')].map(i => i.value);";
+    assert_eq!(
+        browser.execute(titles, &[]),
+        json!(["Accounts made", "Shared logins removed"])
+    );
+
+    // Edit the first, complete the second, add a third: one save keeps all three.
+    browser.execute(
+        "document.querySelector('input[name=ms_title]').value = '';",
+        &[],
+    );
+    browser.type_into("input[name=ms_title]", "Named accounts made");
+    browser.click("li.milestone:nth-child(2) [data-complete-milestone]");
+    browser.click("#add-milestone");
+    browser.type_into(
+        "li.milestone:nth-child(3) input[name=ms_title]",
+        "Audit the logins",
+    );
+    browser.execute(
+        "document.querySelector('li.milestone:nth-child(3) input[name=ms_due]').value = '2099-03-01';",
+        &[],
+    );
+    browser.click("#poam-item button[type=submit]");
+    wait_for_text(&browser, "Saved: the plan with 3 milestones.");
+    let saved = |browser: &Browser| -> Value {
+        let (status, view) = api(
+            browser,
+            "GET",
+            &format!("/api/v1/orgs/{org}/assessments/{assessment}/poam"),
+            None,
+            Value::Null,
+        );
+        assert_eq!(status, 200, "{view}");
+        let entry = view["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["requirement"] == "3.1.1")
+            .unwrap()
+            .clone();
+        entry["item"]["milestones"].clone()
+    };
+    let milestones = saved(&browser);
+    assert_eq!(milestones.as_array().unwrap().len(), 3, "{milestones}");
+    assert_eq!(milestones[0]["title"], "Named accounts made");
+    assert!(milestones[1]["done_on"].is_string(), "{milestones}");
+    assert_eq!(milestones[2]["due"], "2099-03-01");
+
+    // A bad date is refused next to its field, and nothing saved is lost.
+    browser.goto(&item_page);
+    browser.wait_for("#poam-item", PAGE_LOAD);
+    browser.execute(
+        "document.querySelector('li.milestone:nth-child(3) input[name=ms_due]').value = '';",
+        &[],
+    );
+    browser.click("#poam-item button[type=submit]");
+    browser.wait_for(
+        "li.milestone:nth-child(3) input[aria-invalid=true] + .field-error",
+        PAGE_LOAD,
+    );
+    assert_eq!(saved(&browser).as_array().unwrap().len(), 3);
+
+    // Removing asks first; the removal counts once saved.
+    browser.goto(&item_page);
+    browser.wait_for("#poam-item", PAGE_LOAD);
+    browser.click("li.milestone:nth-child(3) [data-remove-milestone]");
+    browser.accept_alert();
+    browser.click("#poam-item button[type=submit]");
+    wait_for_text(&browser, "Saved: the plan with 2 milestones.");
+    let milestones = saved(&browser);
+    assert_eq!(milestones.as_array().unwrap().len(), 2, "{milestones}");
+    assert_eq!(milestones[1]["title"], "Shared logins removed");
+}
+
+#[test]
+fn evidence_added_from_a_requirement_page_is_linked_to_it() {
+    let env = TestEnv::new();
+    let server = env.serve();
+    let (org, assessment, _) = populated(&server);
+    let browser = Browser::start(&env.cert_path());
+    sign_in(&browser, &server);
+    browser.goto(&format!(
+        "{}/orgs/{org}/assessments/{assessment}/requirements/3.1.2",
+        rampart(&server)
+    ));
+    browser.wait_for("#upload", PAGE_LOAD);
+    let file = env.path().join("account-list.csv");
+    std::fs::write(&file, "account,owner\nada,Ada\n").unwrap();
+    browser.type_into("#evidence-file", file.to_str().unwrap());
+    browser.type_into("#evidence-title", "Account list");
+    browser.click("#evidence-upload");
+    browser.wait_for("#evidence a", PAGE_LOAD);
+    assert_eq!(browser.text("#evidence a"), "Account list");
+    let (status, listed) = api(
+        &browser,
+        "GET",
+        &format!("/api/v1/orgs/{org}/evidence?requirement=3.1.2"),
+        None,
+        Value::Null,
+    );
+    assert_eq!(status, 200, "{listed}");
+    assert_eq!(listed["evidence"][0]["requirements"], json!(["3.1.2"]));
+}
+
+#[test]
+fn an_invitation_after_the_reauthentication_window_asks_for_the_password_and_shows_at_once() {
+    let env = TestEnv::with_config("reauthentication_secs = 2");
+    let server = env.serve();
+    let org = set_up(&server);
+    let browser = Browser::start(&env.cert_path());
+    sign_in(&browser, &server);
+    // Past the window by more than a whole second.
+    std::thread::sleep(Duration::from_millis(3200));
+    browser.goto(&format!("{}/orgs/{org}/members", rampart(&server)));
+    browser.type_into("#invite-email", "new.person@acme.example");
+    browser.click("form[data-api*='/invitations'] button[type=submit]");
+    browser.wait_for("dialog#reauth[open]", PAGE_LOAD);
+    // A wrong password is said in the dialog, which stays open.
+    browser.type_into("#reauth-password", "not the password at all");
+    browser.click("#reauth-form button[type=submit]");
+    wait_for_text(&browser, "not right");
+    browser.execute(
+        "document.getElementById('reauth-password').value = '';",
+        &[],
+    );
+    browser.type_into("#reauth-password", ADMIN_PASSWORD);
+    browser.click("#reauth-form button[type=submit]");
+    browser.wait_for("#new-invite:not([hidden])", PAGE_LOAD);
+    assert!(browser.text("#new-invite-link").contains("/invite/"));
+    assert!(
+        browser
+            .text("#invitations")
+            .contains("new.person@acme.example")
+    );
+    assert!(browser.text("#invitations").contains("Member"));
 }

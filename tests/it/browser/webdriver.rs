@@ -176,6 +176,11 @@ impl Browser {
         }
     }
 
+    /// Accepts the open `confirm()` dialog.
+    pub fn accept_alert(&self) {
+        self.call(Method::POST, "/alert/accept", json!({}));
+    }
+
     /// The viewport as a PNG.
     pub fn screenshot(&self) -> Vec<u8> {
         use base64::Engine;
