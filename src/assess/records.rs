@@ -164,6 +164,9 @@ pub struct RequirementView {
     pub poam: Option<PoamItem>,
     /// Its organization-defined parameters with the organization's values.
     pub parameters: Vec<super::parameters::ParameterView>,
+    /// The requirements before and after it in the catalog, for stepping through.
+    pub previous: Option<String>,
+    pub next: Option<String>,
 }
 
 /// One objective with its text and decision.
@@ -681,7 +684,19 @@ pub fn requirement(
         .map(|(_, bytes)| serde_json::from_slice(&bytes))
         .collect::<Result<Vec<Change>, _>>()?;
     history.reverse();
+    let order: Vec<&str> = catalog
+        .current_requirements()
+        .map(|r| r.id.as_str())
+        .collect();
+    let at = order.iter().position(|r| *r == requirement.id);
+    let previous = at
+        .and_then(|n| n.checked_sub(1))
+        .and_then(|n| order.get(n))
+        .map(|r| (*r).to_owned());
+    let next = at.and_then(|n| order.get(n + 1)).map(|r| (*r).to_owned());
     Ok(RequirementView {
+        previous,
+        next,
         id: requirement.id.clone(),
         label: requirement.label.clone(),
         title: requirement.title.clone(),

@@ -305,6 +305,8 @@ fn family_bars(dashboard: &Dashboard) -> Vec<FamilyBar> {
 /// The score over time as an SVG polyline: x spread over the points, y from -203 to 110.
 struct Trend {
     points: String,
+    /// Each day's point, so a single day shows as a dot rather than an empty box.
+    dots: Vec<(i64, i64, i64)>,
     first: String,
     last: String,
     /// The y of the 88 line (conditional floor).
@@ -337,8 +339,14 @@ fn trend(dashboard: &Dashboard) -> Option<Trend> {
         .map(|(n, (_, score))| format!("{},{}", n as i64 * step, trend_y(*score)))
         .collect::<Vec<_>>()
         .join(" ");
+    let dots = values
+        .iter()
+        .enumerate()
+        .map(|(n, (_, score))| (n as i64 * step, trend_y(*score), *score))
+        .collect();
     Some(Trend {
         points,
+        dots,
         first,
         last,
         floor_y: trend_y(88),

@@ -1089,6 +1089,16 @@ fn main_pages_fit_a_phone_name_things_in_words_and_pass_axe() {
     assert!(browser.current_url().ends_with("/evidence"));
 }
 
+/// The pages the README shows.
+const TOUR: [&str; 6] = [
+    "overview",
+    "dashboard",
+    "objectives",
+    "poam-item",
+    "evidence",
+    "team",
+];
+
 /// The README's tour: screenshots of the main pages at desktop and phone widths, from a
 /// real server. Run by `./scripts/screenshots`, which sets `RAMPART_SCREENSHOTS`.
 #[test]
@@ -1105,7 +1115,10 @@ fn tour_screenshots() {
     sign_in(&browser, &server);
     for (width, suffix) in [(1280, "desktop"), (390, "phone")] {
         browser.set_viewport(width, if width > 1000 { 900 } else { 844 });
-        for (name, path) in main_pages(&org, &assessment, &evidence) {
+        for (name, path) in main_pages(&org, &assessment, &evidence)
+            .into_iter()
+            .filter(|(name, _)| TOUR.contains(name))
+        {
             browser.goto(&format!("{}{path}", rampart(&server)));
             browser.wait_for("main", PAGE_LOAD);
             std::fs::write(format!("{dir}/{name}-{suffix}.png"), browser.screenshot()).unwrap();

@@ -192,8 +192,10 @@ function bindForm(selector, build) {
       try {
         const [method, path, body, then] = build(form);
         const result = await call(method, path, body);
-        status("Saved.");
+        form.querySelectorAll(".field-error.js-error").forEach((el) => el.remove());
+        form.querySelectorAll('[aria-invalid="true"]').forEach((el) => el.removeAttribute("aria-invalid"));
         if (then) location.assign(then(result));
+        else if ("stay" in form.dataset) status(`Saved at ${new Date().toLocaleTimeString([], { hour: "2-digit", minute: "2-digit" })}.`);
         else location.reload();
       } catch (err) {
         showFormError(form, err);
