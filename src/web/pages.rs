@@ -313,19 +313,16 @@ pub async fn setup_submit(
     {
         // The administrator just chose the password: this is their first sign-in, and they
         // land on their organization's overview.
-        Ok(_) => match auth::login(
-            &state.store,
-            &state.hasher,
-            &form.email,
-            &form.password,
-            &client,
-            identity::now(),
-        )
-        .await
-        {
-            Ok(signed_in) => see_other_with("/", &identity::session_cookie(&signed_in.token)),
-            Err(_) => Ok(see_other("/signin?setup=done")),
-        },
+        Ok(_) => {
+            first_sign_in(
+                &state,
+                &form.email,
+                &form.password,
+                &client,
+                "/signin?setup=done",
+            )
+            .await
+        }
         Err(err) => {
             let err = WebError::from(err);
             let (status, field, link_valid) = match &err {
@@ -688,26 +685,9 @@ pub async fn invite_submit(
         Ok(auth::invitations::Accepted::Joined(account)) => {
             match (&form.password, acceptor_account) {
                 // A new account with the password just chosen: its first sign-in.
-                (Some(password), None) => match auth::login(
-                    &state.store,
-                    &state.hasher,
-                    &account.email,
-                    password,
-                    &client,
-                    identity::now(),
-                )
-                .await
-                {
-                    Ok(signed_in) => {
-                        let next = if signed_in.session.mfa_enrolment_required {
-                            "/account"
-                        } else {
-                            "/"
-                        };
-                        see_other_with(next, &identity::session_cookie(&signed_in.token))
-                    }
-                    Err(_) => Ok(see_other("/signin")),
-                },
+                (Some(password), None) => {
+                    first_sign_in(&state, &account.email, password, &client, "/signin").await
+                }
                 _ => Ok(see_other("/")),
             }
         }
@@ -832,12 +812,25 @@ pub async fn invite_confirm_submit(
         }
     };
     // The password was just proved: this is the account's first sign-in.
+    first_sign_in(&state, &member.email, &form.password, &client, "/signin").await
+}
+
+/// Signs in an account whose password was just chosen or proved (setup, joining through an
+/// invitation) and opens Rampart: home, or the account page when a second factor must be
+/// enrolled first. Should the sign-in itself be refused (a lockout, say), `otherwise`.
+async fn first_sign_in(
+    state: &web::Data<AppState>,
+    email: &str,
+    password: &Password,
+    client: &auth::Client,
+    otherwise: &str,
+) -> Result<HttpResponse, WebError> {
     match auth::login(
         &state.store,
         &state.hasher,
-        &member.email,
-        &form.password,
-        &client,
+        email,
+        password,
+        client,
         identity::now(),
     )
     .await
@@ -848,13 +841,9 @@ pub async fn invite_confirm_submit(
             } else {
                 "/"
             };
-            let mut response = see_other(next);
-            response
-                .add_cookie(&identity::session_cookie(&signed_in.token))
-                .map_err(|err| WebError::Internal(err.to_string()))?;
-            Ok(response)
+            see_other_with(next, &identity::session_cookie(&signed_in.token))
         }
-        Err(_) => Ok(see_other("/signin")),
+        Err(_) => Ok(see_other(otherwise)),
     }
 }
 

@@ -1308,4 +1308,21 @@ fn an_invitation_after_the_reauthentication_window_asks_for_the_password_and_sho
             .contains("new.person@acme.example")
     );
     assert!(browser.text("#invitations").contains("Member"));
+
+    // The invited person (mail is off: the link is handed over) joins as a new account and
+    // lands signed in on the organization's overview.
+    let link = browser.text("#new-invite-link");
+    sign_out(&browser, &server);
+    let path = link.split_once("/invite/").unwrap().1;
+    browser.goto(&format!("{}/invite/{path}", rampart(&server)));
+    browser.type_into("#display_name", "New Person");
+    browser.type_into("#password", "violet harbour lantern 93 quill");
+    browser.click("form:has(#display_name) button[type=submit]");
+    browser.wait_for("#account-name", PAGE_LOAD);
+    assert_eq!(browser.text("#account-name"), "New Person");
+    assert!(
+        browser.current_url().ends_with(&format!("/orgs/{org}")),
+        "{}",
+        browser.current_url()
+    );
 }
