@@ -151,7 +151,9 @@ pub(super) fn actor_label(actor: &Actor, emails: &HashMap<AccountId, String>) ->
         Actor::Account(id) => uuid::Uuid::parse_str(id)
             .ok()
             .and_then(|uuid| emails.get(&AccountId(uuid)).cloned())
-            .unwrap_or_else(|| format!("account {id}")),
+            .unwrap_or_else(|| {
+                format!("account {}\u{2026}", id.chars().take(8).collect::<String>())
+            }),
         Actor::Operator => "operator (command line)".into(),
         Actor::Anonymous => "anonymous".into(),
         Actor::System => "Rampart".into(),
@@ -174,13 +176,36 @@ fn target_label(target: Option<&str>, emails: &HashMap<AccountId, String>) -> St
     let Some(target) = target else {
         return String::new();
     };
-    match uuid::Uuid::parse_str(target) {
-        Ok(id) => emails
-            .get(&AccountId(id))
-            .cloned()
-            .unwrap_or_else(|| target.chars().take(8).collect()),
-        Err(_) => target.to_owned(),
+    // A target may be compound (`assessment/requirement`, `file@version`): each id in it is
+    // shown as the account's address, or cut to its first eight characters, which is
+    // enough to find it; the whole target is in the cell's title.
+    let mut out = String::with_capacity(target.len());
+    let mut rest = target;
+    while !rest.is_empty() {
+        let id = rest
+            .get(..36)
+            .and_then(|head| uuid::Uuid::parse_str(head).ok().map(|id| (head, id)));
+        match id {
+            Some((head, id)) => {
+                match emails.get(&AccountId(id)) {
+                    Some(email) => out.push_str(email),
+                    None => {
+                        out.extend(head.chars().take(8));
+                        out.push('\u{2026}');
+                    }
+                }
+                rest = rest.get(36..).unwrap_or_default();
+            }
+            None => {
+                let mut chars = rest.chars();
+                if let Some(c) = chars.next() {
+                    out.push(c);
+                }
+                rest = chars.as_str();
+            }
+        }
     }
+    out
 }
 
 pub(super) fn outcome_text(outcome: Outcome) -> &'static str {
@@ -426,6 +451,27 @@ pub async fn admin_audit(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn targets_show_addresses_and_short_ids_never_a_whole_id() {
+        let known = uuid::Uuid::new_v4();
+        let emails = HashMap::from([(AccountId(known), "ada@example.com".to_owned())]);
+        let other = "7fc7aa95-d9d2-4be5-90b9-1f6ec7af41fa";
+        assert_eq!(
+            target_label(Some(&known.to_string()), &emails),
+            "ada@example.com"
+        );
+        assert_eq!(
+            target_label(Some(&format!("{other}/3.1.1")), &emails),
+            "7fc7aa95\u{2026}/3.1.1"
+        );
+        assert_eq!(
+            target_label(Some(&format!("file-{other}@2")), &emails),
+            "file-7fc7aa95\u{2026}@2"
+        );
+        assert_eq!(target_label(Some("retention"), &emails), "retention");
+        assert_eq!(target_label(None, &emails), "");
+    }
 
     fn parsed(form: AuditForm) -> (Filter, Vec<FieldError>) {
         parse(&form, |_| Ok(None)).unwrap()

@@ -1052,8 +1052,15 @@ fn main_pages(org: &str, assessment: &str, evidence: &str) -> Vec<(&'static str,
         ("team", format!("/orgs/{org}/members")),
         ("settings", format!("/orgs/{org}/settings")),
         ("drift", format!("/orgs/{org}/drift")),
+        ("catalogs", format!("/orgs/{org}/catalogs")),
+        ("audit", format!("/orgs/{org}/audit")),
+        ("security", format!("/orgs/{org}/security")),
         ("account", "/account".to_owned()),
         ("admin", "/admin".to_owned()),
+        ("jobs", "/admin/jobs".to_owned()),
+        ("mail", "/admin/mail".to_owned()),
+        ("admin-audit", "/admin/audit".to_owned()),
+        ("admin-security", "/admin/security".to_owned()),
     ]
 }
 
