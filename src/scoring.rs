@@ -142,6 +142,27 @@ pub struct Level2 {
     pub closeout_due: Option<String>,
 }
 
+/// A status of the output contract as people read it in documents and pages: `final`,
+/// `conditional`, `none` (Level 2), `met`, `not_met` (Level 1).
+pub fn status_words(token: &str) -> &str {
+    match token {
+        "final" => "Final",
+        "conditional" => "Conditional",
+        "none" => "No status",
+        "met" => "Met",
+        "not_met" => "Not met",
+        other => other,
+    }
+}
+
+/// The `reason` of the output contract in words.
+pub fn reason_words(reason: &str) -> &str {
+    match reason {
+        "no_ssp" => "No system security plan (3.12.4[a] is not met), so no score can be computed.",
+        other => other,
+    }
+}
+
 /// The output contract of SCORING.md section 5.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, utoipa::ToSchema)]
 pub struct Outcome {

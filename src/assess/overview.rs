@@ -1,11 +1,15 @@
 //! An organization at a glance: each assessment's scores and status, what falls due next,
 //! how much has drifted, and how far a new organization is with its first steps. Read from
-//! one snapshot.
+//! one snapshot, and kept until the next commit or the next day.
 
-use crate::access::Requester;
+use std::sync::{Arc, LazyLock};
+
+use time::Date;
+
+use crate::access::{Requester, SystemGrant};
 use crate::auth::Client;
 use crate::scoring::Outcome;
-use crate::store::{OrgId, Store};
+use crate::store::{GenerationCache, OrgId, Store};
 
 use super::summary::{Records, today};
 use super::upcoming::{self, Upcoming};
@@ -40,6 +44,28 @@ pub struct Overview {
     pub drift: Vec<drift::DriftItem>,
     pub open_poam_items: usize,
     pub evidence_files: usize,
+    /// Members of the organization, for the "invite your team" step.
+    pub members: usize,
+}
+
+/// Organization -> its overview as of a store generation, with the day it was made for.
+/// The overview decrypts every determination of every assessment and every evidence
+/// record, and members open it far more often than anything changes. Filled only after
+/// the organization's access check has passed.
+static OVERVIEWS: LazyLock<GenerationCache<OrgId, (Date, Arc<Overview>)>> =
+    LazyLock::new(|| GenerationCache::new(1_000));
+
+/// [`overview`] as kept since the last commit, for a member allowed to read it, without
+/// reading the store: `None` when anything would have to be read (or audited).
+pub fn kept_overview(
+    store: &Store,
+    requester: Requester,
+    org: OrgId,
+    now: i64,
+) -> Option<Arc<Overview>> {
+    crate::access::kept_member_role(store, requester, org, crate::access::Permission::Read)?;
+    let (day, kept) = OVERVIEWS.get(store, &org)?;
+    (day == today(now)).then_some(kept)
 }
 
 /// The overview of `org`, for whoever may read it.
@@ -49,9 +75,17 @@ pub fn overview(
     org: OrgId,
     client: &Client,
     now: i64,
-) -> Result<Overview, AssessError> {
+) -> Result<Arc<Overview>, AssessError> {
     let grant = read_grant(store, requester, org, client, now)?;
+    if let Some((day, kept)) = OVERVIEWS.get(store, &org)
+        && day == today(now)
+    {
+        return Ok(kept);
+    }
+    // Read before the snapshot: what is kept under it is at least as new as it says.
+    let generation = store.generation();
     let read = store.read()?;
+    let members = crate::access::members_of(&read.system(&SystemGrant::internal())?, org)?.len();
     let tenant = read.tenant(&grant)?;
     let mut assessments = Vec::new();
     for assessment in all(&tenant)? {
@@ -80,12 +114,15 @@ pub fn overview(
     let mut upcoming = upcoming::of_org(&tenant, org, today(now), now)?;
     let upcoming_total = upcoming.len();
     upcoming.truncate(DEADLINES_SHOWN);
-    Ok(Overview {
+    let overview = Arc::new(Overview {
         assessments,
         upcoming,
         upcoming_total,
         drift: drift::of_org(&tenant, org, now)?,
         open_poam_items: upcoming::open_poam_items(&tenant)?,
         evidence_files: crate::evidence::current_of(&tenant, now)?.len(),
-    })
+        members,
+    });
+    OVERVIEWS.put(org, generation, (today(now), Arc::clone(&overview)));
+    Ok(overview)
 }

@@ -3,6 +3,7 @@
 
 use super::model::{Block, Document};
 use super::snapshot::Snapshot;
+use crate::scoring;
 
 fn text_or(value: Option<i64>, none: &str) -> String {
     value.map_or_else(|| none.to_owned(), |v| v.to_string())
@@ -33,11 +34,11 @@ pub fn score_fields(snapshot: &Snapshot) -> Vec<(String, String)> {
             fields.push((
                 "CMMC Level 1 status".into(),
                 if outcome.level1.failing.is_empty() {
-                    outcome.level1.status.to_owned()
+                    scoring::status_words(outcome.level1.status).to_owned()
                 } else {
                     format!(
                         "{} (failing: {})",
-                        outcome.level1.status,
+                        scoring::status_words(outcome.level1.status),
                         outcome.level1.failing.join(", ")
                     )
                 },
@@ -46,7 +47,7 @@ pub fn score_fields(snapshot: &Snapshot) -> Vec<(String, String)> {
             // stays one page, and the gap report lists them all.
             const SHOWN: usize = 4;
             let reasons = &outcome.level2.reasons;
-            let mut status = outcome.level2.status.to_owned();
+            let mut status = scoring::status_words(outcome.level2.status).to_owned();
             if !reasons.is_empty() {
                 let shown: Vec<&str> = reasons.iter().take(SHOWN).map(String::as_str).collect();
                 status = format!("{status}: {}", shown.join("; "));
@@ -62,7 +63,7 @@ pub fn score_fields(snapshot: &Snapshot) -> Vec<(String, String)> {
                 fields.push(("POA&M closeout due".into(), due.clone()));
             }
             if let Some(reason) = outcome.reason {
-                fields.push(("Note".into(), reason.to_owned()));
+                fields.push(("Note".into(), scoring::reason_words(reason).to_owned()));
             }
         }
         None => fields.push((

@@ -211,7 +211,14 @@ fn requirement_blocks(
     {
         fields.push((
             "POA&M".into(),
-            format!("{} — {}", item.status.as_str(), or_dash(&item.remediation)),
+            format!(
+                "{} — {}",
+                match item.status {
+                    crate::assess::PoamStatus::Open => "Open",
+                    crate::assess::PoamStatus::Closed => "Closed",
+                },
+                or_dash(&item.remediation)
+            ),
         ));
     }
     let evidence: Vec<String> = snapshot

@@ -359,6 +359,8 @@ fn trend(dashboard: &Dashboard) -> Option<Trend> {
 struct DashboardBody {
     /// Why Level 2 status is what it is, with like reasons counted together.
     reasons: Vec<ReasonGroup>,
+    /// What the DoD AM score deducts: requirement and points, most first.
+    deductions: Vec<(String, i64)>,
     frame: Frame,
     d: Arc<Dashboard>,
     bars: Vec<FamilyBar>,
@@ -488,6 +490,16 @@ pub async fn dashboard(
             .outcome
             .as_ref()
             .map(|o| group_reasons(&o.level2.reasons))
+            .unwrap_or_default(),
+        deductions: d
+            .outcome
+            .as_ref()
+            .map(|o| {
+                let mut all: Vec<(String, i64)> =
+                    o.deductions.iter().map(|(r, p)| (r.clone(), *p)).collect();
+                all.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+                all
+            })
             .unwrap_or_default(),
         frame,
         bars_height: bars.len() * BAR_ROW,

@@ -10,7 +10,9 @@ use super::identity::{self, now};
 use super::pages::{Layout, html, render, require_org_page};
 use super::words;
 use crate::access::{Permission, Role};
-use crate::assess::overview::{AssessmentCard, Overview};
+use std::sync::Arc;
+
+use crate::assess::overview::Overview;
 
 /// One step of a new organization's checklist.
 struct Step {
@@ -36,7 +38,7 @@ struct OverviewPage {
     org_id: String,
     org_name: String,
     can_edit: bool,
-    assessments: Vec<AssessmentCard>,
+    o: Arc<Overview>,
     steps: Vec<Step>,
     steps_left: usize,
     upcoming: Vec<Due>,
@@ -81,27 +83,42 @@ pub async fn overview(
     };
     let layout = Layout::signed_in(&req, &state, &signed_in).await?;
     let requester = identity::requester(&signed_in);
-    let client = identity::client(&req, &state);
     let appliance_admin = signed_in.account.appliance_admin;
-    let (store, jobs) = (state.store.clone(), state.jobs.clone());
-    let (overview, membership, members, backup_warning) =
-        web::block(move || -> Result<_, WebError> {
-            let now = now();
-            let overview: Overview =
-                crate::assess::overview::overview(&store, requester, org, &client, now)?;
-            let membership = crate::org::member_profile(&store, requester, org)?;
-            let members = match &membership {
-                Some(_) => crate::auth::members::list(&store, requester, org)?.len(),
-                None => 0,
-            };
-            let backup_warning = if appliance_admin {
-                jobs.backup_warning(&store, now)?
-            } else {
-                None
-            };
-            Ok((overview, membership, members, backup_warning))
-        })
-        .await??;
+    let now = now();
+    // What was kept since the last commit, without a hop to the blocking pool; else one
+    // read on it for everything.
+    let kept = crate::assess::overview::kept_overview(&state.store, requester, org, now)
+        .zip(crate::org::kept_member_profile(
+            &state.store,
+            requester,
+            org,
+        ))
+        .zip(if appliance_admin {
+            state.jobs.kept_backup_warning(&state.store, now)
+        } else {
+            Some(None)
+        });
+    let (overview, membership, backup_warning) = match kept {
+        Some(((overview, membership), backup_warning)) => {
+            (overview, Some(membership), backup_warning)
+        }
+        None => {
+            let client = identity::client(&req, &state);
+            let (store, jobs) = (state.store.clone(), state.jobs.clone());
+            web::block(move || -> Result<_, WebError> {
+                let overview: Arc<Overview> =
+                    crate::assess::overview::overview(&store, requester, org, &client, now)?;
+                let membership = crate::org::member_profile(&store, requester, org)?;
+                let backup_warning = if appliance_admin {
+                    jobs.backup_warning(&store, now)?
+                } else {
+                    None
+                };
+                Ok((overview, membership, backup_warning))
+            })
+            .await??
+        }
+    };
     let (org_name, role, require_mfa) = match membership {
         Some((profile, role)) => (profile.name, Some(role), profile.require_mfa),
         // The appliance administrator looking in: read-only, audited by the read.
@@ -119,7 +136,7 @@ pub async fn overview(
             label: "Invite your team",
             help: "Control owners answer for their requirements; viewers can read everything.",
             href: format!("/orgs/{org_id}/members"),
-            done: members > 1,
+            done: overview.members > 1,
         });
     }
     if role == Some(Role::Owner) {
@@ -183,7 +200,6 @@ pub async fn overview(
         upcoming_more: overview
             .upcoming_total
             .saturating_sub(overview.upcoming.len()),
-        assessments: overview.assessments,
         steps,
         steps_left,
         upcoming,
@@ -192,6 +208,7 @@ pub async fn overview(
         open_poam_items: overview.open_poam_items,
         evidence_files: overview.evidence_files,
         backup_warning,
+        o: overview,
     })?))
 }
 
@@ -242,7 +259,7 @@ pub async fn settings(
 struct OrgPoamPage {
     layout: Layout,
     org_id: String,
-    assessments: Vec<AssessmentCard>,
+    o: Arc<Overview>,
 }
 
 /// Every assessment's plan of action, with how many items are open: the way into each.
@@ -266,6 +283,6 @@ pub async fn poam(
     Ok(html(render(&OrgPoamPage {
         layout,
         org_id: org.to_string(),
-        assessments: overview.assessments,
+        o: overview,
     })?))
 }

@@ -919,3 +919,32 @@ fn kept_pages_follow_every_change_at_once() {
     }
     assert_eq!(audited_reads(), before + 3);
 }
+
+#[test]
+fn the_overview_follows_every_change_and_stays_inside_its_organization() {
+    let (env, server, owner, org) = signed_in();
+    let overview = format!("/orgs/{org}");
+    let view = |session: &Session, path: &str| {
+        let response = session.get(&server, path);
+        (response.status().as_u16(), response.text().unwrap())
+    };
+    // Twice, so the second view is the one kept since the last commit.
+    for _ in 0..2 {
+        let (status, body) = view(&owner, &overview);
+        assert_eq!(status, 200);
+        assert!(body.contains("No assessment yet"), "{body}");
+        assert!(body.contains("id=\"first-steps\""));
+    }
+    let id = create_assessment(&server, &owner, &org, "cmmc-l2");
+    let (_, body) = view(&owner, &overview);
+    assert!(
+        body.contains(&format!("/orgs/{org}/assessments/{id}\"")),
+        "a commit makes the kept overview stale: {body}"
+    );
+    assert!(body.contains("1 of 5 done"), "{body}");
+
+    // Another organization's owner reads it as if it did not exist, kept or not.
+    let (_, other) = stranger(&env, &server);
+    let (status, _) = view(&other, &overview);
+    assert_eq!(status, 404);
+}
