@@ -315,11 +315,6 @@ pub fn resolve(tenant: &impl TenantGet, id: &str) -> Result<Option<CatalogRef>, 
     })
 }
 
-/// In words, as every size is shown: [`crate::sizes::in_words`].
-pub fn size_in_words(bytes: u64) -> String {
-    crate::sizes::in_words(bytes)
-}
-
 fn quota_refusal(
     used: Usage,
     quota: Quota,
@@ -328,9 +323,12 @@ fn quota_refusal(
 ) -> ImportError {
     let adds = match (bytes, controls) {
         (Some(bytes), Some(controls)) => {
-            format!(" ({} and {controls} controls)", size_in_words(bytes))
+            format!(
+                " ({} and {controls} controls)",
+                crate::sizes::in_words(bytes)
+            )
         }
-        (Some(bytes), None) => format!(" ({})", size_in_words(bytes)),
+        (Some(bytes), None) => format!(" ({})", crate::sizes::in_words(bytes)),
         // An upload of unknown length, refused by a full quota.
         (None, _) => String::new(),
     };
@@ -338,8 +336,8 @@ fn quota_refusal(
         "this catalog{adds} does not fit the organization's quota for imported catalogs: \
          {} of {} and {} of {} controls are used; delete an imported catalog no assessment \
          uses, or ask the appliance administrator to raise the quota",
-        size_in_words(used.bytes),
-        size_in_words(quota.bytes),
+        crate::sizes::in_words(used.bytes),
+        crate::sizes::in_words(quota.bytes),
         used.controls,
         quota.controls,
     ))

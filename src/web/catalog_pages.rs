@@ -12,7 +12,8 @@ use super::assets;
 use super::error::WebError;
 use super::pages::{Layout, html, render};
 use crate::access::Permission;
-use crate::catalog::imported::{self, size_in_words};
+use crate::catalog::imported;
+use crate::sizes::in_words as size_in_words;
 
 /// One catalog as the page shows it.
 struct CatalogRow {

@@ -100,7 +100,7 @@ pub async fn documents(
                 .get(&version.created_by)
                 .cloned()
                 .unwrap_or_else(|| version.created_by.clone()),
-            size: super::words::size(version.size),
+            size: crate::sizes::in_words(version.size),
             version,
         })
         .collect();

@@ -62,13 +62,13 @@ pub async fn library(
         layout: frame.layout(),
         frame,
         script: assets::url("js/evidence.js"),
-        used: words::size(usage.used_bytes),
-        quota: words::size(usage.quota_bytes),
-        max_file: words::size(usage.max_file_bytes),
+        used: crate::sizes::in_words(usage.used_bytes),
+        quota: crate::sizes::in_words(usage.quota_bytes),
+        max_file: crate::sizes::in_words(usage.max_file_bytes),
         rows: evidence
             .into_iter()
             .map(|e| EvidenceRow {
-                size: words::size(e.current.size),
+                size: crate::sizes::in_words(e.current.size),
                 review: words::label(e.review_status),
                 e,
             })
@@ -124,7 +124,7 @@ pub async fn detail(
         .iter()
         .map(|v| {
             (
-                words::size(v.size),
+                crate::sizes::in_words(v.size),
                 frame.name_of(&v.uploaded_by),
                 when(v.uploaded_at),
             )

@@ -7,7 +7,7 @@ use askama::Template;
 use super::AppState;
 use super::error::WebError;
 use super::identity::{self, now};
-use super::pages::{Layout, html, render, require_org_page};
+use super::pages::{Layout, html, kept_or_block, render, require_org_page};
 use super::words;
 use crate::access::{Permission, Role};
 use std::sync::Arc;
@@ -45,8 +45,6 @@ struct OverviewPage {
     upcoming_more: usize,
     drift: Vec<Due>,
     drift_more: usize,
-    open_poam_items: usize,
-    evidence_files: usize,
     backup_warning: Option<String>,
 }
 
@@ -72,6 +70,24 @@ fn day(date: time::Date) -> String {
     )
 }
 
+/// The organization's overview as kept since the last commit, without a hop to the
+/// blocking pool; else read (and kept) there.
+async fn read_overview(
+    req: &HttpRequest,
+    state: &web::Data<AppState>,
+    signed_in: &identity::SignedIn,
+    org: crate::store::OrgId,
+    now: i64,
+) -> Result<Arc<Overview>, WebError> {
+    let requester = identity::requester(signed_in);
+    let (store, client) = (state.store.clone(), identity::client(req, state));
+    kept_or_block(
+        crate::assess::overview::kept_overview(&state.store, requester, org, now),
+        move || crate::assess::overview::overview(&store, requester, org, &client, now),
+    )
+    .await
+}
+
 pub async fn overview(
     req: HttpRequest,
     state: web::Data<AppState>,
@@ -85,39 +101,22 @@ pub async fn overview(
     let requester = identity::requester(&signed_in);
     let appliance_admin = signed_in.account.appliance_admin;
     let now = now();
-    // What was kept since the last commit, without a hop to the blocking pool; else one
-    // read on it for everything.
-    let kept = crate::assess::overview::kept_overview(&state.store, requester, org, now)
-        .zip(crate::org::kept_member_profile(
-            &state.store,
-            requester,
-            org,
-        ))
-        .zip(if appliance_admin {
-            state.jobs.kept_backup_warning(&state.store, now)
-        } else {
-            Some(None)
-        });
-    let (overview, membership, backup_warning) = match kept {
-        Some(((overview, membership), backup_warning)) => {
-            (overview, Some(membership), backup_warning)
-        }
-        None => {
-            let client = identity::client(&req, &state);
-            let (store, jobs) = (state.store.clone(), state.jobs.clone());
-            web::block(move || -> Result<_, WebError> {
-                let overview: Arc<Overview> =
-                    crate::assess::overview::overview(&store, requester, org, &client, now)?;
-                let membership = crate::org::member_profile(&store, requester, org)?;
-                let backup_warning = if appliance_admin {
-                    jobs.backup_warning(&store, now)?
-                } else {
-                    None
-                };
-                Ok((overview, membership, backup_warning))
-            })
-            .await??
-        }
+    let overview = read_overview(&req, &state, &signed_in, org, now).await?;
+    let store = state.store.clone();
+    let membership = kept_or_block(
+        crate::org::kept_member_profile(&state.store, requester, org).map(Some),
+        move || crate::org::member_profile(&store, requester, org),
+    )
+    .await?;
+    let backup_warning = if appliance_admin {
+        let (store, jobs) = (state.store.clone(), state.jobs.clone());
+        kept_or_block(
+            state.jobs.kept_backup_warning(&state.store, now),
+            move || jobs.backup_warning(&store, now),
+        )
+        .await?
+    } else {
+        None
     };
     let (org_name, role, require_mfa) = match membership {
         Some((profile, role)) => (profile.name, Some(role), profile.require_mfa),
@@ -205,8 +204,6 @@ pub async fn overview(
         upcoming,
         drift,
         drift_more,
-        open_poam_items: overview.open_poam_items,
-        evidence_files: overview.evidence_files,
         backup_warning,
         o: overview,
     })?))
@@ -273,13 +270,7 @@ pub async fn poam(
         Err(redirect) => return Ok(redirect),
     };
     let layout = Layout::signed_in(&req, &state, &signed_in).await?;
-    let requester = identity::requester(&signed_in);
-    let client = identity::client(&req, &state);
-    let store = state.store.clone();
-    let overview = web::block(move || {
-        crate::assess::overview::overview(&store, requester, org, &client, now())
-    })
-    .await??;
+    let overview = read_overview(&req, &state, &signed_in, org, now()).await?;
     Ok(html(render(&OrgPoamPage {
         layout,
         org_id: org.to_string(),

@@ -78,7 +78,7 @@ pub(super) fn html(body: impl actix_web::body::MessageBody + 'static) -> HttpRes
 
 /// `kept` when there is one (read since the last commit: no blocking hop), else what `read`
 /// returns on the blocking pool.
-async fn kept_or_block<T, E>(
+pub(super) async fn kept_or_block<T, E>(
     kept: Option<T>,
     read: impl FnOnce() -> Result<T, E> + Send + 'static,
 ) -> Result<T, WebError>

@@ -1,5 +1,6 @@
-//! Words people use for what the API spells as tokens: statuses, roles, outcomes, sizes and
-//! how far off a date is. Pages call these; the API and exports keep the tokens.
+//! Words people use for what the API spells as tokens: statuses, roles, outcomes and how
+//! far off a day is (sizes are [`crate::sizes`]). Pages call these; the API and exports keep
+//! the tokens.
 
 /// The label of a status, role or outcome token; an unknown token is shown as it is, with
 /// its first letter capitalised and underscores as spaces, never as `snake_case`.
@@ -42,11 +43,6 @@ pub fn label(token: &str) -> String {
     chars.next().map_or_else(String::new, |first| {
         first.to_uppercase().chain(chars).collect()
     })
-}
-
-/// A size as people read it: `640 bytes`, `4.1 KB`, `12 MB`.
-pub fn size(bytes: u64) -> String {
-    crate::sizes::in_words(bytes)
 }
 
 /// How far off a day is from today: `today`, `tomorrow`, `in 7 days`, `yesterday`,
