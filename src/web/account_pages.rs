@@ -304,12 +304,6 @@ struct MembersPage {
     script: String,
 }
 
-impl MembersPage {
-    fn label(&self, token: &str) -> String {
-        super::words::label(token)
-    }
-}
-
 pub async fn members(
     req: HttpRequest,
     state: web::Data<AppState>,

@@ -40,16 +40,6 @@ pub(super) struct Frame {
 }
 
 impl Frame {
-    /// A status, role or outcome token in words.
-    pub(super) fn label(&self, token: &str) -> String {
-        super::words::label(token)
-    }
-
-    /// How far off a day is: "in 7 days", "3 days overdue".
-    pub(super) fn days(&self, days: &i64) -> String {
-        super::words::days_from_today(*days)
-    }
-
     /// The page's layout, in the shell worked out for the reader.
     pub(super) fn layout(&mut self) -> Layout {
         Layout {
@@ -369,12 +359,6 @@ struct DashboardBody {
     trend_w: i64,
     trend_h: i64,
     framework: String,
-}
-
-impl DashboardBody {
-    fn label(&self, token: &str) -> String {
-        super::words::label(token)
-    }
 }
 
 /// Reasons of one kind: a sentence, and the requirements it is about (none for a reason
@@ -697,12 +681,6 @@ pub async fn objectives(
 
 // ---------------------------------------------------------------------------------------
 // Requirement detail.
-
-impl RequirementPage {
-    fn label(&self, token: &str) -> String {
-        super::words::label(token)
-    }
-}
 
 struct HistoryRow {
     at: String,

@@ -51,12 +51,6 @@ struct OverviewPage {
 /// How many drift lines the overview shows before "and N more".
 const DRIFT_SHOWN: usize = 6;
 
-impl OverviewPage {
-    fn label(&self, token: &str) -> String {
-        words::label(token)
-    }
-}
-
 const DAY_FORMAT: &[time::format_description::BorrowedFormatItem<'static>] =
     time::macros::format_description!("[year]-[month]-[day]");
 
